@@ -1,0 +1,131 @@
+"""`lim-tf data`: build records from a source, print their statistics, generate synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lim_tf.config import AugmentConfig, ChipConfig, DataConfig, SourceConfig, SplitConfig, load_yaml
+from lim_tf.errors import ConfigError
+
+RECIPES = ("lr_flip_mean", "ud_flip_gamma", "mirror_noise")
+
+
+@click.group()
+def data() -> None:
+    """Build TFRecords from image chips, show their imbalance, make synthetic data."""
+
+
+def _split_list(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else ()
+
+
+@data.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "source_format", type=click.Choice(["bijie", "folder", "l4s", "geotiff"]),
+              default="bijie", help="Layout of INPUT (see README: data formats).")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="YAML DataConfig; command-line options given explicitly override it.")
+@click.option("--bands", help="Bands to keep, by name (B4,B3,B2) or 1-based index (1,2,3).")
+@click.option("--mask-values", help="Mask value map, e.g. '2=landslide,1=background,0=ignore'. "
+              "Default: 0=background, 1 and 255=landslide.")
+@click.option("--include-dem", is_flag=True, help="Bijie: add */dem/ rasters as an extra band.")
+@click.option("--labels", help="geotiff: label raster or vector inventory for a single scene file.")
+@click.option("--nodata", type=float, help="Pixel value meaning nodata (overrides the raster's own).")
+@click.option("--chip-size", type=click.IntRange(8), default=256, help="Chip size in pixels (the paper: 256).")
+@click.option("--no-resize", is_flag=True, help="Cut samples into chips on a grid instead of resizing them.")
+@click.option("--stride", type=click.IntRange(1), help="Grid stride when cutting; default: the chip size.")
+@click.option("--test-landslide", type=float, default=0.1,
+              help="Landslide samples held out for testing: a count (70 as in the paper) or a fraction.")
+@click.option("--test-non-landslide", type=float, default=0.0, help="Non-landslide samples held out: count or fraction.")
+@click.option("--folds", type=click.IntRange(2), default=5, help="Cross-validation folds over the rest.")
+@click.option("--seed", type=int, default=0, help="Seed for splits and augmentation.")
+@click.option("--augment", "recipes", default=",".join(RECIPES),
+              help="Offline recipes for training landslide chips, comma-separated; 'none' for no augmentation.")
+@click.option("--copies", type=click.IntRange(0), default=1, help="Copies per recipe and landslide chip.")
+@click.option("--target-ir", type=click.FloatRange(min=0, min_open=True),
+              help="Instead of --copies: augment until the training IR is at most this.")
+@click.option("--max-copies", type=click.IntRange(1), default=12, help="Bound on copies per chip for --target-ir.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (it is kept until the new one is whole).")
+@click.pass_context
+def build(ctx: click.Context, input_path: Path, out: Path, config_file: Path | None, **options) -> None:
+    """Read INPUT, cut it into chips, split, augment and write sharded TFRecords to OUT."""
+    from lim_tf.data.build import build_dataset
+    from lim_tf.data.manifest import imbalance_table
+
+    config = _data_config(ctx, config_file, options)
+    manifest = build_dataset(input_path, out, config, overwrite=options["overwrite"], progress=ctx.obj["progress"])
+    click.echo(imbalance_table(manifest))
+    click.echo(f"records: {out}")
+
+
+def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataConfig:
+    from lim_tf.data.sample import parse_value_map
+
+    base = load_yaml(DataConfig, config_file) if config_file else DataConfig()
+    given = {k for k in o if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+
+    def pick(key: str, value, default):
+        return value if key in given or not config_file else default
+
+    recipes = () if o["recipes"].strip().lower() == "none" else _split_list(o["recipes"])
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown:
+        raise ConfigError(f"--augment: unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)} or 'none'")
+    s, c, p, a = base.source, base.chip, base.split, base.augment
+    return DataConfig(
+        source=SourceConfig(
+            format=pick("source_format", o["source_format"], s.format),
+            bands=pick("bands", _split_list(o["bands"]), s.bands),
+            mask_values=pick("mask_values", parse_value_map(o["mask_values"] or ""), s.mask_values),
+            include_dem=pick("include_dem", o["include_dem"], s.include_dem),
+            labels=pick("labels", o["labels"], s.labels),
+            nodata=pick("nodata", o["nodata"], s.nodata)),
+        chip=ChipConfig(size=pick("chip_size", o["chip_size"], c.size),
+                        resize=pick("no_resize", not o["no_resize"], c.resize),
+                        stride=pick("stride", o["stride"], c.stride)),
+        split=SplitConfig(test_landslide=pick("test_landslide", o["test_landslide"], p.test_landslide),
+                          test_non_landslide=pick("test_non_landslide", o["test_non_landslide"], p.test_non_landslide),
+                          folds=pick("folds", o["folds"], p.folds), seed=pick("seed", o["seed"], p.seed)),
+        augment=AugmentConfig(recipes=pick("recipes", recipes, a.recipes), copies=pick("copies", o["copies"], a.copies),
+                              target_ir=pick("target_ir", o["target_ir"], a.target_ir),
+                              max_copies=pick("max_copies", o["max_copies"], a.max_copies),
+                              mean_kernel=a.mean_kernel, gamma_range=a.gamma_range, noise_std=a.noise_std,
+                              seed=pick("seed", o["seed"], a.seed)),
+        examples_per_shard=base.examples_per_shard)
+
+
+@data.command()
+@click.argument("records", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+def stats(records: Path, as_json: bool) -> None:
+    """Print the imbalance table (the paper's Table 2) of a built record set."""
+    from lim_tf.data.manifest import imbalance_table, load_manifest
+
+    manifest = load_manifest(records)
+    if as_json:
+        keys = ("pixels", "imbalance_ratio", "examples", "band_names", "band_statistics", "chip_size")
+        click.echo(json.dumps({k: manifest[k] for k in keys}, indent=2))
+    else:
+        click.echo(imbalance_table(manifest))
+
+
+@data.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--landslide-chips", type=click.IntRange(1), default=60, help="Landslide chips to draw.")
+@click.option("--non-landslide-chips", type=click.IntRange(0), default=120, help="Background-only chips.")
+@click.option("--scene-size", type=click.IntRange(64), default=1024, help="Side of the georeferenced scene (1 m pixels).")
+@click.option("--seed", type=int, default=0, help="Seed: the same seed gives the same files.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def synth(out: Path, landslide_chips: int, non_landslide_chips: int, scene_size: int, seed: int,
+          overwrite: bool) -> None:
+    """Generate the synthetic dataset: OUT/bijie (Bijie layout) and OUT/scene (GeoTIFF + inventory)."""
+    from lim_tf.data.synth import SynthConfig, write_synthetic
+
+    config = SynthConfig(landslide_chips=landslide_chips, non_landslide_chips=non_landslide_chips,
+                         scene_size=scene_size, scene_landslides=max(2, scene_size * scene_size // 75000), seed=seed)
+    write_synthetic(out, config, overwrite)
+    click.echo(f"synthetic chips: {out / 'bijie'}\nscene: {out / 'scene' / 'scene.tif'}")

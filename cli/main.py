@@ -1,0 +1,63 @@
+"""The `lim-tf` entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from lim_tf import __version__
+from lim_tf.errors import LimError
+
+
+class LimGroup(click.Group):
+    """A group that prints lim-tf errors as one line and exits 1 (bugs keep their traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LimError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=LimGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="lim-tf")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bars.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Landslide inventory mapping: records, training, evaluation, scene maps and export."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if verbose < 2:
+        _import_tensorflow_quietly()
+    ctx.obj = {"progress": not quiet}
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 closed off: its native start-up lines
+    (oneDNN, CUDA probing) are printed before any log level applies."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing prints too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _register() -> None:
+    from lim_tf_cli.data import data
+
+    main.add_command(data)
+
+
+_register()

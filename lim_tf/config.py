@@ -1,0 +1,146 @@
+"""Frozen configuration dataclasses, one per stage, with strict YAML/dict loading."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lim_tf.errors import ConfigError
+
+SourceFormat = Literal["bijie", "folder", "l4s", "geotiff"]
+RecipeName = Literal["lr_flip_mean", "ud_flip_gamma", "mirror_noise"]
+ALL_RECIPES: tuple[RecipeName, ...] = ("lr_flip_mean", "ud_flip_gamma", "mirror_noise")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where samples come from and how their files are read."""
+
+    format: SourceFormat = "bijie"
+    # Band selection: names ("B4,B3,B2") or 1-based indices ("1,2,3"), as GDAL numbers bands.
+    bands: tuple[str, ...] = ()
+    # Mask value map as (value, class) pairs; class is landslide, background or ignore.
+    mask_values: tuple[tuple[int, str], ...] = ()
+    include_dem: bool = False
+    labels: str | None = None  # geotiff: label raster or vector inventory (file mode)
+    nodata: float | None = None  # overrides the raster's own nodata value
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """How samples become fixed-size chips."""
+
+    size: int = 256
+    resize: bool = True  # False: cut into chips on a grid instead of resizing
+    stride: int | None = None  # grid stride when cutting; defaults to size
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """The held-out test split and the K folds over the rest."""
+
+    # A count (>= 1) or a fraction (< 1) of the landslide samples; the paper holds out 70 of 770.
+    test_landslide: float = 0.1
+    test_non_landslide: float = 0.0
+    folds: int = 5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Offline augmentation of training landslide samples (the paper's three recipes)."""
+
+    recipes: tuple[RecipeName, ...] = ALL_RECIPES
+    copies: int = 1  # copies per recipe and sample; ignored when target_ir is set
+    target_ir: float | None = None  # augment until the training IR is at most this
+    max_copies: int = 12  # per sample, a bound for target_ir
+    mean_kernel: int = 3
+    gamma_range: tuple[float, float] = (0.7, 1.5)
+    noise_std: float = 0.03  # as a fraction of each band's range
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Everything `lim-tf data build` needs besides the input and output paths."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    examples_per_shard: int = 512
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML-friendly dict of a config dataclass (tuples become lists)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        elif isinstance(value, tuple):
+            out[f.name] = [list(v) if isinstance(v, tuple) else v for v in value]
+        else:
+            out[f.name] = value
+    return out
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build config dataclass `cls` from a mapping; unknown keys and bad literals are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys are "
+                          f"{', '.join(sorted(names))}")
+    kwargs = {key: _coerce(hints[key], value, f"{where}.{key}") for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, where) for v in value)
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def load_yaml(cls: type, path: str | Path) -> Any:
+    """Read a config dataclass from a YAML file, strictly."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read config ({error})") from error
+    return from_dict(cls, data, str(path))
+
+
+def dump_yaml(config: Any, path: str | Path) -> None:
+    """Write a config dataclass as YAML."""
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

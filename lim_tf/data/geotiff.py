@@ -1,0 +1,142 @@
+"""Georeferenced scenes with a label raster (or vector inventory) on their grid, cut into chips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.warp import transform_geom
+from rasterio.windows import Window
+
+from lim_tf.config import ChipConfig, SourceConfig
+from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask_values, select_bands
+from lim_tf.data.sample import IGNORE, Sample
+from lim_tf.errors import InputError
+from lim_tf.windows import grid_offsets
+
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
+LABEL_FOLDERS = ("labels", "masks")
+
+
+def scene_pairs(path: Path, labels: str | None) -> list[tuple[Path, Path]]:
+    """(scene, labels) pairs: one file with --labels, or images/ with labels/ (or masks/) by stem."""
+    if path.is_file():
+        if not labels:
+            raise InputError(f"{path}: a single scene needs --labels (a label raster or a vector inventory)")
+        return [(path, Path(labels))]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or folder")
+    label_dir = next((path / name for name in LABEL_FOLDERS if (path / name).is_dir()), None)
+    scenes = sorted(p for p in (path / "images").glob("*") if p.suffix.lower() in (".tif", ".tiff"))
+    if label_dir is None or not scenes:
+        raise InputError(f"{path}: expected images/*.tif with labels/ (or masks/) beside it, "
+                         "or pass a scene file with --labels")
+    pairs = []
+    for scene in scenes:
+        label = label_dir / scene.name
+        if not label.exists():
+            raise InputError(f"{scene}: no label raster {label}; add it or remove the scene")
+        pairs.append((scene, label))
+    return pairs
+
+
+def read_geotiff(path: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
+    """Chip-size samples cut on a grid from each scene; all-nodata chips are skipped."""
+    for scene, labels in scene_pairs(path, config.labels):
+        yield from _read_scene(scene, labels, config, chip)
+
+
+def _open(path: Path) -> rasterio.DatasetReader:
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as error:
+        raise InputError(f"{path}: cannot open as a raster ({error})") from error
+
+
+def _read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
+    stride = chip.stride or chip.size
+    with _open(scene) as src:
+        nodata = config.nodata if config.nodata is not None else src.nodata
+        names = tuple(d for d in src.descriptions) if all(src.descriptions) else default_band_names(src.count)
+        label_source = _LabelSource(labels, src, config)
+        for row in grid_offsets(src.height, chip.size, stride):
+            for col in grid_offsets(src.width, chip.size, stride):
+                window = Window(col, row, chip.size, chip.size)
+                image = np.moveaxis(src.read(window=window, boundless=True, fill_value=nodata or 0), 0, -1)
+                valid = _valid(image, nodata) & _inside(src, row, col, chip.size)
+                if not valid.any():
+                    continue
+                mask = label_source.read(window)
+                mask[~valid] = IGNORE
+                image = np.where(valid[..., None], image, 0).astype(image.dtype)
+                image, band_names = select_bands(image, names, config.bands, str(scene))
+                yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names)
+        label_source.close()
+
+
+def _valid(image: np.ndarray, nodata: float | None) -> np.ndarray:
+    if nodata is None:
+        return np.ones(image.shape[:2], bool)
+    if np.isnan(nodata):
+        return ~np.all(np.isnan(image), axis=-1)
+    return ~np.all(image == nodata, axis=-1)
+
+
+def _inside(src: rasterio.DatasetReader, row: int, col: int, size: int) -> np.ndarray:
+    inside = np.zeros((size, size), bool)
+    inside[: max(0, src.height - row), : max(0, src.width - col)] = True
+    return inside
+
+
+class _LabelSource:
+    """Reads label windows from a raster on the scene's grid or rasterises a vector inventory."""
+
+    def __init__(self, path: Path, scene: rasterio.DatasetReader, config: SourceConfig) -> None:
+        self.scene = scene
+        self.value_map = config.mask_values or DEFAULT_MASK_VALUES
+        self.raster = None
+        self.shapes: list = []
+        if path.suffix.lower() in VECTOR_SUFFIXES:
+            self.shapes = _read_polygons(path, scene.crs)
+        else:
+            self.raster = _open(path)
+            same = (self.raster.crs == scene.crs and self.raster.transform.almost_equals(scene.transform)
+                    and self.raster.shape == scene.shape)
+            if not same:
+                raise InputError(f"{path}: label raster is not on the grid of {scene.name} (CRS, transform "
+                                 "and size must match); resample it onto the scene first")
+        self.path = path
+
+    def read(self, window: Window) -> np.ndarray:
+        if self.raster is not None:
+            fill = next((v for v, name in self.value_map if name == "ignore"), 0)
+            raw = self.raster.read(1, window=window, boundless=True, fill_value=fill)
+            return map_mask_values(raw, self.value_map, str(self.path))
+        transform = rasterio.windows.transform(window, self.scene.transform)
+        shape = (int(window.height), int(window.width))
+        if not self.shapes:
+            return np.zeros(shape, np.uint8)
+        return rasterize(self.shapes, out_shape=shape, transform=transform, fill=0,
+                         default_value=1, dtype="uint8")
+
+    def close(self) -> None:
+        if self.raster is not None:
+            self.raster.close()
+
+
+def _read_polygons(path: Path, crs: rasterio.crs.CRS) -> list:
+    try:
+        meta, _, geometry, _ = pyogrio.raw.read(path)
+    except Exception as error:  # pyogrio raises several GDAL-specific types
+        raise InputError(f"{path}: cannot read vector inventory ({error})") from error
+    shapes = [g for g in shapely.from_wkb(geometry) if g is not None and not g.is_empty]
+    source_crs = meta.get("crs")
+    if source_crs and crs and rasterio.crs.CRS.from_user_input(source_crs) != crs:
+        shapes = [shapely.geometry.shape(transform_geom(source_crs, crs, shapely.geometry.mapping(g)))
+                  for g in shapes]
+    return shapes

@@ -1,0 +1,117 @@
+"""Reading image and mask files (PNG, JPEG, GeoTIFF) into arrays, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from PIL import Image, UnidentifiedImageError
+
+from lim_tf.data.sample import CLASS_VALUES
+from lim_tf.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+DEFAULT_MASK_VALUES = ((0, "background"), (1, "landslide"), (255, "landslide"))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image as (height, width, bands) in its own dtype."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return _read_tiff(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("P", "RGBA", "LA", "CMYK", "YCbCr"):
+                image = image.convert("RGB")
+            array = np.asarray(image)
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: file not found") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{path}: cannot decode image ({error}); replace or remove the file") from error
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    try:
+        with rasterio.open(path) as dataset:
+            return np.moveaxis(dataset.read(), 0, -1)
+    except rasterio.errors.RasterioIOError as error:
+        raise InputError(f"{path}: cannot read raster ({error}); replace or remove the file") from error
+
+
+def read_mask(path: Path, image_shape: tuple[int, ...],
+              value_map: tuple[tuple[int, str], ...] = DEFAULT_MASK_VALUES) -> np.ndarray:
+    """Read a one-band mask and map its values to classes; sizes and values are checked."""
+    raw = read_image(path)
+    if raw.shape[-1] != 1:
+        if raw.shape[-1] >= 3 and np.all(raw[..., :1] == raw[..., 1:3]):
+            raw = raw[..., :1]  # a grey mask saved as RGB
+        else:
+            raise InputError(f"{path}: mask has {raw.shape[-1]} bands; save it as one band")
+    raw = raw[..., 0]
+    if raw.shape != tuple(image_shape[:2]):
+        raise InputError(f"{path}: mask is {raw.shape[1]}x{raw.shape[0]} but its image is "
+                         f"{image_shape[1]}x{image_shape[0]}; masks must match their image")
+    return map_mask_values(raw, value_map, str(path))
+
+
+def map_mask_values(raw: np.ndarray, value_map: tuple[tuple[int, str], ...], where: str) -> np.ndarray:
+    """Turn source mask values into class values; undeclared values are an error."""
+    declared = {value for value, _ in value_map}
+    found = set(np.unique(raw).tolist())
+    stray = sorted(found - declared)
+    if stray:
+        raise InputError(f"{where}: mask has values {stray} besides the declared "
+                         f"{sorted(declared)}; fix the mask or pass --mask-values (e.g. '2=landslide,1=background,0=ignore')")
+    mask = np.zeros(raw.shape, np.uint8)
+    for value, name in value_map:
+        mask[raw == value] = CLASS_VALUES[name]
+    return mask
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files in a folder, sorted by name; a missing or empty folder is an error."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: folder not found")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return files
+
+
+def match_by_stem(folder: Path, stem: str) -> Path | None:
+    """The file in `folder` with this stem and an image suffix, if any."""
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def select_bands(image: np.ndarray, names: tuple[str, ...], selection: tuple[str, ...],
+                 where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Select bands by name or 1-based index; returns the image and the chosen names."""
+    if not selection:
+        return image, names
+    indices = []
+    lookup = {name.lower(): i for i, name in enumerate(names)}
+    for item in selection:
+        if item.isdigit() and not item.lower() in lookup:
+            index = int(item) - 1
+        else:
+            index = lookup.get(item.lower(), -1)
+        if not 0 <= index < image.shape[-1]:
+            raise InputError(f"{where}: no band {item!r}; bands are {', '.join(names)} "
+                             f"(or 1-based indices 1..{image.shape[-1]})")
+        indices.append(index)
+    return image[..., indices], tuple(names[i] for i in indices)
+
+
+def default_band_names(count: int) -> tuple[str, ...]:
+    """RGB names for 3 bands, grey for 1, band1..bandN otherwise."""
+    if count == 3:
+        return ("red", "green", "blue")
+    if count == 1:
+        return ("grey",)
+    return tuple(f"band{i + 1}" for i in range(count))

@@ -1,0 +1,60 @@
+"""Landslide4Sense HDF5 patches: img/image_N.h5 (key 'img') and mask/mask_N.h5 (key 'mask')."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from lim_tf.config import SourceConfig
+from lim_tf.data.images import map_mask_values, select_bands
+from lim_tf.data.sample import Sample
+from lim_tf.errors import InputError
+
+# Bands 1-12 are Sentinel-2 B1-B12; 13 is slope and 14 the ALOS PALSAR DEM.
+L4S_BANDS = tuple(f"B{i}" for i in range(1, 13)) + ("slope", "dem")
+L4S_MASK_VALUES = ((0, "background"), (1, "landslide"))
+
+
+def _root(path: Path) -> Path:
+    if (path / "img").is_dir():
+        return path
+    if (path / "TrainData" / "img").is_dir():
+        return path / "TrainData"
+    raise InputError(f"{path}: expected img/ and mask/ (or TrainData/img/) inside, the Landslide4Sense layout")
+
+
+def _read_key(path: Path, key: str) -> np.ndarray:
+    try:
+        with h5py.File(path, "r") as handle:
+            if key not in handle:
+                raise InputError(f"{path}: no dataset {key!r} (has {', '.join(handle.keys()) or 'none'}); "
+                                 "is this a Landslide4Sense file?")
+            return np.asarray(handle[key])
+    except OSError as error:
+        raise InputError(f"{path}: cannot read HDF5 ({error}); replace or remove the file") from error
+
+
+def read_l4s(path: Path, config: SourceConfig) -> Iterator[Sample]:
+    """Samples from Landslide4Sense patches, with band selection by name or index."""
+    root = _root(path)
+    images = sorted(root.glob("img/image_*.h5"), key=lambda p: int(p.stem.split("_")[-1]))
+    if not images:
+        raise InputError(f"{root / 'img'}: no image_N.h5 files")
+    value_map = config.mask_values or L4S_MASK_VALUES
+    for image_path in images:
+        number = image_path.stem.split("_")[-1]
+        mask_path = root / "mask" / f"mask_{number}.h5"
+        if not mask_path.exists():
+            raise InputError(f"{image_path}: no mask {mask_path}; unlabelled patches cannot be used for training")
+        image = _read_key(image_path, "img")
+        if image.ndim != 3 or image.shape[-1] != len(L4S_BANDS):
+            raise InputError(f"{image_path}: expected (H, W, 14) bands, found shape {image.shape}")
+        image, names = select_bands(image.astype(np.float32), L4S_BANDS, config.bands, str(image_path))
+        raw = _read_key(mask_path, "mask")
+        if raw.shape != image.shape[:2]:
+            raise InputError(f"{mask_path}: mask shape {raw.shape} differs from its image {image.shape[:2]}")
+        mask = map_mask_values(raw, value_map, str(mask_path))
+        yield Sample(image, mask, f"image_{number}", "l4s", names)
