@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny seeded images, rasters and records written to tmp_path; real data lookup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from helpers import write_bijie  # noqa: E402
+
+SHARED = Path(os.environ.get("LIM_TF_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
+
+
+def shared_path(name: str) -> Path:
+    """A folder of ../shared/data: skipped when absent, a failure when LIM_TF_REQUIRE_SHARED=1."""
+    path = SHARED / name
+    if not path.is_dir():
+        if os.environ.get("LIM_TF_REQUIRE_SHARED") == "1":
+            pytest.fail(f"real data {path} is missing and LIM_TF_REQUIRE_SHARED=1")
+        pytest.skip(f"real data {path} is not present (expected ../shared/data beside the project)")
+    return path
+
+
+@pytest.fixture
+def bijie_dir(tmp_path: Path) -> Path:
+    """A Bijie-layout folder: 6 landslide and 4 non-landslide chips of varied sizes."""
+    return write_bijie(tmp_path / "bijie", landslides=6, backgrounds=4, seed=1)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic dataset at a small size (shared by the tests that only read it)."""
+    from lim_tf.data.synth import SynthConfig, write_synthetic
+
+    root = tmp_path_factory.mktemp("synthetic") / "synth"
+    return write_synthetic(root, SynthConfig(landslide_chips=12, non_landslide_chips=12, min_size=40,
+                                             max_size=72, scene_size=192, scene_landslides=3, seed=3))

@@ -1,0 +1,138 @@
+"""`lim-tf data` through the CLI, including every bad input: one line, non-zero exit, no OUT."""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from lim_tf_cli.main import main
+from test_sources import write_scene
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["-q", *map(str, args)])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code != 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_build_then_stats(bijie_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run("data", "build", bijie_dir, out, "--chip-size", "16", "--test-landslide", "1", "--folds", "2")
+    assert result.exit_code == 0, result.output
+    assert "before augmentation" in result.output
+    stats = run("data", "stats", out, "--json")
+    assert '"imbalance_ratio"' in stats.output
+
+
+def test_synth_writes_bijie_layout_and_a_georeferenced_scene(tmp_path):
+    import rasterio
+
+    result = run("data", "synth", tmp_path / "s", "--landslide-chips", "2", "--non-landslide-chips", "1",
+                 "--scene-size", "128")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "s/bijie/landslide/mask").glob("*.png"))) == 2
+    with rasterio.open(tmp_path / "s/scene/scene.tif") as src:
+        assert src.crs.to_epsg() == 32648 and src.res == (1.0, 1.0) and src.count == 3
+
+
+def corrupt(bijie: Path) -> Path:
+    path = sorted((bijie / "landslide/image").glob("*.png"))[0]
+    path.write_bytes(b"not a png at all")
+    return path
+
+
+def truncated(bijie: Path) -> Path:
+    path = sorted((bijie / "non-landslide/image").glob("*.png"))[0]
+    path.write_bytes(path.read_bytes()[:80])
+    return path
+
+
+def wrong_size_mask(bijie: Path) -> Path:
+    path = sorted((bijie / "landslide/mask").glob("*.png"))[1]
+    Image.fromarray(np.zeros((5, 7), np.uint8)).save(path)
+    return path
+
+
+def stray_values(bijie: Path) -> Path:
+    path = sorted((bijie / "landslide/mask").glob("*.png"))[2]
+    mask = np.asarray(Image.open(path)).copy()
+    mask[0, 0] = 17
+    Image.fromarray(mask).save(path)
+    return path
+
+
+def missing_mask(bijie: Path) -> Path:
+    path = sorted((bijie / "landslide/mask").glob("*.png"))[3]
+    path.unlink()
+    return bijie / "landslide/image" / path.name
+
+
+@pytest.mark.parametrize("damage, message", [
+    (corrupt, "cannot decode image"), (truncated, "cannot decode image"),
+    (wrong_size_mask, "masks must match their image"), (stray_values, "besides the declared"),
+    (missing_mask, "has no mask"),
+])
+def test_bad_bijie_inputs_leave_no_output(bijie_dir, tmp_path, damage, message):
+    bad = damage(bijie_dir)
+    out = tmp_path / "out"
+    assert_one_line_error(run("data", "build", bijie_dir, out, "--chip-size", "16", "--test-landslide", "1",
+                              "--folds", "2"), bad.name, message)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_failed_rebuild_keeps_the_previous_output(bijie_dir, tmp_path):
+    out = tmp_path / "out"
+    args = ["data", "build", bijie_dir, out, "--chip-size", "16", "--test-landslide", "1", "--folds", "2"]
+    assert run(*args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    corrupt(bijie_dir)
+    assert_one_line_error(run(*args, "--overwrite"), "cannot decode")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_existing_output_is_refused_without_overwrite(bijie_dir, tmp_path):
+    (tmp_path / "out").mkdir()
+    assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "out"), "already exists", "--overwrite")
+
+
+def test_empty_and_misnamed_folders(tmp_path):
+    (tmp_path / "empty/landslide/image").mkdir(parents=True)
+    (tmp_path / "empty/non-landslide/image").mkdir(parents=True)
+    assert_one_line_error(run("data", "build", tmp_path / "empty", tmp_path / "o"), "no images")
+    (tmp_path / "wrong/Landslides").mkdir(parents=True)
+    assert_one_line_error(run("data", "build", tmp_path / "wrong", tmp_path / "o"), "landslide/image")
+    assert_one_line_error(run("data", "build", tmp_path / "nowhere", tmp_path / "o"), "no such file")
+
+
+def test_hdf5_without_expected_key(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "mask").mkdir()
+    with h5py.File(tmp_path / "img/image_1.h5", "w") as f:
+        f["data"] = np.zeros((8, 8, 14))
+    with h5py.File(tmp_path / "mask/mask_1.h5", "w") as f:
+        f["mask"] = np.zeros((8, 8), np.uint8)
+    assert_one_line_error(run("data", "build", tmp_path, tmp_path / "o", "--format", "l4s"), "image_1.h5", "'img'")
+
+
+def test_scene_and_labels_on_different_grids(tmp_path):
+    write_scene(tmp_path / "scene.tif", np.ones((3, 32, 32), np.uint8))
+    write_scene(tmp_path / "labels.tif", np.zeros((1, 32, 32), np.uint8), origin=(500100, 3000000))
+    assert_one_line_error(run("data", "build", tmp_path / "scene.tif", tmp_path / "o", "--format", "geotiff",
+                              "--labels", tmp_path / "labels.tif"), "labels.tif", "not on the grid")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_option_values(bijie_dir, tmp_path):
+    assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--mask-values", "255=rock"), "255=rock")
+    assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--augment", "rotate"), "rotate")
+    assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--test-landslide", "50"), "only 6 exist")
