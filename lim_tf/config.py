@@ -144,3 +144,84 @@ def load_yaml(cls: type, path: str | Path) -> Any:
 def dump_yaml(config: Any, path: str | Path) -> None:
     """Write a config dataclass as YAML."""
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
+LossName = Literal["bce", "weighted_bce", "focal"]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The training loss. See lim_tf.losses.focal_loss for the alpha convention."""
+
+    name: LossName = "focal"
+    alpha: float | None = 0.25
+    gamma: float = 1.75
+    alpha_for: Literal["landslide", "background"] = "background"  # background: the paper's reading
+    landslide_weight: float | None = None  # weighted_bce; None: the training IR after augmentation
+    tversky_weight: float = 0.0  # adds a Dice/Tversky term when > 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: architecture, loss, schedule, folds, precision and distribution."""
+
+    preset: str = "fcn-fl"
+    model: ModelName = "fcn-fl"
+    width: float = 1.0
+    loss: LossConfig = field(default_factory=LossConfig)
+    epochs: int = 50
+    batch_size: int = 8  # global: split over replicas
+    learning_rate: float = 1e-4
+    optimizer: Literal["adam", "sgd"] = "adam"
+    folds: tuple[int, ...] = (0,)  # empty: every fold of the records (the K-fold ensemble)
+    monitor: Literal["val_loss", "val_f1"] = "val_loss"
+    encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
+    distribute: Literal["auto", "mirrored", "none"] = "auto"
+    cpu_replicas: int = 0  # > 1: mirror over that many logical CPU devices (for tests)
+    augment: bool = True  # online flips and rotations
+    steps_per_epoch: int | None = None  # None: one pass over the training folds
+    threshold: float = 0.5
+    log_images: int = 3  # validation images shown in TensorBoard
+    seed: int = 0
+
+
+FOCAL = LossConfig()
+CROSS_ENTROPY = LossConfig(name="bce", alpha=None, gamma=0.0)
+
+# The paper's five configurations; settings from YAML or the command line override these.
+PRESETS: dict[str, dict[str, Any]] = {
+    "fcn": {"model": "fcn", "loss": CROSS_ENTROPY},
+    "fcn-fl": {"model": "fcn-fl", "loss": FOCAL},
+    "fcn-flk": {"model": "fcn-fl", "loss": FOCAL, "folds": ()},
+    "unet": {"model": "unet", "loss": CROSS_ENTROPY},
+    "segnet": {"model": "segnet", "loss": CROSS_ENTROPY},
+}
+
+
+def resolve_train_config(preset: str, yaml_path: str | Path | None = None,
+                         overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Preset, then YAML, then overrides (keys may be dotted: 'loss.gamma')."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    data = to_dict(TrainConfig(preset=preset, **PRESETS[preset]))
+    if yaml_path:
+        try:
+            loaded = yaml.safe_load(Path(yaml_path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"{yaml_path}: cannot read config ({error})") from error
+        from_dict(TrainConfig, {**data, **loaded}, str(yaml_path))  # strict check of the file's keys
+        data = _merge(data, loaded)
+    for key, value in (overrides or {}).items():
+        section, _, leaf = key.rpartition(".")
+        target = data[section] if section else data
+        target[leaf] = value
+    return from_dict(TrainConfig, data, "training config")
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged

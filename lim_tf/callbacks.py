@@ -1,0 +1,95 @@
+"""Training callbacks: atomic best-model saving, a NaN guard and validation images for TensorBoard."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class BestModel(keras.callbacks.Callback):
+    """Saves the model when `monitor` improves, via a temporary file so no half-written model is left.
+
+    On resume, the best value so far is read back from the history CSV.
+    """
+
+    def __init__(self, path: Path, monitor: str, history: Path) -> None:
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.sign = 1.0 if monitor.endswith("loss") else -1.0  # losses fall, scores rise
+        self.best = min((self.sign * v for v in _history_values(history, monitor)), default=math.inf)
+        self.best_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or self.sign * value >= self.best:
+            return
+        self.best, self.best_epoch = self.sign * value, epoch
+        temporary = self.path.with_name(f".{self.path.stem}.partial.keras")  # Keras wants the suffix
+        self.model.save(temporary)
+        os.replace(temporary, self.path)
+
+
+def _history_values(history: Path, key: str) -> list[float]:
+    if not history.exists():
+        return []
+    with history.open() as handle:
+        return [float(row[key]) for row in csv.DictReader(handle) if row.get(key) not in (None, "", "nan")]
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss and remembers where it happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+        self.failed_at: tuple[int, int] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.failed_at = (self.epoch, batch)
+            self.model.stop_training = True
+
+
+class ValidationImages(keras.callbacks.Callback):
+    """Writes a few validation chips with truth and prediction overlays to TensorBoard each epoch."""
+
+    def __init__(self, log_dir: Path, images: np.ndarray, targets: np.ndarray, threshold: float) -> None:
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.images, self.targets, self.threshold = images, targets, threshold
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        predicted = self.model.predict(self.images, verbose=0) >= self.threshold
+        with self.writer.as_default():
+            tf.summary.image("validation/image_truth_prediction", overlay_panels(self.images, self.targets, predicted),
+                             step=epoch, max_outputs=len(self.images))
+        self.writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.writer.close()
+
+
+def overlay_panels(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """[image | truth in yellow | prediction: TP green, FP red, FN blue] as floats in 0..1."""
+    rgb = images[..., :3] if images.shape[-1] >= 3 else np.repeat(images[..., :1], 3, axis=-1)
+    low = rgb.min(axis=(1, 2), keepdims=True)
+    high = rgb.max(axis=(1, 2), keepdims=True)
+    rgb = (rgb - low) / np.maximum(high - low, 1e-6)
+    truth = truth[..., 0] > 0.5
+    predicted = predicted[..., 0]
+    truth_panel = rgb.copy()
+    truth_panel[truth] = 0.5 * truth_panel[truth] + 0.5 * np.array([1.0, 1.0, 0.0])
+    errors = rgb.copy()
+    for mask, colour in ((truth & predicted, (0, 1, 0)), (~truth & predicted, (1, 0, 0)), (truth & ~predicted, (0, 0, 1))):
+        errors[mask] = 0.4 * errors[mask] + 0.6 * np.array(colour, float)
+    return np.concatenate([rgb, truth_panel, errors], axis=2).astype(np.float32)

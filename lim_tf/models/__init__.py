@@ -1,0 +1,78 @@
+"""Architectures by name. Every model takes raw pixels (normalisation is inside) at any size and
+returns one float32 channel: the landslide probability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import keras
+import numpy as np
+
+from lim_tf.errors import ConfigError, InputError
+from lim_tf.models.fcn import fcn_fl_logits, fcn_logits
+from lim_tf.models.layers import CropToReference, PadToMultiple
+from lim_tf.models.segnet import segnet_logits
+from lim_tf.models.unet import unet_logits
+from lim_tf.models.vgg import load_encoder_weights
+
+ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
+MODELS: dict[str, Callable] = {
+    "fcn": fcn_logits,
+    "fcn-fl": fcn_fl_logits,
+    "unet": unet_logits,
+    "segnet": segnet_logits,
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a builder needs: architecture, bands, width, normalisation, precision, encoder weights."""
+
+    name: ModelName = "fcn-fl"
+    bands: int = 3
+    width: float = 1.0
+    mean: tuple[float, ...] = ()  # per band; empty means 0
+    std: tuple[float, ...] = ()  # per band; empty means 1
+    policy: str = "float32"  # a Keras dtype policy: float32, mixed_bfloat16, mixed_float16
+    encoder_weights: str | None = None  # None, "imagenet" or a weights file path
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """Build the named architecture around a normalising input and a float32 probability output."""
+    if config.name not in MODELS:
+        raise ConfigError(f"unknown model {config.name!r}; choose from {', '.join(MODELS)}")
+    if config.width <= 0:
+        raise ConfigError(f"width must be positive, got {config.width}")
+    mean = np.asarray(config.mean or [0.0] * config.bands, np.float32)
+    std = np.asarray(config.std or [1.0] * config.bands, np.float32)
+    if len(mean) != config.bands or len(std) != config.bands:
+        raise ConfigError(f"normalisation has {len(mean)} means for {config.bands} bands")
+    inputs = keras.Input((None, None, config.bands), name="image")
+    x = keras.layers.Normalization(mean=mean, variance=np.square(np.maximum(std, 1e-6)), name="normalize")(inputs)
+    x = PadToMultiple(32, name="pad")(x)
+    logits = MODELS[config.name](x, config.width, config.policy)
+    logits = CropToReference(name="crop", dtype=config.policy)([logits, inputs])
+    probability = keras.layers.Activation("sigmoid", dtype="float32", name="probability")(logits)
+    model = keras.Model(inputs, probability, name=config.name.replace("-", "_"))
+    if config.encoder_weights:
+        load_encoder_weights(model, config.encoder_weights, std)
+    return model
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved .keras model (lim-tf's custom layers are registered by importing this module)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: model file not found")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a bad archive
+        raise InputError(f"{path}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from error
+
+
+def skip_inputs(model: keras.Model) -> Sequence[str]:
+    """Names of the encoder feature maps the decoder adds in (for inspection and tests)."""
+    return [layer.name for layer in model.layers if layer.name.startswith("score_pool")]

@@ -1,0 +1,73 @@
+"""Custom layers the architectures share; each is registered so saved models reload by themselves."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+PACKAGE = "lim_tf"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PadToMultiple(keras.layers.Layer):
+    """Zero-pads height and width at the bottom/right up to a multiple of `multiple`, so any input
+    size passes the encoder's five poolings; CropToReference undoes it."""
+
+    def __init__(self, multiple: int = 32, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.multiple = multiple
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        pad_h = (-shape[1]) % self.multiple
+        pad_w = (-shape[2]) % self.multiple
+        return tf.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CropToReference(keras.layers.Layer):
+    """Crops the first input to the height and width of the second."""
+
+    def call(self, inputs):
+        tensor, reference = inputs
+        shape = tf.shape(reference)
+        return tensor[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        tensor, reference = input_shapes
+        return (tensor[0], reference[1], reference[2], tensor[3])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaxPoolWithArgmax(keras.layers.Layer):
+    """2 x 2 max pooling that also returns the flat argmax indices SegNet's decoder unpools with."""
+
+    def call(self, inputs):
+        pooled, indices = tf.nn.max_pool_with_argmax(inputs, 2, 2, "VALID", include_batch_in_index=True)
+        return pooled, indices
+
+    def compute_output_shape(self, input_shape):
+        half = lambda n: None if n is None else n // 2  # noqa: E731
+        shape = (input_shape[0], half(input_shape[1]), half(input_shape[2]), input_shape[3])
+        return shape, shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaxUnpool(keras.layers.Layer):
+    """Places each pooled value at its argmax position in a zero tensor shaped like `reference`."""
+
+    def call(self, inputs):
+        pooled, indices, reference = inputs
+        shape = tf.shape(reference, out_type=tf.int64)
+        flat = tf.scatter_nd(tf.reshape(indices, [-1, 1]), tf.reshape(pooled, [-1]),
+                             [tf.reduce_prod(shape)])
+        return tf.reshape(flat, shape)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[2]

@@ -1,0 +1,92 @@
+"""The VGG16 encoder shared by every architecture, and loading its weights by layer name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lim_tf.errors import ConfigError
+from lim_tf.models.layers import MaxPoolWithArgmax
+
+# (filters, convolutions) per block; layer names follow keras.applications.VGG16 so weights load by name.
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def scaled(filters: int, width: float) -> int:
+    """Filters at a width multiplier (1.0 is the paper's network); at least 4."""
+    return max(4, int(round(filters * width)))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One encoder block: its last convolution's output, the pooled output and argmax indices."""
+
+    features: keras.KerasTensor
+    pooled: keras.KerasTensor
+    indices: keras.KerasTensor | None = None
+
+
+def conv(x, filters: int, name: str, policy: str, kernel: int = 3, activation: str | None = "relu"):
+    """A same-padded convolution in the run's precision policy."""
+    return keras.layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name, dtype=policy)(x)
+
+
+def vgg16_encoder(x, width: float, policy: str, argmax: bool = False) -> list[Stage]:
+    """The five VGG16 blocks; stage k's pooled output is at 1/2^(k+1) of the input size."""
+    stages = []
+    for block, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):
+        for index in range(1, convs + 1):
+            x = conv(x, scaled(filters, width), f"block{block}_conv{index}", policy)
+        features = x
+        if argmax:
+            x, indices = MaxPoolWithArgmax(name=f"block{block}_pool", dtype=policy)(x)
+        else:
+            x, indices = keras.layers.MaxPooling2D(2, name=f"block{block}_pool", dtype=policy)(x), None
+        stages.append(Stage(features, x, indices))
+    return stages
+
+
+def imagenet_weights_path() -> Path:
+    """Where Keras caches the ImageNet VGG16 weights (KERAS_HOME, else ~/.keras)."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return home / "models" / IMAGENET_FILE
+
+
+def load_encoder_weights(model: keras.Model, source: str, band_std: np.ndarray | None = None) -> None:
+    """Copy VGG16 weights ('imagenet' from the Keras cache, or a local file) into the encoder by name.
+
+    The ImageNet filters expect BGR pixels in 0-255 less the mean; the model normalises each band
+    to unit variance, so the first kernels are flipped to RGB and scaled by the bands' std. Bands
+    beyond RGB keep their own initialised filters.
+    """
+    path = imagenet_weights_path() if source == "imagenet" else Path(source)
+    if not path.exists():
+        hint = (f"ImageNet weights are not in the Keras cache ({path}) and cannot be downloaded here; "
+                f"download {IMAGENET_FILE} and pass its path") if source == "imagenet" else "check the path"
+        raise ConfigError(f"encoder weights {path}: not found; {hint}")
+    try:
+        reference = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(None, None, 3))
+    except (ValueError, OSError) as error:
+        raise ConfigError(f"{path}: not VGG16 encoder weights ({str(error).splitlines()[0][:160]}); "
+                          "pass a Keras VGG16 include_top=False weights file") from error
+    for layer in reference.layers:
+        if not layer.name.startswith("block") or not layer.weights:
+            continue
+        target = model.get_layer(layer.name)
+        kernel, bias = layer.get_weights()
+        own_kernel, _ = target.get_weights()
+        if own_kernel.shape[3] != kernel.shape[3]:
+            raise ConfigError(f"{path}: pretrained weights need width 1.0; this model has width "
+                              f"{own_kernel.shape[3] / kernel.shape[3]:g}")
+        if layer.name == "block1_conv1":
+            rgb = kernel[:, :, ::-1, :]
+            if band_std is not None:
+                rgb = rgb * np.asarray(band_std[:3], np.float32)[None, None, :, None]
+            own_kernel[:, :, :3, :] = rgb
+            kernel = own_kernel
+        target.set_weights([kernel, bias])

@@ -1,0 +1,191 @@
+"""`lim-tf train`: one fold or all K folds, with a distribution strategy, precision policy and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lim_tf.atomic import atomic_file
+from lim_tf.callbacks import BestModel, NanGuard, ValidationImages
+from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
+from lim_tf.data.manifest import MANIFEST, load_manifest
+from lim_tf.data.pipeline import PipelineConfig, make_dataset
+from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError
+from lim_tf.losses import FocalLoss, WeightedCrossEntropy
+from lim_tf.metrics import LandslideScore
+from lim_tf.models import ModelConfig, build_model
+
+log = logging.getLogger(__name__)
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+
+
+def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
+    """MirroredStrategy over GPUs when more than one is visible (or over logical CPUs when asked)."""
+    if config.cpu_replicas > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config.cpu_replicas)
+        except RuntimeError as error:
+            if len(tf.config.list_logical_devices("CPU")) < config.cpu_replicas:
+                raise ConfigError("--cpu-replicas must be set before TensorFlow starts; run it in a fresh process") from error
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(config.cpu_replicas)])
+    gpus = tf.config.list_physical_devices("GPU")
+    if config.distribute == "mirrored" or (config.distribute == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """The dtype policy: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32."""
+    if precision != "auto":
+        return precision
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+
+def make_loss(config: LossConfig, manifest: dict[str, Any]) -> keras.losses.Loss:
+    """The configured loss; weighted cross-entropy defaults its landslide weight to the training IR."""
+    if config.name == "focal":
+        return FocalLoss(config.alpha, config.gamma, config.alpha_for, tversky_weight=config.tversky_weight)
+    weight = 1.0
+    if config.name == "weighted_bce":
+        weight = config.landslide_weight or manifest["imbalance_ratio"]["after_augmentation"] or 1.0
+    return WeightedCrossEntropy(landslide_weight=weight, tversky_weight=config.tversky_weight)
+
+
+def model_config(config: TrainConfig, manifest: dict[str, Any], policy: str) -> ModelConfig:
+    """The model matching the records' bands, normalised by their per-band statistics."""
+    stats = manifest["band_statistics"]
+    return ModelConfig(name=config.model, bands=len(manifest["band_names"]), width=config.width,
+                       mean=tuple(s["mean"] for s in stats), std=tuple(s["std"] for s in stats),
+                       policy=policy, encoder_weights=config.encoder_weights)
+
+
+def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, progress: bool = True,
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+    """Train the configured folds into `run`; finished folds are skipped. Returns run.json's content."""
+    records, run = Path(records), Path(run)
+    manifest = load_manifest(records)
+    state = _open_run(run, records, manifest, config, resume)
+    config = load_yaml(TrainConfig, run / CONFIG_FILE)
+    folds = list(config.folds) or list(range(manifest["folds"]))
+    bad = [k for k in folds if not 0 <= k < manifest["folds"]]
+    if bad:
+        raise ConfigError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
+    strategy = make_strategy(config)
+    policy = resolve_precision(config.precision)
+    log.info("training %s folds %s with %s, %d replica(s)", config.model, folds, policy,
+             strategy.num_replicas_in_sync)
+    for fold in folds:
+        if state["folds"].get(str(fold), {}).get("status") == "done":
+            log.info("fold %d is finished; skipping", fold)
+            continue
+        state["folds"][str(fold)] = train_fold(records, run, manifest, config, fold, strategy, policy,
+                                               progress, callbacks)
+        state["ensemble"]["models"] = [f"fold{k}/model.keras" for k in sorted(map(int, state["folds"]))
+                                       if state["folds"][str(k)]["status"] == "done"]
+        _write_json(run / RUN_FILE, state)
+    return state
+
+
+def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: TrainConfig, fold: int,
+               strategy: tf.distribute.Strategy, policy: str, progress: bool,
+               extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+    """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
+    keras.backend.clear_session()  # memory must not grow across folds
+    keras.utils.set_random_seed(config.seed + fold)
+    folder = run / f"fold{fold}"
+    folder.mkdir(exist_ok=True)
+    pipeline = PipelineConfig(batch_size=config.batch_size, augment=config.augment, seed=config.seed + fold,
+                              deterministic=True)
+    train_data = make_dataset(records, "train", fold, pipeline, repeat=config.steps_per_epoch is not None)
+    val_data = make_dataset(records, "val", fold, pipeline)
+    with strategy.scope():
+        model = build_model(model_config(config, manifest, policy))
+        optimizer = (keras.optimizers.Adam(config.learning_rate) if config.optimizer == "adam"
+                     else keras.optimizers.SGD(config.learning_rate, momentum=0.9))
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, loss=make_loss(config.loss, manifest),
+                      weighted_metrics=[LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")])
+    history = folder / "history.csv"
+    best = BestModel(folder / "model.keras", config.monitor, history)
+    guard = NanGuard()
+    images, targets, _ = next(iter(val_data.unbatch().batch(max(config.log_images, 1))))
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(folder / "backup")),  # resume losing at most one epoch
+        guard, best,
+        keras.callbacks.CSVLogger(str(history), append=True),
+        keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False),
+        *([ValidationImages(run / "logs" / f"fold{fold}" / "images", images.numpy(), targets.numpy(),
+                            config.threshold)] if config.log_images else []),
+        *extra_callbacks,
+    ]
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+              callbacks=callbacks, verbose=1 if progress else 0)
+    if guard.failed_at is not None:
+        epoch, step = guard.failed_at
+        raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
+                            "lower --learning-rate or check the records")
+    if not (folder / "model.keras").exists():
+        raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
+    keras.backend.clear_session()
+    return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
+            "best": {config.monitor: best.sign * best.best}}
+
+
+def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainConfig, resume: bool) -> dict:
+    """Create the run folder (or reopen it with --resume) and check it matches the records."""
+    state_path = run / RUN_FILE
+    if state_path.exists():
+        if not resume:
+            raise OutputError(f"{run}: holds a run already; pass --resume to continue it or choose another folder")
+        state = json.loads(state_path.read_text())
+        if state["band_names"] != manifest["band_names"] or state["chip_size"] != manifest["chip_size"]:
+            raise InputError(f"{records}: bands {manifest['band_names']} at {manifest['chip_size']} px do not match "
+                             f"the run's {state['band_names']} at {state['chip_size']} px; use the run's records")
+        return state
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        probe = run / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"{run}: cannot write here ({error.strerror}); choose a writable run folder") from error
+    with atomic_file(run / CONFIG_FILE) as temporary:
+        dump_yaml(config, temporary)
+    state = {"records": str(records.resolve()), "manifest_sha256": _sha256(records / MANIFEST),
+             "band_names": manifest["band_names"], "chip_size": manifest["chip_size"],
+             "image_dtype": manifest["image_dtype"], "threshold": config.threshold,
+             "ensemble": {"combine": "mean", "models": []}, "folds": {}}
+    _write_json(state_path, state)
+    return state
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_file(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
