@@ -13,13 +13,30 @@ from lim_tf.errors import LimError
 
 
 class LimGroup(click.Group):
-    """A group that prints lim-tf errors as one line and exits 1 (bugs keep their traceback)."""
+    """A group that prints lim-tf and usage errors as one line and exits non-zero
+    (bugs keep their traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LimError as error:
             raise click.ClickException(str(error)) from error
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx else "lim-tf"
+            click.echo(f"Error: {error.format_message()} (see '{command} --help')", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"Error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=LimGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -56,8 +73,14 @@ def _import_tensorflow_quietly() -> None:
 
 def _register() -> None:
     from lim_tf_cli.data import data
+    from lim_tf_cli.train import train
 
     main.add_command(data)
+    main.add_command(train)
 
 
 _register()
+
+
+if __name__ == "__main__":
+    main()

@@ -142,7 +142,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         *extra_callbacks,
     ]
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-              callbacks=callbacks, verbose=1 if progress else 0)
+              callbacks=callbacks, verbose=1 if progress else 0, shuffle=False)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
         raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
@@ -151,6 +151,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
+            "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}}
 
 

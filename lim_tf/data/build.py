@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from lim_tf import __version__
@@ -31,6 +32,9 @@ def collect_chips(path: Path, config: DataConfig, progress: bool = True) -> list
     chips: list[Chip] = []
     samples = read_samples(path, config.source, config.chip)
     for sample in tqdm(samples, desc="reading", unit="sample", disable=not progress):
+        if np.issubdtype(sample.image.dtype, np.floating) and not np.isfinite(sample.image).all():
+            raise InputError(f"{sample.sample_id}: image has NaN or infinite values; mark them as nodata "
+                             "(--nodata nan for rasters) or clean the file")
         for chip in make_chips(sample, config.chip):
             if chips and (chip.band_names != chips[0].band_names or chip.image.dtype != chips[0].image.dtype):
                 raise InputError(f"{sample.sample_id}: bands {chip.band_names} ({chip.image.dtype}) differ from "

@@ -36,19 +36,21 @@ def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: 
         raise ConfigError(f"fold {fold} is out of range; the records have folds 0..{folds - 1}")
     if split == "val" and fold is None:
         raise ConfigError("the validation split needs a fold")
-    if split == "test":
-        names = ["test"]
-    elif split == "val":
-        names = [f"fold{fold}"]
-    else:
-        names = [f"fold{k}" for k in range(folds) if split == "all" or k != fold]
-    files = [Path(directory) / f for name in names for f in manifest["files"][name]]
+    files = [Path(directory) / f for name in _group_names(split, fold, folds) for f in manifest["files"][name]]
     if split == "test" and manifest["examples"]["test"]["total"] == 0:
         raise InputError(f"{directory}: the records have no test split; rebuild with --test-landslide > 0")
     missing = [f for f in files if not f.exists()]
     if missing:
         raise InputError(f"{missing[0]}: record file listed in the manifest is missing; rebuild the records")
     return files
+
+
+def _group_names(split: Split, fold: int | None, folds: int) -> list[str]:
+    if split == "test":
+        return ["test"]
+    if split == "val":
+        return [f"fold{fold}"]
+    return [f"fold{k}" for k in range(folds) if split == "all" or k != fold]
 
 
 def make_dataset(directory: Path, split: Split = "train", fold: int | None = None,
@@ -82,6 +84,9 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
             lambda pair, seed: random_flip_rotate(pair[0], pair[1], seed), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(_to_targets, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(config.batch_size, drop_remainder=False, num_parallel_calls=tf.data.AUTOTUNE)
+    if not repeat:  # a known length gives Keras a progress-bar total and a clean end of epoch
+        examples = sum(manifest["examples"][name]["total"] for name in _group_names(split, fold, manifest["folds"]))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-examples // config.batch_size)))
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,10 @@ def load_encoder_weights(model: keras.Model, source: str, band_std: np.ndarray |
                 f"download {IMAGENET_FILE} and pass its path") if source == "imagenet" else "check the path"
         raise ConfigError(f"encoder weights {path}: not found; {hint}")
     try:
-        reference = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(None, None, 3))
-    except (ValueError, OSError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # Keras warns, and carries on, when layers do not match
+            reference = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(None, None, 3))
+    except (ValueError, OSError, UserWarning) as error:
         raise ConfigError(f"{path}: not VGG16 encoder weights ({str(error).splitlines()[0][:160]}); "
                           "pass a Keras VGG16 include_top=False weights file") from error
     for layer in reference.layers:

@@ -1,0 +1,87 @@
+"""`lim-tf train`: a thin wrapper around lim_tf.train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lim_tf.config import PRESETS
+from lim_tf.errors import ConfigError
+
+# Command-line option -> TrainConfig key (dotted for the loss section).
+OVERRIDES = {
+    "model": "model", "width": "width", "epochs": "epochs", "batch_size": "batch_size",
+    "learning_rate": "learning_rate", "optimizer": "optimizer", "monitor": "monitor",
+    "encoder_weights": "encoder_weights", "precision": "precision", "distribute": "distribute",
+    "cpu_replicas": "cpu_replicas", "steps_per_epoch": "steps_per_epoch", "seed": "seed",
+    "threshold": "threshold", "loss": "loss.name", "alpha": "loss.alpha", "gamma": "loss.gamma",
+    "alpha_for": "loss.alpha_for", "landslide_weight": "loss.landslide_weight",
+    "tversky_weight": "loss.tversky_weight",
+}
+
+
+def _folds(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"--folds {text!r}: give 'all' or fold numbers such as 0 or 0,2") from error
+
+
+@click.command()
+@click.argument("records", type=click.Path(path_type=Path))
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="fcn-fl",
+              help="The paper's configurations: fcn (cross-entropy), fcn-fl (focal loss), fcn-flk (focal loss, "
+                   "all folds ensembled), unet, segnet.")
+@click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
+              help="YAML TrainConfig applied over the preset; options given here override it.")
+@click.option("--folds", "folds_text", help="Folds to train: one number (validating on it), a list, or 'all' "
+              "for the K-fold ensemble. Default: the preset's (fold 0; all for fcn-flk).")
+@click.option("--model", type=click.Choice(["fcn", "fcn-fl", "unet", "segnet"]), help="Architecture.")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True),
+              help="Width multiplier: 1.0 is the paper's VGG16; 0.25 trains ~16x faster on a CPU.")
+@click.option("--epochs", type=click.IntRange(1), help="Epochs per fold.")
+@click.option("--batch-size", type=click.IntRange(1), help="Global batch size, split over replicas.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimizer.")
+@click.option("--loss", type=click.Choice(["bce", "weighted_bce", "focal"]), help="Training loss.")
+@click.option("--alpha", type=click.FloatRange(0, 1), help="Focal loss class weight (see --alpha-for).")
+@click.option("--gamma", type=click.FloatRange(0), help="Focal loss focusing parameter (paper: 1.75).")
+@click.option("--alpha-for", type=click.Choice(["background", "landslide"]),
+              help="Class that gets weight alpha: background is the paper's reading, landslide is Lin et al.'s.")
+@click.option("--landslide-weight", type=click.FloatRange(min=0, min_open=True),
+              help="weighted_bce: landslide class weight (default: the training IR).")
+@click.option("--tversky-weight", type=click.FloatRange(0), help="Add this much Dice/Tversky loss.")
+@click.option("--monitor", type=click.Choice(["val_loss", "val_f1"]), help="What picks the best epoch.")
+@click.option("--encoder-weights", help="'imagenet' (from the Keras cache) or a VGG16 weights file; "
+              "needs --width 1.")
+@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16", "mixed_float16"]),
+              help="auto: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32.")
+@click.option("--distribute", type=click.Choice(["auto", "mirrored", "none"]),
+              help="auto mirrors over GPUs when more than one is visible.")
+@click.option("--cpu-replicas", type=click.IntRange(0), help="Mirror over this many logical CPUs (testing).")
+@click.option("--steps-per-epoch", type=click.IntRange(1), help="Batches per epoch (default: one pass).")
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold for the logged scores.")
+@click.option("--seed", type=int, help="Seed; the same seed repeats a run on the same machine.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN with its saved config.")
+@click.pass_context
+def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file: Path | None,
+          folds_text: str | None, resume: bool, **options) -> None:
+    """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
+    from lim_tf.config import resolve_train_config
+    from lim_tf.train import train as train_run
+
+    overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
+    folds = _folds(folds_text)
+    if folds is not None:
+        overrides["folds"] = list(folds)
+    config = resolve_train_config(preset, config_file, overrides)
+    state = train_run(records, run, config, resume=resume, progress=ctx.obj["progress"])
+    models = ", ".join(state["ensemble"]["models"])
+    click.echo(f"run: {run}\nmodels: {models} (combined by {state['ensemble']['combine']} probability)")
+    click.echo(f"TensorBoard: tensorboard --logdir {run / 'logs'}")

@@ -1,0 +1,95 @@
+import keras
+import numpy as np
+import pytest
+
+from lim_tf.errors import ConfigError
+from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
+from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool
+
+TINY = 1 / 16
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("bands", [3, 5])
+def test_output_shape_at_several_sizes(name, bands):
+    model = build_model(ModelConfig(name=name, bands=bands, width=TINY))
+    for height, width in [(32, 32), (37, 45), (16, 64)]:
+        x = np.random.default_rng(0).uniform(0, 255, (2, height, width, bands)).astype(np.float32)
+        y = np.asarray(model(x))
+        assert y.shape == (2, height, width, 1) and y.dtype == np.float32
+        assert 0 <= y.min() and y.max() <= 1
+
+
+def test_mixed_precision_output_is_float32():
+    model = build_model(ModelConfig(name="fcn-fl", width=TINY, policy="mixed_bfloat16"))
+    assert model.get_layer("block3_conv1").compute_dtype == "bfloat16"
+    assert model.output.dtype == "float32"
+
+
+def test_fcn_fl_joins_the_half_and_quarter_maps_that_fcn_lacks():
+    fcn = build_model(ModelConfig(name="fcn", width=TINY))
+    fcn_fl = build_model(ModelConfig(name="fcn-fl", width=TINY))
+    assert len(skip_inputs(fcn)) == 2 and len(skip_inputs(fcn_fl)) == 4
+    for level in (1, 2, 3, 4):
+        assert fcn_fl.get_layer(f"score_pool{level}").input is fcn_fl.get_layer(f"block{level}_pool").output
+
+
+def test_segnet_unpooling_puts_values_at_the_argmax_positions():
+    x = np.random.default_rng(3).permutation(2 * 6 * 8 * 3).reshape(2, 6, 8, 3).astype(np.float32)
+    pooled, indices = MaxPoolWithArgmax()(x)
+    restored = np.asarray(MaxUnpool()([pooled, indices, x]))
+    windows = x.reshape(2, 3, 2, 4, 2, 3).max(axis=(2, 4))
+    expected = np.where(x == np.repeat(np.repeat(windows, 2, axis=1), 2, axis=2), x, 0)
+    np.testing.assert_array_equal(restored, expected)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_keras_round_trip_gives_identical_outputs(name, tmp_path):
+    model = build_model(ModelConfig(name=name, bands=4, width=TINY, mean=(1, 2, 3, 4), std=(2, 2, 2, 2)))
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(0).uniform(0, 255, (1, 40, 24, 4)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
+
+
+def test_normalisation_is_inside_the_model():
+    mean, std = (100.0, 50.0, 20.0), (30.0, 10.0, 5.0)
+    raw = build_model(ModelConfig(name="unet", width=TINY, mean=mean, std=std))
+    plain = build_model(ModelConfig(name="unet", width=TINY))
+    for layer in raw.layers:
+        if layer.weights and layer.name != "normalize":
+            plain.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(1).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    scaled = (x - np.array(mean, np.float32)) / np.array(std, np.float32)
+    np.testing.assert_allclose(np.asarray(raw(x)), np.asarray(plain(scaled)), atol=1e-5)
+
+
+def test_encoder_weights_load_by_name_from_a_local_file(tmp_path):
+    reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    path = tmp_path / "vgg16.weights.h5"
+    reference.save_weights(path)
+    std = (2.0, 3.0, 4.0, 5.0)
+    model = build_model(ModelConfig(name="unet", bands=4, std=std, encoder_weights=str(path)))
+    kernel = reference.get_layer("block1_conv1").get_weights()[0]
+    own = model.get_layer("block1_conv1").get_weights()[0]
+    np.testing.assert_allclose(own[:, :, :3], kernel[:, :, ::-1] * np.array(std[:3])[None, None, :, None], rtol=1e-6)
+    np.testing.assert_array_equal(model.get_layer("block4_conv2").get_weights()[0],
+                                  reference.get_layer("block4_conv2").get_weights()[0])
+
+
+def test_weights_for_the_wrong_architecture_are_refused(tmp_path):
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    other.save_weights(tmp_path / "other.weights.h5")
+    with pytest.raises(ConfigError, match="not VGG16 encoder weights"):
+        build_model(ModelConfig(name="fcn", width=1.0, encoder_weights=str(tmp_path / "other.weights.h5")))
+
+
+def test_imagenet_outside_the_cache_says_how_to_supply_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        build_model(ModelConfig(name="unet", encoder_weights="imagenet"))
+
+
+def test_unknown_model_name():
+    with pytest.raises(ConfigError, match="unknown model 'deeplab'"):
+        build_model(ModelConfig(name="deeplab"))  # type: ignore[arg-type]

@@ -1,0 +1,129 @@
+"""Training end to end at tiny sizes: the CLI, TensorBoard logs, two replicas, resume and NaN."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lim_tf.config import ChipConfig, DataConfig, SplitConfig, resolve_train_config
+from lim_tf.data.build import build_dataset
+from lim_tf.errors import OutputError, TrainingError
+from lim_tf.models import load_model
+from lim_tf.train import train
+from test_cli_data import assert_one_line_error, run
+
+pytestmark = pytest.mark.slow
+TINY = {"width": 1 / 16, "batch_size": 4, "log_images": 2}
+
+
+@pytest.fixture
+def records(bijie_dir, tmp_path):
+    out = tmp_path / "records"
+    build_dataset(bijie_dir, out, DataConfig(chip=ChipConfig(size=32), split=SplitConfig(test_landslide=1, folds=2)),
+                  progress=False)
+    return out
+
+
+def event_tags(folder: Path) -> set[str]:
+    tags = set()
+    for path in folder.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {value.tag for value in event.summary.value}
+    return tags
+
+
+def epochs_in(history: Path) -> list[int]:
+    with history.open() as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_two_fold_run_through_the_cli(records, tmp_path):
+    result = run("train", records, tmp_path / "run", "--preset", "fcn-flk", "--width", "0.0625", "--epochs", "2",
+                 "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    state = json.loads((tmp_path / "run/run.json").read_text())
+    assert state["ensemble"] == {"combine": "mean", "models": ["fold0/model.keras", "fold1/model.keras"]}
+    for fold in (0, 1):
+        assert epochs_in(tmp_path / f"run/fold{fold}/history.csv") == [0, 1]
+        model = load_model(tmp_path / f"run/fold{fold}/model.keras")
+        assert model.output.shape[-1] == 1 and model.input.shape[-1] == 3
+    tags = event_tags(tmp_path / "run/logs/fold0")
+    assert {"epoch_loss", "epoch_f1", "epoch_iou", "epoch_learning_rate"} <= tags
+    assert "validation/image_truth_prediction" in tags
+    resolved = (tmp_path / "run/config.yaml").read_text()
+    assert "gamma: 1.75" in resolved and "alpha_for: background" in resolved
+
+
+def test_bad_training_requests(records, tmp_path):
+    assert_one_line_error(run("train", records, tmp_path / "r", "--folds", "5"), "fold 5 is out of range")
+    assert_one_line_error(run("train", records, tmp_path / "r2", "--preset", "deeplab"), "deeplab")
+    assert_one_line_error(run("train", tmp_path / "nothing", tmp_path / "r3"), "no manifest.json")
+
+
+def test_two_replicas_mirror_over_logical_cpus(records, tmp_path):
+    # Logical devices must be configured before TensorFlow starts: a fresh process.
+    command = [sys.executable, "-m", "lim_tf_cli.main", "-q", "train", str(records), str(tmp_path / "run"),
+               "--width", "0.0625", "--epochs", "1", "--batch-size", "4", "--cpu-replicas", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = json.loads((tmp_path / "run/run.json").read_text())
+    assert state["folds"]["0"]["replicas"] == 2
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_an_interruption_loses_at_most_one_epoch(records, tmp_path):
+    config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 4})
+    with pytest.raises(KeyboardInterrupt):
+        train(records, tmp_path / "run", config, progress=False, callbacks=[Interrupt()])
+    history = tmp_path / "run/fold0/history.csv"
+    assert epochs_in(history) == [0, 1]
+    with pytest.raises(OutputError, match="--resume"):
+        train(records, tmp_path / "run", config, progress=False)
+    train(records, tmp_path / "run", config, resume=True, progress=False)
+    assert epochs_in(history) == [0, 1, 2, 3]
+    stamp = (tmp_path / "run/fold0/model.keras").stat().st_mtime_ns
+    train(records, tmp_path / "run", config, resume=True, progress=False)  # finished: not retrained
+    assert epochs_in(history) == [0, 1, 2, 3]
+    assert (tmp_path / "run/fold0/model.keras").stat().st_mtime_ns == stamp
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets the final score layer to NaN after the first step, as a diverging run would."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            layer = self.model.get_layer("score_fr")
+            layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
+
+
+def test_nan_loss_stops_the_fold_and_says_where(records, tmp_path):
+    config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 2, "log_images": 0})
+    with pytest.raises(TrainingError, match="NaN at epoch 1, step 2"):
+        train(records, tmp_path / "run", config, progress=False, callbacks=[PoisonWeights()])
+    assert not (tmp_path / "run/fold0/model.keras").exists()
+
+
+def test_nan_pixels_are_refused_when_records_are_built(tmp_path):
+    root = tmp_path / "l4s"
+    (root / "img").mkdir(parents=True)
+    (root / "mask").mkdir()
+    image = np.random.default_rng(0).random((16, 16, 14))
+    image[3, 3, 0] = np.nan
+    with h5py.File(root / "img/image_1.h5", "w") as f:
+        f["img"] = image
+    with h5py.File(root / "mask/mask_1.h5", "w") as f:
+        f["mask"] = np.eye(16, dtype=np.uint8)
+    assert_one_line_error(run("data", "build", root, tmp_path / "o", "--format", "l4s"), "image_1", "NaN")
