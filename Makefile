@@ -12,14 +12,21 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+# The main job on the embedded default: synthetic chips -> records -> imbalance table -> FCN-FL.
 demo: $(BIN)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash benchmarks/demo.sh $(DEMO)
+	$(BIN)/lim-tf data synth $(DEMO)/synthetic --overwrite
+	$(BIN)/lim-tf data build $(DEMO)/synthetic/bijie $(DEMO)/records --chip-size 128 --overwrite
+	$(BIN)/lim-tf data stats $(DEMO)/records
+	rm -rf $(DEMO)/run
+	$(BIN)/lim-tf train $(DEMO)/records $(DEMO)/run --preset fcn-fl --width 0.25 --epochs 25 --learning-rate 3e-4
+	@echo "Demo outputs in $(DEMO)/: synthetic/ (chips and a GeoTIFF scene), records/, run/ (model, history, logs)"
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_input.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

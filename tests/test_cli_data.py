@@ -136,3 +136,30 @@ def test_bad_option_values(bijie_dir, tmp_path):
     assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--mask-values", "255=rock"), "255=rock")
     assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--augment", "rotate"), "rotate")
     assert_one_line_error(run("data", "build", bijie_dir, tmp_path / "o", "--test-landslide", "50"), "only 6 exist")
+
+
+@pytest.mark.shared
+def test_real_sentinel2_builds_through_the_cli(tmp_path):
+    from conftest import shared_path
+    from lim_tf.data.manifest import load_manifest
+
+    root = shared_path("sentinel2_chittagong")
+    result = run("data", "build", root, tmp_path / "s2", "--format", "geotiff", "--nodata", "0", "--bands", "1,2,3",
+                 "--mask-values", "0=ignore,1=background,2=landslide", "--folds", "2", "--test-landslide", "1")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(tmp_path / "s2")
+    assert manifest["band_names"] == ["band1", "band2", "band3"]
+    assert manifest["image_dtype"] == "float32"  # the float64 DN are stored as float32
+    assert manifest["pixels"]["train_before_augmentation"]["landslide"] > 0
+
+
+@pytest.mark.shared
+def test_real_l4s_builds_through_the_cli(tmp_path):
+    from conftest import shared_path
+    from lim_tf.data.manifest import load_manifest
+
+    result = run("data", "build", shared_path("landslide4sense"), tmp_path / "l4s", "--format", "l4s",
+                 "--bands", "B4,B3,B2,slope,dem", "--chip-size", "128", "--folds", "2", "--test-landslide", "1")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(tmp_path / "l4s")
+    assert manifest["band_names"] == ["B4", "B3", "B2", "slope", "dem"] and manifest["chip_size"] == 128

@@ -1,0 +1,57 @@
+"""Helpers shared by the benchmarks: FLOP counts, timing of training steps, matmul ceilings."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lim_tf.losses import FocalLoss
+from lim_tf.models import ModelConfig, build_model
+
+
+def forward_flops(model: keras.Model, size: int, bands: int) -> float:
+    """Multiply-add FLOPs (2 per MAC) of the convolutions for one size x size image."""
+    layers = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+    probe = keras.Model(model.input, [l.output for l in layers])
+    outputs = probe(np.zeros((1, size, size, bands), np.float32))
+    total = 0.0
+    for layer, out in zip(layers, outputs):
+        kernel = layer.kernel.shape  # Conv2D (k, k, in, out); Conv2DTranspose (k, k, out, in)
+        height, width = out.shape[1], out.shape[2]
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            height, width = height // layer.strides[0], width // layer.strides[1]
+        total += 2.0 * height * width * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+    return total
+
+
+def training_images_per_second(name: str, policy: str, size: int, batch: int, steps: int,
+                               width: float = 1.0, bands: int = 3) -> tuple[float, keras.Model]:
+    """Images/s of compiled training steps (focal loss, Adam) on a fixed random batch."""
+    keras.backend.clear_session()
+    model = build_model(ModelConfig(name=name, bands=bands, width=width, mean=(120.0,) * bands,
+                                    std=(50.0,) * bands, policy=policy))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=FocalLoss())
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (batch, size, size, bands)).astype(np.float32)
+    y = (rng.random((batch, size, size, 1)) > 0.9).astype(np.float32)
+    model.train_on_batch(x, y)  # trace and warm up
+    model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * batch / (time.perf_counter() - start), model
+
+
+def matmul_flops_per_second(dtype: tf.DType, n: int = 4096, repeats: int = 6) -> float:
+    """Achieved FLOP/s of an n x n matrix product: this machine's arithmetic ceiling in `dtype`."""
+    a = tf.random.uniform((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    product = tf.function(lambda: tf.linalg.matmul(a, b))
+    product().numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        product().numpy()
+    return repeats * 2.0 * n**3 / (time.perf_counter() - start)
