@@ -153,3 +153,16 @@ def test_real_sentinel2_geotiff_with_zero_nodata_and_sparse_labels():
         nodata = np.all(src.read() == 0, axis=0)
     np.testing.assert_array_equal(tile.mask == LANDSLIDE, (raw == 2) & ~nodata)
     assert (tile.mask[nodata] == IGNORE).all()
+
+
+def test_bijie_dem_becomes_an_extra_band(bijie_dir):
+    for folder in ("landslide", "non-landslide"):
+        (bijie_dir / folder / "dem").mkdir()
+        for image in (bijie_dir / folder / "image").glob("*.png"):
+            height, width = np.asarray(Image.open(image)).shape[:2]
+            dem = (np.arange(height * width) % 251).reshape(height, width).astype(np.uint8)
+            Image.fromarray(dem).save(bijie_dir / folder / "dem" / image.name)
+    samples = list(read_bijie(bijie_dir, SourceConfig(include_dem=True)))
+    assert all(s.band_names == ("red", "green", "blue", "dem") for s in samples)
+    first = samples[0]
+    np.testing.assert_array_equal(first.image[..., 3], (np.arange(first.mask.size) % 251).reshape(first.mask.shape))

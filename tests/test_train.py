@@ -127,3 +127,18 @@ def test_nan_pixels_are_refused_when_records_are_built(tmp_path):
     with h5py.File(root / "mask/mask_1.h5", "w") as f:
         f["mask"] = np.eye(16, dtype=np.uint8)
     assert_one_line_error(run("data", "build", root, tmp_path / "o", "--format", "l4s"), "image_1", "NaN")
+
+
+def test_unwritable_run_folder(records, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_one_line_error(run("train", records, blocker / "run", "--epochs", "1"), "cannot write here")
+
+
+def test_resume_with_records_of_other_bands_is_refused(records, tmp_path):
+    config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 1, "log_images": 0})
+    train(records, tmp_path / "run", config, progress=False)
+    manifest = json.loads((records / "manifest.json").read_text())
+    manifest["band_names"] = ["B4", "B3", "B2", "dem"]
+    (records / "manifest.json").write_text(json.dumps(manifest))
+    assert_one_line_error(run("train", records, tmp_path / "run", "--resume"), "do not match the run's")
