@@ -73,10 +73,12 @@ def _import_tensorflow_quietly() -> None:
 
 def _register() -> None:
     from lim_tf_cli.data import data
+    from lim_tf_cli.eval import evaluate
     from lim_tf_cli.train import train
 
     main.add_command(data)
     main.add_command(train)
+    main.add_command(evaluate)
 
 
 _register()

@@ -1,17 +1,19 @@
 """Scores from the pixel confusion matrix; counts sum across batches, images, folds and scenes.
 
-Degenerate cases are defined, never NaN: a ratio whose denominator is zero is 1.0 when its
-numerator's errors are also zero (nothing to find and nothing found) and 0.0 otherwise; e.g.
-recall with no landslide pixels in truth is 1.0, precision with no landslide predicted is 1.0
-when truth is empty too and 0.0 when landslides were missed.
+Degenerate cases are defined, never NaN: a score whose denominator is zero is 1.0 when there
+are no errors at all (FP = FN = 0: nothing to find and nothing found) and 0.0 otherwise. So an
+image without landslides predicted empty scores 1.0 everywhere; one where landslides were all
+missed and nothing predicted has precision 0.0; one with only false alarms has recall 0.0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 import tensorflow as tf
+from scipy import ndimage
 
 from lim_tf.models.layers import PACKAGE
 
@@ -28,22 +30,119 @@ class Confusion:
     def __add__(self, other: "Confusion") -> "Confusion":
         return Confusion(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
+    @classmethod
+    def from_masks(cls, truth: np.ndarray, predicted: np.ndarray, valid: np.ndarray | None = None) -> "Confusion":
+        """Counts from boolean truth and prediction masks; pixels where `valid` is False are skipped."""
+        valid = np.ones(truth.shape, bool) if valid is None else valid
+        t, p = truth[valid], predicted[valid]
+        return cls(int(np.count_nonzero(t & p)), int(np.count_nonzero(~t & p)),
+                   int(np.count_nonzero(t & ~p)), int(np.count_nonzero(~t & ~p)))
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn}
+
     def scores(self) -> dict[str, float]:
         """Accuracy, precision, recall, F1, IoU per class and mIoU (mean of background and landslide)."""
         tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
-        iou_landslide = _ratio(tp, tp + fp + fn)
-        iou_background = _ratio(tn, tn + fp + fn)
-        return {"accuracy": _ratio(tp + tn, tp + tn + fp + fn), "precision": _ratio(tp, tp + fp),
-                "recall": _ratio(tp, tp + fn), "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        perfect = fp == 0 and fn == 0
+
+        def ratio(numerator: int, denominator: int) -> float:
+            return float(numerator) / denominator if denominator else float(perfect)
+
+        iou_landslide = ratio(tp, tp + fp + fn)
+        iou_background = ratio(tn, tn + fp + fn)
+        return {"accuracy": ratio(tp + tn, tp + tn + fp + fn), "precision": ratio(tp, tp + fp),
+                "recall": ratio(tp, tp + fn), "f1": ratio(2 * tp, 2 * tp + fp + fn),
                 "iou_landslide": iou_landslide, "iou_background": iou_background,
                 "miou": (iou_landslide + iou_background) / 2}
 
 
 def _ratio(numerator: float, denominator: float) -> float:
-    """numerator / denominator, or 1.0 when both are 0 (no errors possible), 0.0 when only the denominator is."""
-    if denominator == 0:
+    """numerator / denominator; 1.0 when there is nothing to count."""
+    return float(numerator) / float(denominator) if denominator else 1.0
+
+
+@dataclass(frozen=True)
+class ObjectCounts:
+    """Object-level counts: labelled landslides detected, predicted regions that hit one."""
+
+    true_objects: int = 0
+    detected: int = 0
+    predicted_objects: int = 0
+    predicted_hits: int = 0
+
+    def __add__(self, other: "ObjectCounts") -> "ObjectCounts":
+        return ObjectCounts(self.true_objects + other.true_objects, self.detected + other.detected,
+                            self.predicted_objects + other.predicted_objects, self.predicted_hits + other.predicted_hits)
+
+    def scores(self) -> dict[str, float]:
+        """detection_rate: share of labelled landslides found; hit_share: share of predicted regions that are real."""
+        return {"detection_rate": _ratio(self.detected, self.true_objects),
+                "hit_share": _ratio(self.predicted_hits, self.predicted_objects)}
+
+
+def count_objects(truth: np.ndarray, predicted: np.ndarray, min_overlap: float = 0.0) -> ObjectCounts:
+    """Connected regions (8-connected) of truth and prediction, matched by overlap.
+
+    A labelled landslide is detected when the predicted share of its pixels is above `min_overlap`
+    (0: any overlap); a predicted region hits when it overlaps any labelled landslide.
+    """
+    structure = np.ones((3, 3), bool)
+    true_labels, n_true = ndimage.label(truth, structure)
+    pred_labels, n_pred = ndimage.label(predicted, structure)
+    if n_true:
+        covered = ndimage.mean(predicted.astype(float), true_labels, index=np.arange(1, n_true + 1))
+        detected = int(np.count_nonzero(np.asarray(covered) > min_overlap))
+    else:
+        detected = 0
+    hits = len(np.unique(pred_labels[truth & (pred_labels > 0)]))
+    return ObjectCounts(n_true, detected, n_pred, hits)
+
+
+def points_inside(rows: np.ndarray, cols: np.ndarray, predicted: np.ndarray) -> float:
+    """Share of inventory points (pixel rows and columns) that fall inside a predicted landslide."""
+    if len(rows) == 0:
         return 1.0
-    return float(numerator) / float(denominator)
+    return float(np.mean(predicted[np.asarray(rows), np.asarray(cols)]))
+
+
+@dataclass
+class ThresholdSweep:
+    """Histograms of predicted probability for landslide and background pixels; summable.
+
+    From them come the precision-recall curve and the F1-optimal threshold, at `bins` resolution.
+    """
+
+    bins: int = 1000
+    positives: np.ndarray = field(default=None)  # type: ignore[assignment]
+    negatives: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.positives = np.zeros(self.bins, np.int64) if self.positives is None else self.positives
+        self.negatives = np.zeros(self.bins, np.int64) if self.negatives is None else self.negatives
+
+    def add(self, truth: np.ndarray, probability: np.ndarray, valid: np.ndarray | None = None) -> None:
+        valid = np.ones(truth.shape, bool) if valid is None else valid
+        index = np.clip((probability[valid] * self.bins).astype(int), 0, self.bins - 1)
+        t = truth[valid]
+        self.positives += np.bincount(index[t], minlength=self.bins)
+        self.negatives += np.bincount(index[~t], minlength=self.bins)
+
+    def curve(self) -> dict[str, np.ndarray]:
+        """Thresholds (bin lower edges) with precision, recall and F1 when predicting p >= threshold."""
+        tp = np.cumsum(self.positives[::-1])[::-1]
+        fp = np.cumsum(self.negatives[::-1])[::-1]
+        total = self.positives.sum()
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
+        recall = tp / total if total else np.ones(self.bins)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+        return {"threshold": np.arange(self.bins) / self.bins, "precision": precision, "recall": recall, "f1": f1}
+
+    def best_threshold(self) -> tuple[float, float]:
+        """The F1-optimal threshold and its F1."""
+        curve = self.curve()
+        best = int(np.argmax(curve["f1"]))
+        return float(curve["threshold"][best]), float(curve["f1"][best])
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -68,8 +167,10 @@ class LandslideScore(keras.metrics.Metric):
     def result(self):
         tp, fp, fn, tn = tf.unstack(self.counts)
 
+        perfect = tf.cast(tf.equal(fp + fn, 0.0), tf.float32)  # the same degenerate rule as Confusion
+
         def ratio(num, den):
-            return tf.where(den > 0, num / tf.maximum(den, 1.0), 1.0)
+            return tf.where(den > 0, num / tf.maximum(den, 1e-12), perfect)
 
         if self.score == "precision":
             return ratio(tp, tp + fp)

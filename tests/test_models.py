@@ -93,3 +93,14 @@ def test_imagenet_outside_the_cache_says_how_to_supply_a_file(tmp_path, monkeypa
 def test_unknown_model_name():
     with pytest.raises(ConfigError, match="unknown model 'deeplab'"):
         build_model(ModelConfig(name="deeplab"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_models_trace_with_unknown_height_and_width(name):
+    import tensorflow as tf
+
+    model = build_model(ModelConfig(name=name, width=TINY, policy="mixed_bfloat16"))
+    traced = tf.function(model, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    for shape in [(1, 40, 55, 3), (2, 32, 32, 3)]:
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+        np.testing.assert_allclose(np.asarray(traced(x)), np.asarray(model(x)), atol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from lim_tf.models.layers import BilinearUpsample
 from lim_tf.models.vgg import conv, scaled, vgg16_encoder
 
 
@@ -31,7 +32,7 @@ def _head(x, width: float, policy: str, levels: tuple[int, ...]):
     x = keras.layers.Conv2D(1, 1, name="score_fr", dtype=policy)(x)
     x = _fuse_skips(x, stages, levels, policy)
     factor = 2 ** min(levels)  # the finest fused level's stride; a fixed bilinear step to full size
-    return keras.layers.UpSampling2D(factor, interpolation="bilinear", name="upscore_final", dtype=policy)(x)
+    return BilinearUpsample(factor, name="upscore_final", dtype=policy)(x)
 
 
 def fcn_logits(x, width: float, policy: str):

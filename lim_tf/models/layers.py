@@ -71,3 +71,24 @@ class MaxUnpool(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[2]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BilinearUpsample(keras.layers.Layer):
+    """Fixed bilinear upsampling by an integer factor that also works when height and width are
+    unknown while tracing (keras' UpSampling2D needs them static in graph mode)."""
+
+    def __init__(self, factor: int = 2, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        size = tf.shape(inputs)[1:3] * self.factor
+        return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        scale = lambda n: None if n is None else n * self.factor  # noqa: E731
+        return (input_shape[0], scale(input_shape[1]), scale(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

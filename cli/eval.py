@@ -1,0 +1,65 @@
+"""`lim-tf eval`: a thin wrapper around lim_tf.evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lim_tf.errors import ConfigError
+
+
+def _threshold(text: str) -> float | None:
+    if text.strip().lower() == "optimal":
+        return None
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise ConfigError(f"--threshold {text!r}: give a probability in 0..1 or 'optimal'") from error
+    if not 0 <= value <= 1:
+        raise ConfigError(f"--threshold {value}: give a probability in 0..1 or 'optimal'")
+    return value
+
+
+@click.command("eval")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder. Default: RUN/eval-SPLIT for one run; required for several.")
+@click.option("--records", type=click.Path(path_type=Path), help="Record set (default: the one the run trained on).")
+@click.option("--split", type=click.Choice(["test", "val", "all"]), default="test",
+              help="Record split: test (held out), val (the --fold's validation fold) or all folds.")
+@click.option("--fold", type=click.IntRange(0), help="Evaluate this fold's model instead of the ensemble of all folds.")
+@click.option("--images", type=click.Path(path_type=Path), help="Evaluate on images/ + masks/ instead of records.")
+@click.option("--mask-values", help="With --images: mask value map, e.g. '255=landslide,0=background'.")
+@click.option("--threshold", default="0.5",
+              help="Probability threshold, or 'optimal': the F1-optimal one on validation folds (never on test).")
+@click.option("--figures", type=click.IntRange(0), default=8, help="Overlay figures to draw (TP green, FP red, FN blue).")
+@click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.0,
+              help="Share of a labelled landslide that must be predicted for it to count as detected.")
+@click.option("--batch-size", type=click.IntRange(1), default=8, help="Images per prediction batch.")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
+@click.pass_context
+def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
+             fold: int | None, images: Path | None, mask_values: str | None, threshold: str, figures: int,
+             min_overlap: float, batch_size: int, overwrite: bool) -> None:
+    """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
+
+    Several RUNS also give comparison.md/.csv in the form of the paper's Tables 3 and 4."""
+    from lim_tf.data.sample import parse_value_map
+    from lim_tf.evaluate import EvalRequest, comparison_table, evaluate_run, evaluate_runs
+
+    request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
+                          split=split, fold=fold, threshold=_threshold(threshold), figures=figures,
+                          batch_size=batch_size, min_overlap=min_overlap)
+    if split == "val" and fold is None and not images:
+        raise ConfigError("--split val needs --fold (the validation fold of that model)")
+    progress = ctx.obj["progress"]
+    if len(runs) == 1:
+        out = out or runs[0] / f"eval-{split if not images else 'images'}"
+        metrics = {runs[0].name: evaluate_run(runs[0], out, request, overwrite, progress)}
+    else:
+        if out is None:
+            raise ConfigError("several runs need --out for the comparison")
+        metrics = evaluate_runs(list(runs), out, request, overwrite, progress)
+    click.echo(comparison_table(metrics)[0])
+    click.echo(f"reports: {out}")

@@ -1,0 +1,227 @@
+"""Evaluation: a run (a fold model or the ensemble) on a record split or image folders -> scores,
+per-image rows, threshold sweep, figures and comparison tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lim_tf.atomic import atomic_directory
+from lim_tf.config import SourceConfig
+from lim_tf.data.folder import read_folder
+from lim_tf.data.manifest import load_manifest
+from lim_tf.data.pipeline import record_files
+from lim_tf.data.records import read_records
+from lim_tf.data.sample import IGNORE, LANDSLIDE
+from lim_tf.ensemble import Ensemble
+from lim_tf.errors import InputError
+from lim_tf.figures import overlay_png, pr_curve_png
+from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
+
+log = logging.getLogger(__name__)
+TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide")
+Item = tuple[str, np.ndarray, np.ndarray]  # id, image (H, W, C), mask in class values
+
+
+def record_items(records: Path, split: str, fold: int | None = None) -> tuple[Iterator[Item], int, int]:
+    """(items, count, bands) of a record split's original chips (augmented copies are left out);
+    'val' needs a fold."""
+    manifest = load_manifest(records)
+    files = record_files(Path(records), manifest, split, fold)  # type: ignore[arg-type]
+    names = ["test"] if split == "test" else ([f"fold{fold}"] if split == "val" else
+                                              [f"fold{k}" for k in range(manifest["folds"])])
+    count = sum(manifest["examples"][n]["total"] - manifest["examples"][n]["augmented"] for n in names)
+    items = ((c.chip_id, c.image, c.mask) for c in read_records(files) if c.augmentation == "none")
+    return items, count, len(manifest["band_names"])
+
+
+def folder_items(folder: Path, mask_values: tuple = ()) -> tuple[Iterator[Item], int, int | None]:
+    """(items, count, bands) from images/ + masks/; every image needs its mask."""
+    samples = read_folder(Path(folder), SourceConfig(format="folder", mask_values=mask_values))
+    count = len(list((Path(folder) / "images").iterdir())) if (Path(folder) / "images").is_dir() else 0
+    return ((s.sample_id, s.image, s.mask) for s in samples), count, None
+
+
+@dataclass
+class Evaluation:
+    """Everything accumulated over the evaluated images."""
+
+    threshold: float
+    confusion: Confusion = field(default_factory=Confusion)
+    objects: ObjectCounts = field(default_factory=ObjectCounts)
+    sweep: ThresholdSweep = field(default_factory=ThresholdSweep)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        best, best_f1 = self.sweep.best_threshold()
+        return {"threshold": self.threshold, "confusion": self.confusion.as_dict(), **self.confusion.scores(),
+                "objects": {**self.objects.__dict__, **self.objects.scores()},
+                "f1_optimal_threshold_on_this_data": best, "f1_at_that_threshold": best_f1,
+                "images": len(self.rows)}
+
+
+def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
+             min_overlap: float = 0.0, total: int | None = None, progress: bool = True) -> Evaluation:
+    """Predict every item and accumulate pixel, object and sweep statistics; keep a few for figures."""
+    result = Evaluation(threshold)
+    for batch in tqdm(_batches(items, batch_size), desc="evaluating", unit="batch", disable=not progress,
+                      total=None if total is None else -(-total // batch_size)):
+        images = np.stack([image for _, image, _ in batch])
+        if images.shape[-1] != model.bands:
+            raise InputError(f"{batch[0][0]}: images have {images.shape[-1]} bands but the model takes "
+                             f"{model.bands}; evaluate on data with the training bands")
+        for (name, image, mask), probability in zip(batch, model.predict(images)):
+            _add(result, name, image, mask, probability, min_overlap, keep)
+    if not result.rows:
+        raise InputError("nothing to evaluate: the split or folder holds no images")
+    return result
+
+
+def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: float, keep: int) -> None:
+    truth, valid = mask == LANDSLIDE, mask != IGNORE
+    predicted = (probability >= result.threshold) & valid
+    confusion = Confusion.from_masks(truth, predicted, valid)
+    objects = count_objects(truth & valid, predicted, min_overlap)
+    result.confusion += confusion
+    result.objects += objects
+    result.sweep.add(truth, probability, valid)
+    result.rows.append({"id": name, **confusion.as_dict(), **confusion.scores(), "true_objects": objects.true_objects,
+                        "detected_objects": objects.detected, "predicted_objects": objects.predicted_objects})
+    if len(result.examples) < keep:
+        result.examples.append((name, image, truth, predicted))
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Consecutive items of equal shape, at most `size` at a time."""
+    batch: list[Item] = []
+    for item in items:
+        if batch and (len(batch) == size or item[1].shape != batch[0][1].shape):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def write_report(result: Evaluation, out: Path, extra: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
+    """metrics.json, per_image.csv, pr_curve.png and overlay figures, written atomically to `out`."""
+    metrics = {**extra, **result.metrics()}
+    with atomic_directory(Path(out), overwrite) as folder:
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        with (folder / "per_image.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(result.rows[0]))
+            writer.writeheader()
+            writer.writerows(result.rows)
+        curve = result.sweep.curve()
+        pr_curve_png(curve, result.threshold, folder / "pr_curve.png")
+        (folder / "figures").mkdir()
+        for index, (name, image, truth, predicted) in enumerate(result.examples):
+            overlay_png(image, truth, predicted, folder / "figures" / f"{index:03d}_{_safe(name)}.png")
+    return metrics
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_+" else "_" for c in name)
+
+
+def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """The paper's Tables 3/4: a column per model, rows accuracy, recall, F1, mIoU, precision, landslide IoU.
+
+    Returns (markdown, csv)."""
+    names = list(metrics)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row in TABLE_ROWS:
+        lines.append(f"| {row} | " + " | ".join(f"{metrics[n][row]:.4f}" for n in names) + " |")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", *names])
+    for row in TABLE_ROWS:
+        writer.writerow([row, *(f"{metrics[n][row]:.6f}" for n in names)])
+    return "\n".join(lines) + "\n", buffer.getvalue()
+
+
+def validation_threshold(run: Path, records: Path, state: dict[str, Any], fold: int | None,
+                         progress: bool = True) -> float:
+    """F1-optimal threshold on validation data only: each fold model on its own held-out fold
+    (out-of-fold predictions for an ensemble), never on the test split."""
+    from lim_tf.ensemble import load_run
+
+    folds = [fold] if fold is not None else sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
+    sweep = ThresholdSweep()
+    for k in folds:
+        member, _ = load_run(run, k)
+        items, count, _ = record_items(records, "val", k)
+        for batch in tqdm(_batches(items, 8), desc=f"validation fold {k}", unit="batch", disable=not progress,
+                          total=-(-count // 8)):
+            images = np.stack([image for _, image, _ in batch])
+            for (_, _, mask), probability in zip(batch, member.predict(images)):
+                sweep.add(mask == LANDSLIDE, probability, mask != IGNORE)
+    threshold, f1 = sweep.best_threshold()
+    log.info("F1-optimal threshold on validation data: %.3f (F1 %.4f)", threshold, f1)
+    return threshold
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to evaluate and how."""
+
+    records: Path | None = None  # default: the records the run was trained on
+    images: Path | None = None  # images/ + masks/ instead of records
+    mask_values: tuple = ()
+    split: str = "test"
+    fold: int | None = None  # None: the ensemble of all finished folds
+    threshold: float | None = None  # None: F1-optimal on validation data
+    figures: int = 8
+    batch_size: int = 8
+    min_overlap: float = 0.0
+
+
+def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
+                 progress: bool = True) -> dict[str, Any]:
+    """Evaluate one run into `out` (metrics.json, per_image.csv, figures); returns the metrics."""
+    from lim_tf.ensemble import load_run
+
+    model, state = load_run(run, request.fold)
+    records = Path(request.records or state["records"])
+    threshold = request.threshold
+    if threshold is None:
+        threshold = validation_threshold(run, records, state, request.fold, progress)
+    if request.images:
+        items, count, _ = folder_items(request.images, request.mask_values)
+        source = str(request.images)
+    else:
+        items, count, bands = record_items(records, request.split, request.fold if request.split == "val" else None)
+        if bands != model.bands:
+            raise InputError(f"{records}: records have {bands} bands but {run}'s model takes {model.bands}; "
+                             "evaluate on records built like the training ones")
+        source = f"{records} ({request.split})"
+    result = evaluate(model, items, threshold, request.figures, request.batch_size, request.min_overlap, count, progress)
+    extra = {"run": str(run), "models": model.names, "combine": "mean", "data": source,
+             "threshold_source": "given" if request.threshold is not None else "f1-optimal on validation folds"}
+    return write_report(result, out, extra, overwrite)
+
+
+def evaluate_runs(runs: list[Path], out: Path, request: EvalRequest, overwrite: bool = False,
+                  progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Evaluate several runs into out/<run name>/ and write out/comparison.md and .csv."""
+    names = [Path(run).name for run in runs]
+    if len(set(names)) != len(names):
+        raise InputError(f"runs need distinct folder names to label the comparison: {', '.join(names)}")
+    metrics = {}
+    with atomic_directory(Path(out), overwrite) as folder:
+        for run, name in zip(runs, names):
+            metrics[name] = evaluate_run(Path(run), folder / name, request, progress=progress)
+        markdown, table = comparison_table(metrics)
+        (folder / "comparison.md").write_text(markdown)
+        (folder / "comparison.csv").write_text(table)
+    return metrics

@@ -1,0 +1,90 @@
+import math
+
+import numpy as np
+import pytest
+
+from lim_tf.metrics import Confusion, LandslideScore, ThresholdSweep, count_objects, points_inside
+
+
+def test_scores_from_a_hand_computed_confusion_matrix():
+    truth = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+    predicted = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0], bool)
+    confusion = Confusion.from_masks(truth, predicted)
+    assert confusion == Confusion(tp=3, fp=1, fn=2, tn=4)
+    scores = confusion.scores()
+    assert scores["accuracy"] == 0.7 and scores["precision"] == 0.75 and scores["recall"] == 0.6
+    assert math.isclose(scores["f1"], 2 * 0.75 * 0.6 / (0.75 + 0.6))
+    assert scores["iou_landslide"] == 3 / 6 and scores["iou_background"] == 4 / 7
+    assert math.isclose(scores["miou"], (3 / 6 + 4 / 7) / 2)
+
+
+@pytest.mark.parametrize("confusion, expected", [
+    (Confusion(tn=10), {"precision": 1, "recall": 1, "f1": 1, "iou_landslide": 1, "miou": 1, "accuracy": 1}),
+    (Confusion(fn=3, tn=7), {"precision": 0, "recall": 0, "f1": 0, "iou_landslide": 0, "accuracy": 0.7}),
+    (Confusion(fp=2, tn=8), {"precision": 0, "recall": 0, "f1": 0, "iou_landslide": 0, "iou_background": 0.8}),
+    (Confusion(tp=5), {"precision": 1, "recall": 1, "f1": 1, "iou_landslide": 1, "iou_background": 1}),
+    (Confusion(), {"accuracy": 1, "miou": 1}),
+])
+def test_degenerate_cases_are_defined(confusion, expected):
+    scores = confusion.scores()
+    assert not any(math.isnan(v) for v in scores.values())
+    for key, value in expected.items():
+        assert scores[key] == value, key
+
+
+def test_counts_sum_across_batches_like_a_single_pass():
+    rng = np.random.default_rng(0)
+    truth = rng.random((6, 16, 16)) > 0.8
+    predicted = rng.random((6, 16, 16)) > 0.7
+    valid = rng.random((6, 16, 16)) > 0.1
+    parts = sum((Confusion.from_masks(truth[i:i + 2], predicted[i:i + 2], valid[i:i + 2]) for i in (0, 2, 4)),
+                Confusion())
+    assert parts == Confusion.from_masks(truth, predicted, valid)
+
+
+def test_streaming_keras_metric_matches_the_confusion_matrix():
+    rng = np.random.default_rng(1)
+    truth = (rng.random((4, 8, 8, 1)) > 0.7).astype(np.float32)
+    probability = rng.random((4, 8, 8, 1)).astype(np.float32)
+    weight = (rng.random((4, 8, 8)) > 0.2).astype(np.float32)
+    metric = LandslideScore("f1")
+    for i in range(0, 4, 2):
+        metric.update_state(truth[i:i + 2], probability[i:i + 2], weight[i:i + 2])
+    expected = Confusion.from_masks(truth[..., 0] > 0.5, probability[..., 0] >= 0.5, weight > 0).scores()["f1"]
+    assert math.isclose(float(metric.result()), expected, rel_tol=1e-6)
+
+
+def square(canvas, row, col, size):
+    canvas[row:row + size, col:col + size] = True
+
+
+def test_object_counts_on_drawn_shapes():
+    truth = np.zeros((40, 40), bool)
+    predicted = np.zeros((40, 40), bool)
+    for row, col in ((2, 2), (2, 25), (25, 2)):
+        square(truth, row, col, 8)
+    square(predicted, 2, 2, 8)  # exact
+    square(predicted, 2, 25, 4)  # a quarter of the second landslide
+    square(predicted, 30, 30, 5)  # a false alarm
+    counts = count_objects(truth, predicted)
+    assert (counts.true_objects, counts.detected, counts.predicted_objects, counts.predicted_hits) == (3, 2, 3, 2)
+    assert count_objects(truth, predicted, min_overlap=0.5).detected == 1
+    assert counts.scores() == {"detection_rate": 2 / 3, "hit_share": 2 / 3}
+
+
+def test_points_inside_predicted_landslides():
+    predicted = np.zeros((10, 10), bool)
+    predicted[2:5, 2:5] = True
+    assert points_inside(np.array([3, 8, 2]), np.array([3, 8, 4]), predicted) == 2 / 3
+
+
+def test_sweep_finds_the_separating_threshold():
+    truth = np.array([1, 1, 1, 0, 0, 0, 0], bool)
+    probability = np.array([0.8, 0.85, 0.9, 0.3, 0.2, 0.35, 0.1])
+    sweep = ThresholdSweep(bins=100)
+    sweep.add(truth[:3], probability[:3])
+    sweep.add(truth[3:], probability[3:])  # summing two parts
+    threshold, f1 = sweep.best_threshold()
+    assert 0.35 < threshold <= 0.8 and f1 == 1.0
+    curve = sweep.curve()
+    assert curve["recall"][0] == 1.0 and math.isclose(curve["precision"][0], 3 / 7)
