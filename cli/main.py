@@ -74,11 +74,13 @@ def _import_tensorflow_quietly() -> None:
 def _register() -> None:
     from lim_tf_cli.data import data
     from lim_tf_cli.eval import evaluate
+    from lim_tf_cli.map import map_command
     from lim_tf_cli.train import train
 
     main.add_command(data)
     main.add_command(train)
     main.add_command(evaluate)
+    main.add_command(map_command)
 
 
 _register()

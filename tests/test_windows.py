@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from lim_tf.windows import grid_offsets
@@ -28,3 +29,14 @@ def test_overlapping_stride_covers_everything():
 def test_bad_size_is_an_error():
     with pytest.raises(ValueError):
         grid_offsets(10, 0, 1)
+
+
+@pytest.mark.parametrize("height, width, tile", [(10, 7, 32), (64, 96, 32), (100, 70, 32)])
+def test_scene_tiles_partition_the_scene(height, width, tile):
+    from lim_tf.windows import scene_tiles
+
+    covered = np.zeros((height, width), int)
+    for row, col, rows, cols in scene_tiles(height, width, tile, margin=16):
+        assert row % tile == 0 and col % tile == 0 and rows <= tile and cols <= tile
+        covered[row:row + rows, col:col + cols] += 1
+    assert (covered == 1).all()

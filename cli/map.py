@@ -1,0 +1,61 @@
+"""`lim-tf map`: a thin wrapper around lim_tf.mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("map")
+@click.argument("scene", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--fold", type=click.IntRange(0), help="Use this fold's model instead of the run's ensemble.")
+@click.option("--bands", help="Scene bands in the model's order: 1-based indexes or names (e.g. 1,2,3 for R,G,B of RGBN).")
+@click.option("--nodata", type=float, help="Pixel value meaning nodata when the file does not say (e.g. 0).")
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold (default: the run's, else 0.5).")
+@click.option("--tile", type=click.IntRange(32), default=1024, help="Tile edge in pixels; larger tiles use more memory.")
+@click.option("--overlap", type=click.IntRange(0), default=32,
+              help="Context margin read around each tile and cropped away: edge predictions see less context.")
+@click.option("--batch-size", type=click.IntRange(1), default=2, help="Tiles predicted at once.")
+@click.option("--probability-dtype", type=click.Choice(["float32", "uint8"]), default="float32",
+              help="uint8 stores probability x 254 with a scale factor, 4x smaller.")
+@click.option("--min-area", type=click.FloatRange(0), default=0.0, help="Drop polygons smaller than this (m²).")
+@click.option("--fill-holes", is_flag=True, help="Fill holes inside polygons.")
+@click.option("--simplify", type=click.FloatRange(0), default=0.0, help="Simplification tolerance in CRS units.")
+@click.option("--geojson", is_flag=True, help="Also write inventory.geojson (in WGS84).")
+@click.option("--dem", type=click.Path(path_type=Path), help="DEM on any grid: adds mean_slope to each polygon.")
+@click.option("--min-slope", type=click.FloatRange(0, 90), default=15.0, help="Slope (degrees) below which polygons are flagged.")
+@click.option("--slope-action", type=click.Choice(["flag", "drop"]), default="flag", help="Flag or drop low-slope polygons.")
+@click.option("--check", "inventory", type=click.Path(path_type=Path),
+              help="Reference inventory (points or polygons): writes check.json with detected and false-alarm shares.")
+@click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (kept until the new one is whole).")
+@click.pass_context
+def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, bands, nodata, threshold, tile,
+                overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
+                slope_action, inventory, allow_no_crs, overwrite) -> None:
+    """Map SCENE (any GDAL raster) with MODEL (a run folder or a .keras file) into OUT:
+    probability.tif, landslides.tif, inventory.gpkg and quicklook.png."""
+    from lim_tf.inventory import PolygonOptions
+    from lim_tf.mapping import MapConfig, PredictConfig, map_scene
+
+    config = MapConfig(
+        predict=PredictConfig(tile=tile, margin=overlap, batch_size=batch_size, probability_dtype=probability_dtype),
+        threshold=threshold, fold=fold, bands=tuple(b.strip() for b in bands.split(",")) if bands else (),
+        nodata=nodata, allow_no_crs=allow_no_crs,
+        polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
+        dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
+        inventory=str(inventory) if inventory else None)
+    summary = map_scene(scene, model, out, config, overwrite, ctx.obj["progress"])
+    click.echo(f"{summary['landslides']} landslides, {summary['total_area_m2']:,.0f} m² in total "
+               f"(largest {summary['largest_area_m2']:,.0f} m²) at threshold {summary['threshold']:.2f}")
+    if summary["centroid_extent_lonlat"]:
+        west, south, east, north = summary["centroid_extent_lonlat"]
+        click.echo(f"where: lon {west:.5f}..{east:.5f}, lat {south:.5f}..{north:.5f}")
+    if "check" in summary:
+        check = summary["check"]
+        click.echo(f"check: {check['detected_share']:.0%} of reference landslides detected, "
+                   f"{check['false_alarm_share']:.0%} of polygons are false alarms")
+    click.echo(f"inventory: {out / 'inventory.gpkg'}  map: {out / 'landslides.tif'}  quicklook: {out / 'quicklook.png'}")

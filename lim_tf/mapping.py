@@ -1,0 +1,195 @@
+"""Scene -> landslide probability, binary map and agreement rasters, streamed tile by tile."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.windows import Window
+from tqdm.auto import tqdm
+
+from lim_tf.ensemble import Ensemble
+from lim_tf.inventory import PolygonOptions
+from lim_tf.scene import Scene
+from lim_tf.windows import scene_tiles
+
+log = logging.getLogger(__name__)
+PROBABILITY_NODATA = -1.0
+MASK_NODATA = 255
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Tiling of the scene for prediction."""
+
+    # Core tile edge; each tile is read with `margin` pixels of context on every side and cropped
+    # back, since predictions near a window's edge see less context. Both are rounded to 32.
+    tile: int = 1024
+    margin: int = 32
+    batch_size: int = 2
+    threshold: float = 0.5
+    probability_dtype: Literal["float32", "uint8"] = "float32"
+
+
+@dataclass(frozen=True)
+class SceneRasters:
+    """Paths of the per-pixel outputs of a scene."""
+
+    probability: Path
+    landslides: Path
+    agreement: Path | None  # share of ensemble members over the threshold, x 100 (ensembles only)
+
+
+def _round32(value: int) -> int:
+    return max(32, -(-value // 32) * 32)
+
+
+def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
+                  progress: bool = True) -> SceneRasters:
+    """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
+    height, width = scene.shape
+    tile = min(_round32(config.tile), _round32(max(height, width)))  # small scenes: one tile
+    margin = _round32(config.margin) if config.margin else 0
+    size = tile + 2 * margin
+    profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
+                   transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
+                   compress="deflate", BIGTIFF="IF_SAFER")
+    ensemble = len(model.models) > 1
+    rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
+                           folder / "agreement_raw.tif" if ensemble else None)
+    tiles = scene_tiles(height, width, tile, margin)
+    outputs = [rasterio.open(rasters.probability, "w", dtype="float32", nodata=PROBABILITY_NODATA, **profile),
+               rasterio.open(rasters.landslides, "w", dtype="uint8", nodata=MASK_NODATA, **profile)]
+    if ensemble:
+        outputs.append(rasterio.open(rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA, **profile))
+    start, pixels = time.perf_counter(), 0
+    bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
+    try:
+        for first in range(0, len(tiles), config.batch_size):
+            batch = tiles[first:first + config.batch_size]
+            reads = [scene.read(row - margin, col - margin, size) for row, col, _, _ in batch]
+            members = model.predict_members(np.stack([image for image, _ in reads]))
+            for index, ((row, col, rows, cols), (_, valid)) in enumerate(zip(batch, reads)):
+                core = (slice(margin, margin + rows), slice(margin, margin + cols))
+                _write_tile(outputs, Window(col, row, cols, rows), members[:, index][:, core[0], core[1]],
+                            valid[core], config.threshold)
+                pixels += rows * cols
+            bar.update(len(batch))
+            bar.set_postfix_str(f"{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
+    finally:
+        bar.close()
+        for output in outputs:
+            output.close()
+    return rasters
+
+
+def _write_tile(outputs, window: Window, members: np.ndarray, valid: np.ndarray, threshold: float) -> None:
+    probability = members.mean(axis=0)
+    outputs[0].write(np.where(valid, probability, PROBABILITY_NODATA).astype(np.float32), 1, window=window)
+    landslide = (probability >= threshold).astype(np.uint8)
+    outputs[1].write(np.where(valid, landslide, MASK_NODATA).astype(np.uint8), 1, window=window)
+    if len(outputs) > 2:
+        agree = np.round(100 * (members >= threshold).mean(axis=0)).astype(np.uint8)
+        outputs[2].write(np.where(valid, agree, MASK_NODATA).astype(np.uint8), 1, window=window)
+
+
+def write_cog(source: Path, target: Path, resampling: str, scale_to_uint8: bool = False) -> None:
+    """Copy a tiled GeoTIFF to a Cloud-Optimized GeoTIFF with overviews (optionally as uint8 0..254)."""
+    if scale_to_uint8:
+        with rasterio.open(source) as src:
+            profile = src.profile | {"dtype": "uint8", "nodata": MASK_NODATA}
+            scaled = source.with_name(source.stem + "_uint8.tif")
+            with rasterio.open(scaled, "w", **profile) as dst:
+                for _, window in src.block_windows(1):
+                    data = src.read(1, window=window)
+                    out = np.where(data == PROBABILITY_NODATA, MASK_NODATA, np.round(data * 254))
+                    dst.write(out.astype(np.uint8), 1, window=window)
+                dst.scales = (1 / 254,)  # GDAL and QGIS unscale to probability
+        source = scaled
+    rasterio.shutil.copy(source, target, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=512,
+                         OVERVIEWS="AUTO", RESAMPLING=resampling)
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """Everything `lim-tf map` needs besides the scene, the model and the output folder."""
+
+    predict: PredictConfig = PredictConfig()
+    threshold: float | None = None  # None: the run's threshold
+    fold: int | None = None  # None: the run's ensemble
+    bands: tuple[str, ...] = ()  # 1-based indexes or band names, in the model's order
+    nodata: float | None = None
+    allow_no_crs: bool = False
+    polygons: PolygonOptions = PolygonOptions()
+    geojson: bool = False
+    dem: str | None = None
+    min_slope: float = 15.0  # degrees; the paper notes most landslides lie on steeper slopes
+    slope_action: Literal["flag", "drop"] = "flag"
+    inventory: str | None = None  # reference points or polygons to check the map against
+
+
+def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
+              overwrite: bool = False, progress: bool = True) -> dict:
+    """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
+    import dataclasses
+    import json
+
+    from lim_tf.atomic import atomic_directory
+    from lim_tf.ensemble import load_models
+    from lim_tf.inventory import check_against, clean, describe, read_inventory, vectorize, write_vector
+    from lim_tf.quicklook import write_quicklook
+    from lim_tf.scene import open_scene
+    from lim_tf.terrain import SlopeSampler
+
+    model, state = load_models(Path(model_path), config.fold)
+    threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
+    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs)
+    crs = scene.dataset.crs
+    try:
+        slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
+        with atomic_directory(Path(out), overwrite) as folder:
+            predict = dataclasses.replace(config.predict, threshold=threshold)
+            rasters = predict_scene(scene, model, folder, predict, progress)
+            write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
+                      scale_to_uint8=predict.probability_dtype == "uint8")
+            write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
+            options = config.polygons
+            features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
+                                rasters.agreement, crs, options.min_area)
+            if slope is not None:
+                for feature in features:
+                    feature["mean_slope"] = slope.mean_slope(feature["geometry"])
+                    feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
+                if config.slope_action == "drop":
+                    features = [f for f in features if not f["low_slope"]]
+            write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
+            if config.geojson:
+                write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
+            write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
+            summary = _summary(scene_path, model.names, threshold, features)
+            if config.inventory:
+                reference = read_inventory(Path(config.inventory), crs)
+                report = check_against(reference, [f["geometry"] for f in features])
+                (folder / "check.json").write_text(json.dumps(report, indent=2) + "\n")
+                summary["check"] = report
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            for path in folder.glob("*_raw*.tif"):
+                path.unlink()
+    finally:
+        scene.dataset.close()
+    return summary
+
+
+def _summary(scene_path: Path, models: list[str], threshold: float, features: list[dict]) -> dict:
+    centroids = [(f["centroid_lon"], f["centroid_lat"]) for f in features]
+    return {"scene": str(scene_path), "models": models, "threshold": threshold, "landslides": len(features),
+            "total_area_m2": float(sum(f["area_m2"] for f in features)),
+            "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0)),
+            "centroid_extent_lonlat": [min(c[0] for c in centroids), min(c[1] for c in centroids),
+                                       max(c[0] for c in centroids), max(c[1] for c in centroids)] if centroids else None}

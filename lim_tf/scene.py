@@ -1,0 +1,81 @@
+"""Opening a scene for mapping: raster checks, band selection, nodata and padded window reads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from lim_tf.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scene:
+    """An open raster with the bands the model needs and its nodata rule."""
+
+    dataset: rasterio.DatasetReader
+    indexes: list[int]  # 1-based band indexes, in the model's order
+    nodata: float | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dataset.height, self.dataset.width
+
+    def read(self, row: int, col: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image float32 (size, size, bands), valid bool) for a window that may run past the edges.
+
+        Outside the scene and at nodata pixels, valid is False and the image is 0."""
+        height, width = self.shape
+        image = np.zeros((size, size, len(self.indexes)), np.float32)
+        valid = np.zeros((size, size), bool)
+        top, left = max(row, 0), max(col, 0)
+        bottom, right = min(row + size, height), min(col + size, width)
+        if bottom > top and right > left:
+            window = rasterio.windows.Window(left, top, right - left, bottom - top)
+            data = np.moveaxis(self.dataset.read(self.indexes, window=window), 0, -1).astype(np.float32)
+            inside = (slice(top - row, bottom - row), slice(left - col, right - col))
+            ok = _valid(data, self.nodata)
+            image[inside] = np.where(ok[..., None], data, 0)
+            valid[inside] = ok
+        return image, valid
+
+
+def _valid(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    finite = np.isfinite(data).all(axis=-1)
+    if nodata is None or np.isnan(nodata):
+        return finite
+    return finite & ~np.all(data == nodata, axis=-1)
+
+
+def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
+               allow_no_crs: bool = False) -> Scene:
+    """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's bands."""
+    try:
+        dataset = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as error:
+        raise InputError(f"{path}: not a raster GDAL can read ({str(error)[:120]})") from error
+    if dataset.crs is None:
+        if not allow_no_crs:
+            dataset.close()
+            raise InputError(f"{path}: the scene has no CRS, so outputs could not be placed on a map; "
+                             "assign one (gdal_edit.py -a_srs) or pass --allow-no-crs")
+        log.warning("%s has no CRS: outputs carry pixel coordinates only and areas are in pixels", path)
+    names = [d or f"band{i + 1}" for i, d in enumerate(dataset.descriptions)]
+    indexes = []
+    for item in bands or tuple(str(i) for i in range(1, dataset.count + 1)):
+        lookup = {n.lower(): i + 1 for i, n in enumerate(names)}
+        index = int(item) if item.isdigit() else lookup.get(item.lower(), 0)
+        if not 1 <= index <= dataset.count:
+            dataset.close()
+            raise InputError(f"{path}: no band {item!r}; the scene has bands 1..{dataset.count} ({', '.join(names)})")
+        indexes.append(index)
+    if len(indexes) != model_bands:
+        dataset.close()
+        raise InputError(f"{path}: {len(indexes)} band(s) selected but the model takes {model_bands}; "
+                         "choose them with --bands (e.g. --bands 1,2,3)")
+    return Scene(dataset, indexes, nodata if nodata is not None else dataset.nodata)
