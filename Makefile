@@ -19,7 +19,10 @@ demo: $(BIN)/.installed
 	$(BIN)/lim-tf data stats $(DEMO)/records
 	rm -rf $(DEMO)/run
 	$(BIN)/lim-tf train $(DEMO)/records $(DEMO)/run --preset fcn-fl --width 0.25 --epochs 25 --learning-rate 3e-4
-	@echo "Demo outputs in $(DEMO)/: synthetic/ (chips and a GeoTIFF scene), records/, run/ (model, history, logs)"
+	$(BIN)/lim-tf eval $(DEMO)/run --threshold optimal --overwrite
+	$(BIN)/lim-tf map $(DEMO)/synthetic/scene/scene.tif $(DEMO)/run $(DEMO)/map --min-area 50 \
+		--check $(DEMO)/synthetic/scene/inventory.gpkg --overwrite
+	@echo "Demo outputs in $(DEMO)/: synthetic/ (chips, GeoTIFF scene), records/, run/ (models, logs, eval-test/), map/"
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,174 @@
+"""Scene mapping: exact stitching with a known-answer model, georeferencing, nodata, areas, slope."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pyogrio.raw
+import pytest
+import rasterio
+import shapely
+import shapely.ops
+from pyproj import Transformer
+from rasterio.transform import from_origin
+
+from conftest import shared_path
+from lim_tf.inventory import PolygonOptions
+from lim_tf.mapping import MapConfig, PredictConfig, map_scene
+from lim_tf.models import ModelConfig, build_model
+from test_cli_data import assert_one_line_error, run
+
+
+def threshold_model(path: Path, bands: int = 3) -> Path:
+    """p = sigmoid(band1 - 128): landslide exactly where band 1 >= 128."""
+    inputs = keras.Input((None, None, bands))
+    layer = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, layer(inputs))
+    kernel = np.zeros((1, 1, bands, 1), np.float32)
+    kernel[0, 0, 0, 0] = 1.0
+    layer.set_weights([kernel, np.array([-128.0], np.float32)])
+    model.save(path)
+    return path
+
+
+def write_scene(path: Path, crs: str | None, transform, band1: np.ndarray, nodata=None) -> Path:
+    rng = np.random.default_rng(0)
+    data = np.stack([band1, rng.integers(0, 255, band1.shape), rng.integers(0, 255, band1.shape)]).astype(np.uint8)
+    with rasterio.open(path, "w", driver="GTiff", width=band1.shape[1], height=band1.shape[0], count=3, dtype="uint8",
+                       crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(data)
+    return path
+
+
+def squares(height: int, width: int, boxes) -> np.ndarray:
+    band = np.full((height, width), 50, np.uint8)
+    for row, col, size in boxes:
+        band[row:row + size, col:col + size] = 200
+    return band
+
+
+BOXES = [(3, 5, 9), (40, 41, 20), (70, 10, 6), (90, 90, 11)]
+
+
+@pytest.fixture
+def equal_area_scene(tmp_path):
+    band = squares(101, 117, BOXES)
+    return write_scene(tmp_path / "scene.tif", "EPSG:6933", from_origin(1_000_000, 3_000_000, 10, 10), band), band
+
+
+@pytest.mark.parametrize("tile, margin", [(32, 0), (64, 32), (1024, 32)])
+def test_known_model_gives_the_exact_map_and_areas_for_any_tiling(equal_area_scene, tmp_path, tile, margin):
+    scene, band = equal_area_scene
+    model = threshold_model(tmp_path / "known.keras")
+    config = MapConfig(predict=PredictConfig(tile=tile, margin=margin, batch_size=3))
+    summary = map_scene(scene, model, tmp_path / "out", config, progress=False)
+    with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped, \
+            rasterio.open(tmp_path / "out/probability.tif") as probability:
+        for output in (mapped, probability):
+            assert (output.crs, output.transform, output.shape) == (src.crs, src.transform, src.shape)
+        np.testing.assert_array_equal(mapped.read(1), (band >= 128).astype(np.uint8))
+    assert summary["landslides"] == len(BOXES)
+    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    assert rasterio.crs.CRS.from_user_input(meta["crs"]) == rasterio.crs.CRS.from_epsg(6933)
+    areas = sorted(fields[list(meta["fields"]).index("area_m2")])
+    expected = sorted(size * size * 100.0 for _, _, size in BOXES)  # 10 m pixels, equal-area CRS
+    np.testing.assert_allclose(areas, expected, rtol=1e-4)
+
+
+def test_nodata_stays_nodata(tmp_path):
+    band = squares(64, 64, [(10, 10, 12)])
+    band[:, 40:] = 0
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    with rasterio.open(scene, "r+") as dst:  # all bands zero on the right: nodata 0 there
+        data = dst.read()
+        data[:, :, 40:] = 0
+        dst.write(data)
+    map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", MapConfig(nodata=0), progress=False)
+    with rasterio.open(tmp_path / "out/landslides.tif") as mapped, rasterio.open(tmp_path / "out/probability.tif") as p:
+        assert (mapped.read(1)[:, 40:] == mapped.nodata).all() and (mapped.read(1)[:, :40] != mapped.nodata).all()
+        assert (p.read(1)[:, 40:] == p.nodata).all()
+
+
+def test_tiled_network_agrees_with_a_whole_scene_prediction_away_from_the_border(tmp_path):
+    model = build_model(ModelConfig(name="unet", width=1 / 16))
+    model.save(tmp_path / "unet.keras")
+    rng = np.random.default_rng(1)
+    band = rng.integers(0, 256, (768, 768)).astype(np.uint8)
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    with rasterio.open(scene) as src:
+        image = np.moveaxis(src.read(), 0, -1).astype(np.float32)[None]
+    whole = np.asarray(model(image))[0, ..., 0]
+    config = MapConfig(predict=PredictConfig(tile=256, margin=256, batch_size=1))
+    map_scene(scene, tmp_path / "unet.keras", tmp_path / "out", config, progress=False)
+    with rasterio.open(tmp_path / "out/probability.tif") as src:
+        tiled = src.read(1)
+    inner = (slice(256, 512), slice(256, 512))  # a receptive field away from the scene's border
+    np.testing.assert_allclose(tiled[inner], whole[inner], atol=1e-4)
+
+
+def test_geographic_scene_areas_match_an_equal_area_computation(tmp_path):
+    band = squares(80, 80, [(10, 10, 15), (40, 50, 25)])
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:4326", from_origin(104.3, 27.3, 1e-4, 1e-4), band)
+    map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", progress=False)
+    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    to_equal_area = Transformer.from_crs("EPSG:4326", "EPSG:6933", always_xy=True)
+    for polygon, area in zip(shapely.from_wkb(geometry), fields[list(meta["fields"]).index("area_m2")]):
+        projected = shapely.ops.transform(to_equal_area.transform, polygon)
+        assert abs(area - projected.area) / projected.area < 0.01
+
+
+def test_dem_slope_flags_and_drops_gentle_slopes(tmp_path):
+    band = squares(60, 60, [(20, 5, 10), (20, 45, 10)])  # one box west, one east
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 10, 10), band)
+    # A DEM on another grid (7 m pixels, shifted): flat in the west, 25 degrees in the east.
+    x = 499950 + 7 * (np.arange(110) + 0.5)
+    elevation = np.tile(np.tan(np.radians(25)) * np.maximum(0, x - 500300), (110, 1)).astype(np.float32)
+    with rasterio.open(tmp_path / "dem.tif", "w", driver="GTiff", width=110, height=110, count=1, dtype="float32",
+                       crs="EPSG:32648", transform=from_origin(499950, 3000050, 7, 7)) as dst:
+        dst.write(elevation, 1)
+    config = MapConfig(dem=str(tmp_path / "dem.tif"), min_slope=15)
+    map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", config, progress=False)
+    meta, _, _, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    names = list(meta["fields"])
+    by_lon = sorted(zip(fields[names.index("centroid_lon")], fields[names.index("mean_slope")],
+                        fields[names.index("low_slope")]))
+    (_, west_slope, west_low), (_, east_slope, east_low) = by_lon
+    assert west_slope < 1 and west_low == 1 and abs(east_slope - 25) < 1 and east_low == 0
+    dropped = MapConfig(dem=str(tmp_path / "dem.tif"), slope_action="drop")
+    assert map_scene(scene, tmp_path / "m.keras", tmp_path / "out2", dropped, progress=False)["landslides"] == 1
+
+
+@pytest.mark.shared
+def test_real_sentinel2_chip_maps_end_to_end(tmp_path):
+    root = shared_path("sentinel2_chittagong")
+    scene = root / "images/000000000013.tif"  # 98 % zeros: nodata handling matters
+    result = run("map", scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", "--bands", "1,2,3",
+                 "--nodata", "0", "--geojson")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped:
+        assert (mapped.crs, mapped.transform, mapped.shape) == (src.crs, src.transform, src.shape)
+        nodata = np.all(src.read() == 0, axis=0)
+        assert (mapped.read(1)[nodata] == 255).all()
+        expected = (src.read(1) >= 128) & ~nodata
+        np.testing.assert_array_equal(mapped.read(1)[~nodata] == 1, expected[~nodata])
+    assert json.loads((tmp_path / "out/summary.json").read_text())["scene"].endswith("000000000013.tif")
+
+
+def test_bad_mapping_inputs(equal_area_scene, tmp_path):
+    scene, band = equal_area_scene
+    model = threshold_model(tmp_path / "m.keras")
+    (tmp_path / "notes.txt").write_text("not a raster")
+    assert_one_line_error(run("map", tmp_path / "notes.txt", model, tmp_path / "o"), "not a raster")
+    no_crs = write_scene(tmp_path / "nocrs.tif", None, from_origin(0, 100, 1, 1), band)
+    assert_one_line_error(run("map", no_crs, model, tmp_path / "o"), "no CRS", "--allow-no-crs")
+    assert run("map", no_crs, model, tmp_path / "o", "--allow-no-crs").exit_code == 0
+    assert_one_line_error(run("map", scene, model, tmp_path / "o2", "--bands", "1,2"), "takes 3")
+    with rasterio.open(tmp_path / "far.tif", "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(-70, 10, 0.1, 0.1)) as dst:
+        dst.write(np.zeros((1, 4, 4), np.float32))
+    assert_one_line_error(run("map", scene, model, tmp_path / "o3", "--dem", tmp_path / "far.tif"), "does not overlap")
+    assert not (tmp_path / "o3").exists()
+    assert_one_line_error(run("map", scene, model, tmp_path / "o"), "already exists")
+    (tmp_path / "broken.keras").write_bytes(b"PK-not-a-model")
+    assert_one_line_error(run("map", scene, tmp_path / "broken.keras", tmp_path / "o4"), "cannot load")
