@@ -132,6 +132,8 @@ class MapConfig:
     min_slope: float = 15.0  # degrees; the paper notes most landslides lie on steeper slopes
     slope_action: Literal["flag", "drop"] = "flag"
     inventory: str | None = None  # reference points or polygons to check the map against
+    sentinel2: bool = False  # the scene is a Level-2A .SAFE folder or a folder of B02/B03/B04 files
+    resolution: float | None = None  # Sentinel-2: resample to this pixel size (the paper: 1 m); None keeps 10 m
 
 
 def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
@@ -149,6 +151,8 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
 
     model, state = load_models(Path(model_path), config.fold)
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
+    if config.sentinel2:
+        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, config.resolution, overwrite)
     scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs)
     crs = scene.dataset.crs
     try:
@@ -184,6 +188,22 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     finally:
         scene.dataset.close()
     return summary
+
+
+def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool) -> Path:
+    """Stack B04/B03/B02 beside OUT (kept: it is the scene the maps are registered to)."""
+    from lim_tf.atomic import atomic_file
+    from lim_tf.data.manifest import load_manifest
+    from lim_tf.errors import OutputError
+    from lim_tf.sentinel2 import find_bands, prepare_sentinel2
+
+    target = out.with_name(out.name + "_sentinel2_rgb.tif")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: already exists; pass --overwrite")
+    statistics = load_manifest(Path(state["records"]))["band_statistics"] if state.get("records") else None
+    with atomic_file(target) as temporary:
+        prepare_sentinel2(find_bands(product), temporary, resolution, statistics)
+    return target
 
 
 def _summary(scene_path: Path, models: list[str], threshold: float, features: list[dict]) -> dict:

@@ -1,0 +1,99 @@
+"""Sentinel-2 Level-2A as the paper used it: B04, B03, B02 stacked as R, G, B, resampled to a target
+resolution and stretched to the radiometry of the training imagery."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+
+from lim_tf.errors import InputError
+
+log = logging.getLogger(__name__)
+RGB_BANDS = ("B04", "B03", "B02")  # red, green, blue: the order of RGB training chips
+ROWS_PER_BLOCK = 1024
+
+
+def find_bands(path: Path, bands: tuple[str, ...] = RGB_BANDS) -> list[Path]:
+    """Band files in order: from a .SAFE folder (10 m IMG_DATA), a folder of band files, or a list."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such Sentinel-2 product or folder")
+    candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".jp2", ".tif", ".tiff"))
+    found = []
+    for band in bands:
+        pattern = re.compile(rf"(^|_){band}(_10m)?\.(jp2|tif|tiff)$", re.IGNORECASE)
+        matches = [p for p in candidates if pattern.search(p.name)]
+        preferred = [p for p in matches if "R10m" in p.parts] or matches
+        if not preferred:
+            raise InputError(f"{path}: no {band} band file (e.g. T..._{band}_10m.jp2); give a Level-2A .SAFE "
+                             "folder or a folder with the band files")
+        found.append(preferred[0])
+    return found
+
+
+def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | None,
+                      band_statistics: list[dict[str, Any]] | None, boa_offset: float = -1000.0,
+                      quantification: float = 10000.0) -> Path:
+    """Write a stacked uint8 GeoTIFF the model can map.
+
+    Digital numbers become reflectance as (DN + boa_offset) / quantification (processing baseline
+    04.00 and later; set boa_offset=0 for older products). Each band is then stretched linearly
+    so its mean and standard deviation over the scene match the training set's (from the records'
+    manifest); without training statistics, the 2nd..98th percentiles map to 0..255.
+    """
+    with rasterio.open(band_files[0]) as first:
+        crs, transform = first.crs, first.transform
+        scale = (resolution / abs(transform.a)) if resolution else 1.0
+        width, height = int(round(first.width / scale)), int(round(first.height / scale))
+        target = rasterio.Affine(transform.a * scale, 0, transform.c, 0, transform.e * scale, transform.f)
+    sources = [rasterio.open(p) for p in band_files]
+    try:
+        vrts = [WarpedVRT(s, crs=crs, transform=target, width=width, height=height, resampling=Resampling.bilinear,
+                          nodata=0) for s in sources]
+        gains, offsets = _stretch(vrts, band_statistics, boa_offset, quantification)
+        profile = dict(driver="GTiff", width=width, height=height, count=len(vrts), dtype="uint8", crs=crs,
+                       transform=target, nodata=0, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
+        with rasterio.open(out, "w", **profile) as dst:
+            for top in range(0, height, ROWS_PER_BLOCK):
+                window = rasterio.windows.Window(0, top, width, min(ROWS_PER_BLOCK, height - top))
+                for index, vrt in enumerate(vrts):
+                    raw = vrt.read(1, window=window).astype(np.float32)
+                    reflectance = (raw + boa_offset) / quantification
+                    scaled = np.clip(np.rint(reflectance * gains[index] + offsets[index]), 1, 255)
+                    dst.write(np.where(raw == 0, 0, scaled).astype(np.uint8), index + 1, window=window)
+            dst.descriptions = ("red", "green", "blue")[: len(vrts)]
+    finally:
+        for source in sources:
+            source.close()
+    return out
+
+
+def _stretch(vrts, statistics, boa_offset: float, quantification: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band gain and offset from full-resolution strips spread over the scene (a decimated read
+    would average pixels and understate their spread)."""
+    gains, offsets = [], []
+    strip = min(64, vrts[0].height)
+    tops = np.unique(np.linspace(0, vrts[0].height - strip, min(16, -(-vrts[0].height // strip))).astype(int))
+    for index, vrt in enumerate(vrts):
+        sample = np.concatenate([vrt.read(1, window=rasterio.windows.Window(0, int(top), vrt.width, strip))
+                                 for top in tops]).astype(np.float32)
+        values = (sample[sample > 0] + boa_offset) / quantification
+        if not len(values):
+            raise InputError(f"{vrt.name}: the band holds only nodata")
+        if statistics:
+            mean, std = statistics[index]["mean"], statistics[index]["std"]
+            gain = std / max(float(values.std()), 1e-6)
+            gains.append(gain)
+            offsets.append(mean - gain * float(values.mean()))
+        else:
+            low, high = np.percentile(values, [2, 98])
+            gains.append(255 / max(high - low, 1e-6))
+            offsets.append(-low * gains[-1])
+    return np.asarray(gains), np.asarray(offsets)

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from lim_tf.errors import InputError
+from lim_tf.sentinel2 import find_bands, prepare_sentinel2
+
+
+def write_product(root, size=40):
+    """A .SAFE-like product with B02, B03, B04 as uint16 DN (reflectance x 10000 + 1000)."""
+    folder = root / "S2A_MSIL2A_TEST.SAFE/GRANULE/L2A_T45QYE/IMG_DATA/R10m"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    truth = {}
+    for band, level in (("B02", 0.05), ("B03", 0.08), ("B04", 0.12)):
+        reflectance = rng.normal(level, 0.02, (size, size)).clip(0.001, 1)
+        dn = np.rint(reflectance * 10000 + 1000).astype(np.uint16)
+        dn[:5, :] = 0  # nodata
+        truth[band] = dn
+        with rasterio.open(folder / f"T45QYE_20200101T000000_{band}_10m.tif", "w", driver="GTiff", width=size,
+                           height=size, count=1, dtype="uint16", crs="EPSG:32645",
+                           transform=from_origin(600000, 2500000, 10, 10), nodata=0) as dst:
+            dst.write(dn, 1)
+    return root / "S2A_MSIL2A_TEST.SAFE", truth
+
+
+def test_bands_are_found_in_rgb_order(tmp_path):
+    product, _ = write_product(tmp_path)
+    assert [p.name.split("_")[2] for p in find_bands(product)] == ["B04", "B03", "B02"]
+    with pytest.raises(InputError, match="no B99 band file"):
+        find_bands(product, ("B04", "B99"))
+
+
+def test_prepared_scene_is_resampled_and_matches_training_statistics(tmp_path):
+    product, truth = write_product(tmp_path)
+    statistics = [{"mean": 120.0, "std": 30.0}, {"mean": 110.0, "std": 25.0}, {"mean": 90.0, "std": 20.0}]
+    out = prepare_sentinel2(find_bands(product), tmp_path / "rgb.tif", 5.0, statistics)
+    with rasterio.open(out) as src:
+        assert src.shape == (80, 80) and src.res == (5.0, 5.0) and src.crs.to_epsg() == 32645
+        data = src.read()
+    valid = data[0] > 0
+    assert not valid[:10].any() and valid[12:].all()  # nodata rows stay nodata after resampling
+    for band, stats in zip(data, statistics):
+        assert abs(band[valid].mean() - stats["mean"]) < 3 and abs(band[valid].std() - stats["std"]) < 3
+    # Red comes first: its brightest input pixel is still its brightest output pixel after the stretch.
+    row, col = np.unravel_index(np.argmax(truth["B04"]), truth["B04"].shape)
+    assert data[0][2 * row:2 * row + 2, 2 * col:2 * col + 2].max() >= np.percentile(data[0][valid], 95)
+
+
+def test_map_a_sentinel2_product_through_the_cli(tmp_path):
+    from test_cli_data import run
+    from test_mapping import threshold_model
+
+    product, _ = write_product(tmp_path)
+    out = tmp_path / "map"
+    result = run("map", product, threshold_model(tmp_path / "m.keras"), out, "--sentinel2", "--resolution", "5")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "map_sentinel2_rgb.tif") as scene, rasterio.open(out / "landslides.tif") as mapped:
+        assert scene.res == (5.0, 5.0) and mapped.transform == scene.transform and mapped.shape == (80, 80)
+        assert (mapped.read(1)[:10] == 255).all()  # nodata rows of the product stay nodata
