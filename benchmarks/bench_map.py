@@ -1,0 +1,107 @@
+"""Scene mapping speed and memory: end to end against the bare model, for two scene sizes.
+
+Run: .venv/bin/python benchmarks/bench_map.py [--sizes 1024 3072] [--width 1.0]
+Maps generated scenes with a full-width FCN-FL (auto precision) at the default tile and overlap,
+each in its own process so its peak memory is its own, and times the bare model over the same
+number of pixels held in memory (tiles without margins, no I/O). The last line is a JSON object:
+megapixels/s end to end and bare, their ratio (target >= 0.85) and peak memory per scene size
+(target: flat as the scene grows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def write_scene(path: Path, size: int) -> None:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(0)
+    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32648",
+                   transform=from_origin(430000, 3020000, 1, 1), tiled=True, compress="deflate")
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, size, 512):
+            rows = min(512, size - top)
+            dst.write(rng.integers(0, 256, (3, rows, size), dtype=np.uint8),
+                      window=rasterio.windows.Window(0, top, size, rows))
+
+
+def child(scene: str, model: str, out: str) -> None:
+    """Map one scene and report seconds and peak resident memory of this process."""
+    from lim_tf.mapping import map_scene
+
+    start = time.perf_counter()
+    map_scene(Path(scene), Path(model), Path(out), progress=False)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+
+
+def bare_megapixels_per_second(model_path: Path, pixels: int, tile: int = 1024, batch: int = 2) -> float:
+    import numpy as np
+
+    from lim_tf.models import load_model
+
+    model = load_model(model_path)
+    images = np.random.default_rng(1).uniform(0, 255, (batch, tile, tile, 3)).astype(np.float32)
+    model.predict_on_batch(images)  # trace and warm up
+    batches = max(1, round(pixels / (batch * tile * tile)))
+    start = time.perf_counter()
+    for _ in range(batches):
+        model.predict_on_batch(images)
+    return batches * batch * tile * tile / 1e6 / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[1024, 3072])
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from lim_tf.models import ModelConfig, build_model
+    from lim_tf.train import resolve_precision
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        model_path = root / "fcn_fl.keras"
+        policy = resolve_precision("auto")
+        build_model(ModelConfig(name="fcn-fl", width=args.width, mean=(120.0,) * 3, std=(50.0,) * 3,
+                                policy=policy)).save(model_path)
+        runs = {}
+        for size in args.sizes:
+            write_scene(root / f"scene{size}.tif", size)
+            done = subprocess.run([sys.executable, __file__, "--child", str(root / f"scene{size}.tif"),
+                                   str(model_path), str(root / f"map{size}")], capture_output=True, text=True,
+                                  check=True)
+            runs[size] = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[size]["megapixels_per_second"] = size * size / 1e6 / runs[size]["seconds"]
+            print(f"{size} x {size}: {runs[size]['megapixels_per_second']:.3f} Mpx/s end to end, "
+                  f"peak {runs[size]['peak_mb']:.0f} MB", flush=True)
+        largest = max(args.sizes)
+        bare = bare_megapixels_per_second(model_path, largest * largest)
+        print(f"bare model: {bare:.3f} Mpx/s", flush=True)
+    end_to_end = runs[largest]["megapixels_per_second"]
+    print(json.dumps({"model": "fcn-fl", "width": args.width, "precision": policy, "tile": 1024, "overlap": 32,
+                      "end_to_end_megapixels_per_second": end_to_end, "bare_model_megapixels_per_second": bare,
+                      "ratio": end_to_end / bare,
+                      "peak_memory_mb": {str(size): runs[size]["peak_mb"] for size in args.sizes},
+                      "seconds": {str(size): runs[size]["seconds"] for size in args.sizes}}))
+
+
+if __name__ == "__main__":
+    main()
