@@ -74,6 +74,7 @@ def _import_tensorflow_quietly() -> None:
 def _register() -> None:
     from lim_tf_cli.data import data
     from lim_tf_cli.eval import evaluate
+    from lim_tf_cli.export import export
     from lim_tf_cli.map import map_command
     from lim_tf_cli.train import train
 
@@ -81,6 +82,7 @@ def _register() -> None:
     main.add_command(train)
     main.add_command(evaluate)
     main.add_command(map_command)
+    main.add_command(export)
 
 
 _register()

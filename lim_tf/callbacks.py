@@ -93,3 +93,20 @@ def overlay_panels(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray)
     for mask, colour in ((truth & predicted, (0, 1, 0)), (~truth & predicted, (1, 0, 0)), (truth & ~predicted, (0, 0, 1))):
         errors[mask] = 0.4 * errors[mask] + 0.6 * np.array(colour, float)
     return np.concatenate([rgb, truth_panel, errors], axis=2).astype(np.float32)
+
+
+def log_hparams(log_dir: Path, trial: str, settings: dict, history: Path, best_epoch: int | None) -> None:
+    """Write the run's settings and its best-epoch validation scores for TensorBoard's HParams view."""
+    from tensorboard.plugins.hparams import api as hp
+
+    values = {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in settings.items()}
+    rows = []
+    if history.exists():
+        with history.open() as handle:
+            rows = list(csv.DictReader(handle))
+    best = next((r for r in rows if best_epoch is not None and int(r["epoch"]) == best_epoch), rows[-1] if rows else {})
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        hp.hparams(values, trial_id=trial)
+        for key in ("val_loss", "val_f1", "val_iou", "val_precision", "val_recall"):
+            if best.get(key) not in (None, ""):
+                tf.summary.scalar(f"hparams/{key}", float(best[key]), step=0)

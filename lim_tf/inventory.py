@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,11 @@ def write_vector(features: list[dict[str, Any]], path: Path, crs: Any, driver: s
         target_crs = "EPSG:4326"
     names = ["id"] + [k for k in (features[0] if features else {"area_m2": 0}) if k not in ("geometry", "id")]
     columns = [np.array([f[n] for f in features], dtype=np.int64 if n == "id" else np.float64) for n in names]
-    pyogrio.raw.write(path, shapely.to_wkb(geometries) if geometries else np.array([], dtype=object), columns, names,
-                      driver=driver, geometry_type="Polygon", crs=str(target_crs) if target_crs else None,
-                      promote_to_multi=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no CRS: the caller has warned already
+        pyogrio.raw.write(path, shapely.to_wkb(geometries) if geometries else np.array([], dtype=object), columns,
+                          names, driver=driver, geometry_type="Polygon", crs=str(target_crs) if target_crs else None,
+                          promote_to_multi=False)
 
 
 def read_inventory(path: Path, crs: Any) -> list[shapely.Geometry]:

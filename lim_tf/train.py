@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from lim_tf.atomic import atomic_file
-from lim_tf.callbacks import BestModel, NanGuard, ValidationImages
+from lim_tf.callbacks import BestModel, NanGuard, ValidationImages, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, load_manifest
 from lim_tf.data.pipeline import PipelineConfig, make_dataset
@@ -149,10 +149,21 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
                             "lower --learning-rate or check the records")
     if not (folder / "model.keras").exists():
         raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
+    log_hparams(run / "logs" / f"fold{fold}" / "hparams", f"{run.name}/fold{fold}", _flat_settings(config, fold),
+                history, best.best_epoch)
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}}
+
+
+def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:
+    """The settings that distinguish runs, flat, for the HParams view."""
+    loss = config.loss
+    return {"preset": config.preset, "model": config.model, "width": config.width, "loss": loss.name,
+            "alpha": -1.0 if loss.alpha is None else loss.alpha, "gamma": loss.gamma, "alpha_for": loss.alpha_for,
+            "tversky_weight": loss.tversky_weight, "epochs": config.epochs, "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate, "optimizer": config.optimizer, "fold": fold, "seed": config.seed}
 
 
 def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainConfig, resume: bool) -> dict:

@@ -58,6 +58,7 @@ def test_two_fold_run_through_the_cli(records, tmp_path):
     tags = event_tags(tmp_path / "run/logs/fold0")
     assert {"epoch_loss", "epoch_f1", "epoch_iou", "epoch_learning_rate"} <= tags
     assert "validation/image_truth_prediction" in tags
+    assert {"_hparams_/session_start_info", "hparams/val_f1", "hparams/val_loss"} <= tags  # the HParams view
     resolved = (tmp_path / "run/config.yaml").read_text()
     assert "gamma: 1.75" in resolved and "alpha_for: background" in resolved
 

@@ -1,0 +1,155 @@
+"""SavedModels for TF Serving: OUT/<name>/<version>/ with raw-image and encoded-image signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lim_tf.ensemble import Ensemble, load_run
+from lim_tf.errors import InputError, OutputError
+
+log = logging.getLogger(__name__)
+METADATA = "metadata.json"
+ENCODED_BANDS = (1, 3, 4)  # what PNG and JPEG can hold
+
+
+def _serving_fn(models: list[keras.Model], threshold: float):
+    def predict(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        images = tf.cast(images, tf.float32)
+        probability = tf.add_n([tf.cast(m(images, training=False), tf.float32) for m in models]) / len(models)
+        return {"probability": probability, "landslide": tf.cast(probability >= threshold, tf.uint8)}
+
+    return predict
+
+
+def _decode_fn(predict, bands: int):
+    def decode(encoded: tf.Tensor) -> dict[str, tf.Tensor]:
+        # Images in one request must share a size; PNG and JPEG are 8-bit here.
+        images = tf.map_fn(lambda b: tf.cast(tf.io.decode_image(b, channels=bands, expand_animations=False), tf.float32),
+                           encoded, fn_output_signature=tf.TensorSpec([None, None, bands], tf.float32))
+        return predict(images)
+
+    return decode
+
+
+def next_version(folder: Path) -> int:
+    """One more than the highest numeric version folder (1 for a new model)."""
+    versions = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()] if folder.exists() else []
+    return max(versions, default=0) + 1
+
+
+def _check_same_model(folder: Path, metadata: dict[str, Any]) -> None:
+    """Versions of one served model must keep its interface: architecture and bands."""
+    for version in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()) if folder.exists() else []:
+        existing = version / METADATA
+        if not existing.exists():
+            raise OutputError(f"{version}: holds a SavedModel not written by lim-tf; choose another --name or folder")
+        other = json.loads(existing.read_text())
+        for key in ("architecture", "band_names"):
+            if other.get(key) != metadata[key]:
+                raise OutputError(f"{folder}: holds a different model ({key} {other.get(key)} vs {metadata[key]}); "
+                                  "choose another --name")
+
+
+def export_run(run: Path, out: Path, fold: int | None = None, name: str | None = None, version: int | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """Export a fold model or the ensemble (mean probability in one graph); returns the metadata.
+
+    The SavedModel is reloaded and compared with the Keras models on a random batch before the
+    version folder appears; `max_abs_difference` in the result is that check.
+    """
+    ensemble, state = load_run(Path(run), fold)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or Path(run).resolve().name)
+    folder = Path(out) / name
+    metadata = _metadata(run, state, ensemble, fold)
+    _check_same_model(folder, metadata)
+    version = version or next_version(folder)
+    target = folder / str(version)
+    if target.exists():
+        raise OutputError(f"{target}: version {version} exists; omit --version to use {next_version(folder)}")
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{version}.partial-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        _write_saved_model(ensemble, state["threshold"], temporary)
+        metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
+        metadata["version"] = version
+        (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        temporary.rename(target)
+    except BaseException:
+        shutil.rmtree(temporary if not created else folder, ignore_errors=True)
+        raise
+    metadata["path"] = str(target)
+    return metadata
+
+
+def _write_saved_model(ensemble: Ensemble, threshold: float, path: Path) -> None:
+    archive = keras.export.ExportArchive()
+    for model in ensemble.models:
+        archive.track(model)
+    bands = ensemble.bands
+    predict = tf.function(_serving_fn(ensemble.models, threshold))
+    archive.add_endpoint("serving_default", predict, [tf.TensorSpec([None, None, None, bands], tf.float32, "images")])
+    archive.add_endpoint("serve_uint8", tf.function(lambda images: predict(images)),
+                         [tf.TensorSpec([None, None, None, bands], tf.uint8, "images")])
+    if bands in ENCODED_BANDS:
+        archive.add_endpoint("serve_encoded", tf.function(_decode_fn(predict, bands)),
+                             [tf.TensorSpec([None], tf.string, "encoded")])
+    archive.write_out(str(path), verbose=False)
+
+
+def _reload_check(path: Path, ensemble: Ensemble, seed: int) -> float:
+    loaded = tf.saved_model.load(str(path))
+    images = np.random.default_rng(seed).uniform(0, 255, (2, 64, 48, ensemble.bands)).astype(np.float32)
+    served = loaded.signatures["serving_default"](images=tf.constant(images))["probability"].numpy()[..., 0]
+    difference = float(np.abs(served - ensemble.predict(images)).max())
+    if not difference < 1e-3:
+        raise OutputError(f"the reloaded SavedModel differs from the Keras model by {difference:.3g}; not exported")
+    return difference
+
+
+def _metadata(run: Path, state: dict[str, Any], ensemble: Ensemble, fold: int | None) -> dict[str, Any]:
+    from lim_tf.data.manifest import load_manifest
+
+    manifest_path = Path(state["records"]) / "manifest.json"
+    statistics = load_manifest(Path(state["records"]))["band_statistics"] if manifest_path.exists() else None
+    evaluation = Path(run) / "eval-test" / "metrics.json"
+    config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
+    return {
+        "architecture": _architecture(config), "band_names": state["band_names"], "bands": ensemble.bands,
+        "chip_size": state["chip_size"], "threshold": state["threshold"], "models": ensemble.names,
+        "combine": "mean", "fold": fold,
+        "normalisation": {"inside_model": True, "band_statistics": statistics},
+        "training_manifest_sha256": state.get("manifest_sha256"),
+        "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
+        "metrics": json.loads(evaluation.read_text()) if evaluation.exists() else None,
+        "signatures": {"serving_default": "images float32 [batch, height, width, bands]",
+                       "serve_uint8": "images uint8 [batch, height, width, bands]",
+                       **({"serve_encoded": "encoded string [batch]: PNG or JPEG bytes of one size"}
+                          if ensemble.bands in ENCODED_BANDS else {})},
+        "outputs": {"probability": "float32 [batch, height, width, 1]", "landslide": "uint8 [batch, height, width, 1]"},
+    }
+
+
+def _architecture(config_text: str) -> str | None:
+    match = re.search(r"^model: (\S+)$", config_text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def read_metadata(version_folder: Path) -> dict[str, Any]:
+    """The metadata.json of an exported version."""
+    path = Path(version_folder) / METADATA
+    if not path.exists():
+        raise InputError(f"{version_folder}: no {METADATA}; export it with 'lim-tf export'")
+    return json.loads(path.read_text())
