@@ -7,28 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import write_bijie
-from lim_tf.config import ChipConfig, DataConfig, SplitConfig, resolve_train_config
+from lim_tf.config import ChipConfig, DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
 from lim_tf.ensemble import load_run
 from lim_tf.models import load_model
-from lim_tf.train import train
 from test_cli_data import assert_one_line_error, run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A two-fold run of a tiny FCN-FL on 32-px chips (trained once for this module)."""
-    root = tmp_path_factory.mktemp("evaluate")
-    data = write_bijie(root / "bijie", landslides=8, backgrounds=4, seed=7)
-    records = root / "records"
-    build_dataset(data, records, DataConfig(chip=ChipConfig(size=32), split=SplitConfig(test_landslide=2, folds=2)),
-                  progress=False)
-    config = resolve_train_config("fcn-flk", overrides={"width": 1 / 16, "epochs": 1, "batch_size": 4, "log_images": 0})
-    train(records, root / "run", config, progress=False)
-    return root, records, root / "run"
 
 
 def test_ensemble_is_the_mean_of_the_fold_models(trained):

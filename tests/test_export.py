@@ -1,0 +1,137 @@
+"""Export for TF Serving: round trips, signatures, metadata, versions and the REST client."""
+
+import base64
+import hashlib
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from lim_tf.errors import InputError, OutputError
+from lim_tf.export import export_run, read_metadata
+from lim_tf.models import load_model
+from lim_tf.serving import ServingClient
+from test_cli_data import assert_one_line_error, run
+
+pytestmark = pytest.mark.slow
+
+
+def keras_mean(run_dir, names, images):
+    return np.mean([np.asarray(load_model(run_dir / n)(images))[..., 0] for n in names], axis=0)
+
+
+def serve_rest(loaded, body):
+    """What TF Serving's REST API does with a row-format body, done in-process."""
+    signature = loaded.signatures[body["signature_name"]]
+    (name, spec), = signature.structured_input_signature[1].items()
+    instances = body["instances"]
+    if isinstance(instances[0], dict) and "b64" in instances[0]:
+        value = tf.constant([base64.b64decode(i["b64"]) for i in instances])
+    else:
+        value = tf.constant(np.asarray(instances), dtype=spec.dtype)
+    outputs = {k: v.numpy() for k, v in signature(**{name: value}).items()}
+    return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(len(instances))]}
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_round_trip_for_one_model_and_for_the_ensemble(trained, tmp_path, fold):
+    _, _, run_dir = trained
+    metadata = export_run(run_dir, tmp_path / "serving", fold=fold)
+    assert metadata["max_abs_difference"] < 1e-3
+    loaded = tf.saved_model.load(metadata["path"])
+    assert {"serving_default", "serve_uint8", "serve_encoded"} <= set(loaded.signatures)
+    images = np.random.default_rng(3).uniform(0, 255, (2, 40, 24, 3)).astype(np.float32)
+    outputs = loaded.signatures["serving_default"](images=tf.constant(images))
+    names = ["fold0/model.keras", "fold1/model.keras"] if fold is None else ["fold1/model.keras"]
+    expected = keras_mean(run_dir, names, images)
+    np.testing.assert_allclose(outputs["probability"].numpy()[..., 0], expected, atol=1e-4)
+    np.testing.assert_array_equal(outputs["landslide"].numpy()[..., 0],
+                                  (outputs["probability"].numpy()[..., 0] >= metadata["threshold"]).astype(np.uint8))
+
+
+def test_encoded_and_uint8_signatures_agree_with_raw_images(trained, tmp_path):
+    _, _, run_dir = trained
+    loaded = tf.saved_model.load(export_run(run_dir, tmp_path / "s")["path"])
+    image = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    raw = loaded.signatures["serving_default"](images=tf.constant(image[None].astype(np.float32)))
+    encoded = loaded.signatures["serve_encoded"](encoded=tf.constant([buffer.getvalue()]))
+    as_uint8 = loaded.signatures["serve_uint8"](images=tf.constant(image[None]))
+    np.testing.assert_allclose(encoded["probability"].numpy(), raw["probability"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(as_uint8["probability"].numpy(), raw["probability"].numpy(), atol=1e-6)
+
+
+def test_metadata_and_version_numbering(trained, tmp_path):
+    _, records, run_dir = trained
+    out = tmp_path / "serving"
+    first = export_run(run_dir, out, name="landslides")
+    second = export_run(run_dir, out, name="landslides", fold=0)
+    assert (first["version"], second["version"]) == (1, 2)
+    assert (out / "landslides/1/saved_model.pb").exists() and (out / "landslides/1/variables").is_dir()
+    metadata = read_metadata(out / "landslides/1")
+    assert metadata["bands"] == 3 and metadata["chip_size"] == 32 and metadata["band_names"] == ["red", "green", "blue"]
+    assert metadata["training_manifest_sha256"] == hashlib.sha256((records / "manifest.json").read_bytes()).hexdigest()
+    assert metadata["normalisation"]["band_statistics"][0]["name"] == "red"
+    with pytest.raises(OutputError, match="version 2 exists"):
+        export_run(run_dir, out, name="landslides", version=2)
+    assert sorted(p.name for p in (out / "landslides").iterdir()) == ["1", "2"]  # nothing partial
+
+
+def test_metrics_join_the_metadata_once_evaluated(trained, tmp_path):
+    _, _, run_dir = trained
+    copy = tmp_path / "evaluated"
+    shutil.copytree(run_dir, copy)
+    assert run("eval", copy, "--figures", "0").exit_code == 0
+    metadata = export_run(copy, tmp_path / "s")
+    assert metadata["metrics"]["f1"] == json.loads((copy / "eval-test/metrics.json").read_text())["f1"]
+
+
+def test_bad_exports(trained, tmp_path):
+    _, _, run_dir = trained
+    out = tmp_path / "s"
+    export_run(run_dir, out, name="m")
+    metadata = json.loads((out / "m/1/metadata.json").read_text())
+    metadata["architecture"] = "segnet"
+    (out / "m/1/metadata.json").write_text(json.dumps(metadata))
+    assert_one_line_error(run("export", run_dir, out, "--name", "m"), "holds a different model")
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(run_dir, unfinished)
+    state = json.loads((unfinished / "run.json").read_text())
+    state["ensemble"]["models"] = []
+    (unfinished / "run.json").write_text(json.dumps(state))
+    assert_one_line_error(run("export", unfinished, tmp_path / "s2"), "no finished fold model")
+    assert not (tmp_path / "s2").exists()
+
+
+def test_rest_client_against_the_in_process_model(trained, tmp_path):
+    _, _, run_dir = trained
+    metadata = export_run(run_dir, tmp_path / "s")
+    loaded = tf.saved_model.load(metadata["path"])
+    client = ServingClient("http://localhost:8501/v1/models/run", bands=3)
+    images = np.random.default_rng(5).integers(0, 256, (2, 32, 40, 3), dtype=np.uint8)
+    body = client.request_body(images)
+    assert body["signature_name"] == "serve_uint8"
+    json.dumps(body)  # what goes over the wire is plain JSON
+    probability, landslide = client.read_response(serve_rest(loaded, json.loads(json.dumps(body))))
+    expected = keras_mean(run_dir, ["fold0/model.keras", "fold1/model.keras"], images.astype(np.float32))
+    np.testing.assert_allclose(probability, expected, atol=1e-4)
+    np.testing.assert_array_equal(landslide, (probability >= metadata["threshold"]).astype(np.uint8))
+    png = io.BytesIO()
+    Image.fromarray(images[0]).save(png, format="PNG")
+    encoded_probability, _ = client.read_response(serve_rest(loaded, client.encoded_request_body([png.getvalue()])))
+    np.testing.assert_allclose(encoded_probability[0], probability[0], atol=1e-6)
+
+
+def test_client_refuses_bad_requests_before_sending():
+    client = ServingClient("http://localhost:1/never", bands=3)
+    with pytest.raises(InputError, match="3 bands"):
+        client.request_body(np.zeros((1, 8, 8, 4), np.uint8))
+    with pytest.raises(InputError, match="each side"):
+        client.request_body(np.zeros((1, 0, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="cannot take PNG"):
+        ServingClient("http://x", bands=5).encoded_request_body([b"png"])
