@@ -1,0 +1,107 @@
+"""Writes quickstart.ipynb from the cells below (edit here, then run: python notebooks/make_quickstart.py)."""
+
+from pathlib import Path
+
+import nbformat
+
+CELLS = [
+    ("md", """# lim-tf quick start
+
+From generated landslide chips to a georeferenced landslide inventory, with the public `lim_tf` API:
+generate data, look at it, build records and their imbalance table, train a small FCN-FL, evaluate it,
+map a scene and export the model for TF Serving. At these tiny sizes it runs in a few minutes on a CPU;
+the command line (`lim-tf data|train|eval|map|export`) does the same steps."""),
+    ("code", """import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+WORK = Path(os.environ.get("LIM_TF_NOTEBOOK_DIR", "quickstart-output")).resolve()
+WORK.mkdir(parents=True, exist_ok=True)
+print("working in", WORK)"""),
+    ("md", "## 1. Data: the embedded synthetic dataset (Bijie layout plus a GeoTIFF scene)"),
+    ("code", """from lim_tf.data.synth import SynthConfig, write_synthetic
+
+synthetic = write_synthetic(WORK / "synthetic", SynthConfig(landslide_chips=30, non_landslide_chips=40,
+                                                            scene_size=384, scene_landslides=4, seed=1),
+                            overwrite=True)
+chips = sorted((synthetic / "bijie/landslide/image").glob("*.png"))[:4]
+figure, axes = plt.subplots(2, 4, figsize=(12, 6))
+for column, path in enumerate(chips):
+    axes[0, column].imshow(Image.open(path))
+    axes[1, column].imshow(Image.open(synthetic / "bijie/landslide/mask" / path.name), cmap="gray")
+    axes[0, column].set_title(path.stem)
+for axis in axes.flat:
+    axis.axis("off")
+plt.show()"""),
+    ("md", "## 2. Records and the imbalance table (the paper's Table 2)"),
+    ("code", """from lim_tf.config import ChipConfig, DataConfig, SplitConfig
+from lim_tf.data.build import build_dataset
+from lim_tf.data.manifest import imbalance_table
+
+records = WORK / "records"
+manifest = build_dataset(synthetic / "bijie", records,
+                         DataConfig(chip=ChipConfig(size=64), split=SplitConfig(test_landslide=5, folds=3)),
+                         overwrite=True, progress=False)
+print(imbalance_table(manifest))"""),
+    ("md", "## 3. Train a small FCN-FL (focal loss, alpha 0.25 on background as the paper reads it, gamma 1.75)"),
+    ("code", """import shutil
+
+from lim_tf.config import resolve_train_config
+from lim_tf.train import train
+
+run = WORK / "run"
+shutil.rmtree(run, ignore_errors=True)
+config = resolve_train_config("fcn-fl", overrides={"width": 0.125, "epochs": 6, "batch_size": 8,
+                                                   "learning_rate": 3e-4, "log_images": 2})
+state = train(records, run, config, progress=False)
+print(json.dumps(state["folds"], indent=1))
+print("TensorBoard: tensorboard --logdir", run / "logs")"""),
+    ("md", "## 4. Evaluate on the held-out test chips (threshold chosen on validation data)"),
+    ("code", """from lim_tf.evaluate import EvalRequest, evaluate_run
+
+metrics = evaluate_run(run, run / "eval-test", EvalRequest(threshold=None, figures=3), overwrite=True, progress=False)
+print({k: round(metrics[k], 4) for k in ("accuracy", "precision", "recall", "f1", "miou")})
+figures = sorted((run / "eval-test/figures").glob("*.png"))
+figure, axes = plt.subplots(len(figures), 1, figsize=(8, 4 * len(figures)))
+for axis, path in zip(np.atleast_1d(axes), figures):
+    axis.imshow(Image.open(path))
+    axis.set_title(path.stem + ": TP green, FP red, FN blue")
+    axis.axis("off")
+plt.show()"""),
+    ("md", "## 5. Map the georeferenced scene into an inventory"),
+    ("code", """from lim_tf.inventory import PolygonOptions
+from lim_tf.mapping import MapConfig, map_scene
+
+summary = map_scene(synthetic / "scene/scene.tif", run, WORK / "map",
+                    MapConfig(polygons=PolygonOptions(min_area=20),
+                              inventory=str(synthetic / "scene/inventory.gpkg")),
+                    overwrite=True, progress=False)
+print(json.dumps(summary, indent=1))
+plt.figure(figsize=(7, 7))
+plt.imshow(Image.open(WORK / "map/quicklook.png"))
+plt.axis("off")
+plt.show()"""),
+    ("md", "## 6. Export for TF Serving"),
+    ("code", """from lim_tf.export import export_run
+
+shutil.rmtree(WORK / "serving", ignore_errors=True)
+exported = export_run(run, WORK / "serving", name="landslides")
+print(exported["path"], "signatures:", list(exported["signatures"]),
+      "reload check:", exported["max_abs_difference"])"""),
+]
+
+
+def main() -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
+                      for kind, text in CELLS]
+    nbformat.write(notebook, Path(__file__).with_name("quickstart.ipynb"))
+
+
+if __name__ == "__main__":
+    main()
