@@ -19,7 +19,7 @@ from lim_tf.atomic import atomic_directory
 from lim_tf.config import SourceConfig
 from lim_tf.data.folder import read_folder
 from lim_tf.data.manifest import load_manifest
-from lim_tf.data.pipeline import record_files
+from lim_tf.data.pipeline import record_files, split_groups
 from lim_tf.data.records import read_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.ensemble import Ensemble
@@ -37,8 +37,7 @@ def record_items(records: Path, split: str, fold: int | None = None) -> tuple[It
     'val' needs a fold."""
     manifest = load_manifest(records)
     files = record_files(Path(records), manifest, split, fold)  # type: ignore[arg-type]
-    names = ["test"] if split == "test" else ([f"fold{fold}"] if split == "val" else
-                                              [f"fold{k}" for k in range(manifest["folds"])])
+    names = split_groups(split, fold, manifest["folds"])  # type: ignore[arg-type]
     count = sum(manifest["examples"][n]["total"] - manifest["examples"][n]["augmented"] for n in names)
     items = ((c.chip_id, c.image, c.mask) for c in read_records(files) if c.augmentation == "none")
     return items, count, len(manifest["band_names"])

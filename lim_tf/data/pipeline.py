@@ -36,7 +36,7 @@ def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: 
         raise ConfigError(f"fold {fold} is out of range; the records have folds 0..{folds - 1}")
     if split == "val" and fold is None:
         raise ConfigError("the validation split needs a fold")
-    files = [Path(directory) / f for name in _group_names(split, fold, folds) for f in manifest["files"][name]]
+    files = [Path(directory) / f for name in split_groups(split, fold, folds) for f in manifest["files"][name]]
     if split == "test" and manifest["examples"]["test"]["total"] == 0:
         raise InputError(f"{directory}: the records have no test split; rebuild with --test-landslide > 0")
     missing = [f for f in files if not f.exists()]
@@ -45,7 +45,8 @@ def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: 
     return files
 
 
-def _group_names(split: Split, fold: int | None, folds: int) -> list[str]:
+def split_groups(split: Split, fold: int | None, folds: int) -> list[str]:
+    """The record groups (test, fold0..) that make up a split."""
     if split == "test":
         return ["test"]
     if split == "val":
@@ -85,7 +86,7 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
     dataset = dataset.map(_to_targets, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(config.batch_size, drop_remainder=False, num_parallel_calls=tf.data.AUTOTUNE)
     if not repeat:  # a known length gives Keras a progress-bar total and a clean end of epoch
-        examples = sum(manifest["examples"][name]["total"] for name in _group_names(split, fold, manifest["folds"]))
+        examples = sum(manifest["examples"][name]["total"] for name in split_groups(split, fold, manifest["folds"]))
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-examples // config.batch_size)))
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
