@@ -69,6 +69,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     if ensemble:
         outputs.append(rasterio.open(rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA, **profile))
     start, pixels = time.perf_counter(), 0
+    pixel_km2 = _pixel_area_km2(scene)
     bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
     try:
         for first in range(0, len(tiles), config.batch_size):
@@ -81,12 +82,25 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
                             valid[core], config.threshold)
                 pixels += rows * cols
             bar.update(len(batch))
-            bar.set_postfix_str(f"{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
+            area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
+            bar.set_postfix_str(f"{area}{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
     finally:
         bar.close()
         for output in outputs:
             output.close()
     return rasters
+
+
+def _pixel_area_km2(scene: Scene) -> float | None:
+    """Area of one pixel in km² for the progress bar (near the scene centre for geographic CRSs)."""
+    from lim_tf.terrain import pixel_size_metres
+
+    crs, transform = scene.dataset.crs, scene.dataset.transform
+    if crs is None:
+        return None
+    x, y = transform * (scene.shape[1] / 2, scene.shape[0] / 2)
+    dx, dy = pixel_size_metres(transform, crs, x, y)
+    return dx * dy / 1e6
 
 
 def _write_tile(outputs, window: Window, members: np.ndarray, valid: np.ndarray, threshold: float) -> None:

@@ -172,3 +172,42 @@ def test_bad_mapping_inputs(equal_area_scene, tmp_path):
     assert_one_line_error(run("map", scene, model, tmp_path / "o"), "already exists")
     (tmp_path / "broken.keras").write_bytes(b"PK-not-a-model")
     assert_one_line_error(run("map", scene, tmp_path / "broken.keras", tmp_path / "o4"), "cannot load")
+
+
+def test_uint8_probability_is_scaled_and_unscales(equal_area_scene, tmp_path):
+    scene, band = equal_area_scene
+    config = MapConfig(predict=PredictConfig(probability_dtype="uint8"))
+    map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", config, progress=False)
+    with rasterio.open(tmp_path / "out/probability.tif") as src:
+        assert src.dtypes[0] == "uint8" and src.scales[0] == pytest.approx(1 / 254)
+        expected = 1 / (1 + np.exp(-(band.astype(np.float64) - 128)))  # the known model
+        np.testing.assert_allclose(src.read(1) * src.scales[0], expected, atol=0.5 / 254 + 1e-6)
+
+
+def test_check_against_points_and_polygons(equal_area_scene, tmp_path):
+    scene, _ = equal_area_scene
+    transform = from_origin(1_000_000, 3_000_000, 10, 10)
+
+    def centre(row, col):
+        return transform * (col + 0.5, row + 0.5)
+
+    # Two points inside mapped squares, one on background: 2 of 3 detected.
+    points = [shapely.Point(*centre(7, 9)), shapely.Point(*centre(50, 50)), shapely.Point(*centre(60, 100))]
+    pyogrio.raw.write(tmp_path / "points.gpkg", shapely.to_wkb(points), [np.arange(3)], ["id"], driver="GPKG",
+                      geometry_type="Point", crs="EPSG:6933")
+    summary = map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out",
+                        MapConfig(inventory=str(tmp_path / "points.gpkg")), progress=False)
+    check = summary["check"]
+    assert check["detected"] == 2 and check["detected_share"] == pytest.approx(2 / 3)
+    assert check["predicted_polygons"] == 4 and check["false_alarms"] == 2  # squares holding no point
+    # Polygons: one overlapping a mapped square, one far away.
+    (x0, y0), (x1, y1) = centre(40, 41), centre(45, 46)
+    polygons = [shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), shapely.box(*centre(60, 100), *centre(58, 102))]
+    pyogrio.raw.write(tmp_path / "polys.gpkg", shapely.to_wkb(polygons), [np.arange(2)], ["id"], driver="GPKG",
+                      geometry_type="Polygon", crs="EPSG:6933")
+    report = json.loads((tmp_path / "out/check.json").read_text())
+    assert report == check
+    result = run("map", scene, tmp_path / "m.keras", tmp_path / "out2", "--check", tmp_path / "polys.gpkg")
+    assert result.exit_code == 0, result.output
+    check = json.loads((tmp_path / "out2/check.json").read_text())
+    assert check["detected"] == 1 and check["false_alarms"] == 3 and check["reference_types"] == ["Polygon"]
