@@ -163,7 +163,9 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     from lim_tf.scene import open_scene
     from lim_tf.terrain import SlopeSampler
 
+    started = time.perf_counter()
     model, state = load_models(Path(model_path), config.fold)
+    loaded = time.perf_counter()
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, config.resolution, overwrite)
@@ -174,6 +176,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
         with atomic_directory(Path(out), overwrite) as folder:
             predict = dataclasses.replace(config.predict, threshold=threshold)
             rasters = predict_scene(scene, model, folder, predict, progress)
+            predicted = time.perf_counter()
             write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
                       scale_to_uint8=predict.probability_dtype == "uint8")
             write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
@@ -191,6 +194,8 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
                 write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
             write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
             summary = _summary(scene_path, model.names, threshold, features)
+            summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
+                                  "outputs": time.perf_counter() - predicted}
             if config.inventory:
                 reference = read_inventory(Path(config.inventory), crs)
                 report = check_against(reference, [f["geometry"] for f in features])

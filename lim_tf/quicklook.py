@@ -13,22 +13,34 @@ from lim_tf.figures import display_rgb
 from lim_tf.scene import Scene
 
 OUTLINE = (255, 230, 0)
+ROWS = 64  # output rows made per read, so memory stays bounded
+
+
+def decimated_mask(landslides: Path, factor: int) -> np.ndarray:
+    """Landslide pixels (value 1) pooled by `factor` with 'any', so small landslides stay visible."""
+    with rasterio.open(landslides) as src:
+        height, width = -(-src.height // factor), -(-src.width // factor)
+        out = np.zeros((height, width), bool)
+        for top in range(0, height, ROWS):
+            rows = min(ROWS, height - top)
+            window = rasterio.windows.Window(0, top * factor, src.width, min(rows * factor, src.height - top * factor))
+            block = src.read(1, window=window) == 1
+            padded = np.zeros((rows * factor, width * factor), bool)
+            padded[: block.shape[0], : block.shape[1]] = block
+            out[top:top + rows] = padded.reshape(rows, factor, width, factor).any(axis=(1, 3))
+    return out
 
 
 def write_quicklook(scene: Scene, landslides: Path, path: Path, max_size: int = 1024) -> None:
-    """Write a PNG at most `max_size` pixels across; reads are decimated, so memory stays small."""
+    """Write a PNG at most about `max_size` pixels across; reads are decimated, so memory stays small."""
     height, width = scene.shape
-    scale = min(1.0, max_size / max(height, width))
-    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    factor = max(1, -(-max(height, width) // max_size))
+    mask = decimated_mask(landslides, factor)
     bands = scene.indexes[:3] if len(scene.indexes) >= 3 else scene.indexes[:1]
-    image = np.moveaxis(scene.dataset.read(bands, out_shape=(len(bands), *shape)), 0, -1)
-    with rasterio.open(landslides) as src:
-        # Max-decimation keeps small landslides visible at quicklook scale.
-        factor = max(1, int(round(1 / scale)))
-        mask = src.read(1, out_shape=shape, resampling=rasterio.enums.Resampling.max) == 1 if factor > 1 \
-            else src.read(1) == 1
+    image = np.moveaxis(scene.dataset.read(bands, out_shape=(len(bands), *mask.shape)), 0, -1)
     rgb = display_rgb(image)
     outline = mask & ~ndimage.binary_erosion(mask, iterations=1)
-    outline = ndimage.binary_dilation(outline) if max(shape) >= 512 else outline
+    if max(mask.shape) >= 512:
+        outline = ndimage.binary_dilation(outline)
     rgb[outline] = OUTLINE
     Image.fromarray(rgb).save(path)

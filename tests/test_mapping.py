@@ -11,6 +11,7 @@ import rasterio
 import shapely
 import shapely.ops
 from pyproj import Transformer
+from PIL import Image
 from rasterio.transform import from_origin
 
 from conftest import shared_path
@@ -211,3 +212,18 @@ def test_check_against_points_and_polygons(equal_area_scene, tmp_path):
     assert result.exit_code == 0, result.output
     check = json.loads((tmp_path / "out2/check.json").read_text())
     assert check["detected"] == 1 and check["false_alarms"] == 3 and check["reference_types"] == ["Polygon"]
+
+
+def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_path):
+    from lim_tf.quicklook import decimated_mask, write_quicklook
+    from lim_tf.scene import open_scene
+
+    band = squares(101, 117, [(3, 5, 2), (60, 60, 30)])  # a 2-pixel landslide must survive 4x decimation
+    path = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    mask_path = tmp_path / "mask.tif"
+    write_scene(mask_path, "EPSG:32648", from_origin(500000, 3000000, 1, 1), (band >= 128).astype(np.uint8))
+    pooled = decimated_mask(mask_path, 4)
+    assert pooled.shape == (26, 30) and pooled[0:2, 1:3].any() and pooled[15:22, 15:22].all()
+    scene = open_scene(path, (), 3, None)
+    write_quicklook(scene, mask_path, tmp_path / "q.png", max_size=32)
+    assert Image.open(tmp_path / "q.png").size == (30, 26)
