@@ -56,7 +56,6 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     height, width = scene.shape
     tile = min(_round32(config.tile), _round32(max(height, width)))  # small scenes: one tile
     margin = _round32(config.margin) if config.margin else 0
-    size = tile + 2 * margin
     profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
                    transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
                    compress="deflate", BIGTIFF="IF_SAFER")
@@ -72,9 +71,10 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     pixel_km2 = _pixel_area_km2(scene)
     bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
     try:
-        for first in range(0, len(tiles), config.batch_size):
-            batch = tiles[first:first + config.batch_size]
-            reads = [scene.read(row - margin, col - margin, size) for row, col, _, _ in batch]
+        for batch in _batches(tiles, config.batch_size):
+            # Edge tiles read only their core (rounded to 32) plus the margin, not a whole tile.
+            size_rows, size_cols = _round32(batch[0][2]) + 2 * margin, _round32(batch[0][3]) + 2 * margin
+            reads = [scene.read(row - margin, col - margin, size_rows, size_cols) for row, col, _, _ in batch]
             members = model.predict_members(np.stack([image for image, _ in reads]))
             for index, ((row, col, rows, cols), (_, valid)) in enumerate(zip(batch, reads)):
                 core = (slice(margin, margin + rows), slice(margin, margin + cols))
@@ -89,6 +89,18 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
         for output in outputs:
             output.close()
     return rasters
+
+
+def _batches(tiles: list, size: int) -> list[list]:
+    """Consecutive tiles whose windows have the same shape, at most `size` at a time."""
+    batches: list[list] = []
+    for tile in tiles:
+        shape = (_round32(tile[2]), _round32(tile[3]))
+        if batches and len(batches[-1]) < size and (_round32(batches[-1][0][2]), _round32(batches[-1][0][3])) == shape:
+            batches[-1].append(tile)
+        else:
+            batches.append([tile])
+    return batches
 
 
 def _pixel_area_km2(scene: Scene) -> float | None:

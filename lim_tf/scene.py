@@ -26,15 +26,15 @@ class Scene:
     def shape(self) -> tuple[int, int]:
         return self.dataset.height, self.dataset.width
 
-    def read(self, row: int, col: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(image float32 (size, size, bands), valid bool) for a window that may run past the edges.
+    def read(self, row: int, col: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image float32 (rows, cols, bands), valid bool) for a window that may run past the edges.
 
         Outside the scene and at nodata pixels, valid is False and the image is 0."""
         height, width = self.shape
-        image = np.zeros((size, size, len(self.indexes)), np.float32)
-        valid = np.zeros((size, size), bool)
+        image = np.zeros((rows, cols, len(self.indexes)), np.float32)
+        valid = np.zeros((rows, cols), bool)
         top, left = max(row, 0), max(col, 0)
-        bottom, right = min(row + size, height), min(col + size, width)
+        bottom, right = min(row + rows, height), min(col + cols, width)
         if bottom > top and right > left:
             window = rasterio.windows.Window(left, top, right - left, bottom - top)
             data = np.moveaxis(self.dataset.read(self.indexes, window=window), 0, -1).astype(np.float32)
