@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from lim_tf.config import AugmentConfig, ChipConfig, DataConfig, SourceConfig, SplitConfig, load_yaml
+from lim_tf.config import ALL_RECIPES, AugmentConfig, ChipConfig, DataConfig, SourceConfig, SplitConfig, load_yaml
 from lim_tf.errors import ConfigError
 
-RECIPES = ("lr_flip_mean", "ud_flip_gamma", "mirror_noise")
+RECIPES = ALL_RECIPES
 
 
 @click.group()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from lim_tf.data.images import band_indexes, valid_pixels
 from lim_tf.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -39,17 +40,10 @@ class Scene:
             window = rasterio.windows.Window(left, top, right - left, bottom - top)
             data = np.moveaxis(self.dataset.read(self.indexes, window=window), 0, -1).astype(np.float32)
             inside = (slice(top - row, bottom - row), slice(left - col, right - col))
-            ok = _valid(data, self.nodata)
+            ok = valid_pixels(data, self.nodata)
             image[inside] = np.where(ok[..., None], data, 0)
             valid[inside] = ok
         return image, valid
-
-
-def _valid(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    finite = np.isfinite(data).all(axis=-1)
-    if nodata is None or np.isnan(nodata):
-        return finite
-    return finite & ~np.all(data == nodata, axis=-1)
 
 
 def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
@@ -65,15 +59,12 @@ def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: flo
             raise InputError(f"{path}: the scene has no CRS, so outputs could not be placed on a map; "
                              "assign one (gdal_edit.py -a_srs) or pass --allow-no-crs")
         log.warning("%s has no CRS: outputs carry pixel coordinates only and areas are in pixels", path)
-    names = [d or f"band{i + 1}" for i, d in enumerate(dataset.descriptions)]
-    indexes = []
-    for item in bands or tuple(str(i) for i in range(1, dataset.count + 1)):
-        lookup = {n.lower(): i + 1 for i, n in enumerate(names)}
-        index = int(item) if item.isdigit() else lookup.get(item.lower(), 0)
-        if not 1 <= index <= dataset.count:
-            dataset.close()
-            raise InputError(f"{path}: no band {item!r}; the scene has bands 1..{dataset.count} ({', '.join(names)})")
-        indexes.append(index)
+    names = tuple(d or f"band{i + 1}" for i, d in enumerate(dataset.descriptions))
+    try:
+        indexes = [i + 1 for i in band_indexes(names, bands, str(path))]
+    except InputError:
+        dataset.close()
+        raise
     if len(indexes) != model_bands:
         dataset.close()
         raise InputError(f"{path}: {len(indexes)} band(s) selected but the model takes {model_bands}; "

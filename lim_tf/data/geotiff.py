@@ -6,17 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pyogrio
 import rasterio
-import shapely
 from rasterio.features import rasterize
-from rasterio.warp import transform_geom
 from rasterio.windows import Window
 
 from lim_tf.config import ChipConfig, SourceConfig
-from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask_values, select_bands
+from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask_values, select_bands, valid_pixels
 from lim_tf.data.sample import IGNORE, Sample
 from lim_tf.errors import InputError
+from lim_tf.inventory import read_inventory
 from lim_tf.windows import grid_offsets
 
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
@@ -68,7 +66,7 @@ def _read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfi
             for col in grid_offsets(src.width, chip.size, stride):
                 window = Window(col, row, chip.size, chip.size)
                 image = np.moveaxis(src.read(window=window, boundless=True, fill_value=nodata or 0), 0, -1)
-                valid = _valid(image, nodata) & _inside(src, row, col, chip.size)
+                valid = valid_pixels(image, nodata) & _inside(src, row, col, chip.size)
                 if not valid.any():
                     continue
                 mask = label_source.read(window)
@@ -77,14 +75,6 @@ def _read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfi
                 image, band_names = select_bands(image, names, config.bands, str(scene))
                 yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names)
         label_source.close()
-
-
-def _valid(image: np.ndarray, nodata: float | None) -> np.ndarray:
-    if nodata is None:
-        return np.ones(image.shape[:2], bool)
-    if np.isnan(nodata):
-        return ~np.all(np.isnan(image), axis=-1)
-    return ~np.all(image == nodata, axis=-1)
 
 
 def _inside(src: rasterio.DatasetReader, row: int, col: int, size: int) -> np.ndarray:
@@ -102,7 +92,7 @@ class _LabelSource:
         self.raster = None
         self.shapes: list = []
         if path.suffix.lower() in VECTOR_SUFFIXES:
-            self.shapes = _read_polygons(path, scene.crs)
+            self.shapes = read_inventory(path, scene.crs)
         else:
             self.raster = _open(path)
             same = (self.raster.crs == scene.crs and self.raster.transform.almost_equals(scene.transform)
@@ -127,16 +117,3 @@ class _LabelSource:
     def close(self) -> None:
         if self.raster is not None:
             self.raster.close()
-
-
-def _read_polygons(path: Path, crs: rasterio.crs.CRS) -> list:
-    try:
-        meta, _, geometry, _ = pyogrio.raw.read(path)
-    except Exception as error:  # pyogrio raises several GDAL-specific types
-        raise InputError(f"{path}: cannot read vector inventory ({error})") from error
-    shapes = [g for g in shapely.from_wkb(geometry) if g is not None and not g.is_empty]
-    source_crs = meta.get("crs")
-    if source_crs and crs and rasterio.crs.CRS.from_user_input(source_crs) != crs:
-        shapes = [shapely.geometry.shape(transform_geom(source_crs, crs, shapely.geometry.mapping(g)))
-                  for g in shapes]
-    return shapes

@@ -89,23 +89,36 @@ def match_by_stem(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def band_indexes(names: tuple[str, ...], selection: tuple[str, ...], where: str) -> list[int]:
+    """0-based indexes of bands chosen by name or 1-based index (as GDAL numbers bands); all if none."""
+    if not selection:
+        return list(range(len(names)))
+    lookup = {name.lower(): i for i, name in enumerate(names)}
+    indexes = []
+    for item in selection:
+        index = int(item) - 1 if item.isdigit() and item.lower() not in lookup else lookup.get(item.lower(), -1)
+        if not 0 <= index < len(names):
+            raise InputError(f"{where}: no band {item!r}; bands are {', '.join(names)} "
+                             f"(or 1-based indices 1..{len(names)})")
+        indexes.append(index)
+    return indexes
+
+
 def select_bands(image: np.ndarray, names: tuple[str, ...], selection: tuple[str, ...],
                  where: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Select bands by name or 1-based index; returns the image and the chosen names."""
     if not selection:
         return image, names
-    indices = []
-    lookup = {name.lower(): i for i, name in enumerate(names)}
-    for item in selection:
-        if item.isdigit() and not item.lower() in lookup:
-            index = int(item) - 1
-        else:
-            index = lookup.get(item.lower(), -1)
-        if not 0 <= index < image.shape[-1]:
-            raise InputError(f"{where}: no band {item!r}; bands are {', '.join(names)} "
-                             f"(or 1-based indices 1..{image.shape[-1]})")
-        indices.append(index)
-    return image[..., indices], tuple(names[i] for i in indices)
+    indexes = band_indexes(names, selection, where)
+    return image[..., indexes], tuple(names[i] for i in indexes)
+
+
+def valid_pixels(image: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Pixels with finite values in every band that are not nodata in all bands."""
+    finite = np.isfinite(image).all(axis=-1) if np.issubdtype(image.dtype, np.floating) else np.ones(image.shape[:2], bool)
+    if nodata is None or np.isnan(nodata):
+        return finite
+    return finite & ~np.all(image == nodata, axis=-1)
 
 
 def default_band_names(count: int) -> tuple[str, ...]:
