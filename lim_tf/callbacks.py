@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lim_tf.figures import display_rgb, overlay
+
 
 class BestModel(keras.callbacks.Callback):
     """Saves the model when `monitor` improves, via a temporary file so no half-written model is left.
@@ -80,19 +82,12 @@ class ValidationImages(keras.callbacks.Callback):
 
 
 def overlay_panels(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """[image | truth in yellow | prediction: TP green, FP red, FN blue] as floats in 0..1."""
-    rgb = images[..., :3] if images.shape[-1] >= 3 else np.repeat(images[..., :1], 3, axis=-1)
-    low = rgb.min(axis=(1, 2), keepdims=True)
-    high = rgb.max(axis=(1, 2), keepdims=True)
-    rgb = (rgb - low) / np.maximum(high - low, 1e-6)
-    truth = truth[..., 0] > 0.5
-    predicted = predicted[..., 0]
-    truth_panel = rgb.copy()
-    truth_panel[truth] = 0.5 * truth_panel[truth] + 0.5 * np.array([1.0, 1.0, 0.0])
-    errors = rgb.copy()
-    for mask, colour in ((truth & predicted, (0, 1, 0)), (~truth & predicted, (1, 0, 0)), (truth & ~predicted, (0, 0, 1))):
-        errors[mask] = 0.4 * errors[mask] + 0.6 * np.array(colour, float)
-    return np.concatenate([rgb, truth_panel, errors], axis=2).astype(np.float32)
+    """[image | truth in green | prediction: TP green, FP red, FN blue] as floats in 0..1."""
+    panels = []
+    for image, true, pred in zip(images, truth[..., 0] > 0.5, predicted[..., 0]):
+        panels.append(np.concatenate([display_rgb(image), overlay(image, true, true), overlay(image, true, pred)],
+                                     axis=1))
+    return np.stack(panels).astype(np.float32) / 255
 
 
 def log_hparams(log_dir: Path, trial: str, settings: dict, history: Path, best_epoch: int | None) -> None:

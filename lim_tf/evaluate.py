@@ -160,11 +160,7 @@ def validation_threshold(run: Path, records: Path, state: dict[str, Any], fold: 
     for k in folds:
         member, _ = load_run(run, k)
         items, count, _ = record_items(records, "val", k)
-        for batch in tqdm(_batches(items, 8), desc=f"validation fold {k}", unit="batch", disable=not progress,
-                          total=-(-count // 8)):
-            images = np.stack([image for _, image, _ in batch])
-            for (_, _, mask), probability in zip(batch, member.predict(images)):
-                sweep.add(mask == LANDSLIDE, probability, mask != IGNORE)
+        sweep = sweep + evaluate(member, items, 0.5, total=count, progress=progress).sweep
     threshold, f1 = sweep.best_threshold()
     log.info("F1-optimal threshold on validation data: %.3f (F1 %.4f)", threshold, f1)
     return threshold

@@ -54,7 +54,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
     height, width = scene.shape
-    tile = min(_round32(config.tile), _round32(max(height, width)))  # small scenes: one tile
+    tile = _round32(config.tile)
     margin = _round32(config.margin) if config.margin else 0
     profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
                    transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
@@ -180,7 +180,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     loaded = time.perf_counter()
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
     if config.sentinel2:
-        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, config.resolution, overwrite)
+        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, config.resolution, overwrite, progress)
     scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs)
     crs = scene.dataset.crs
     try:
@@ -221,7 +221,8 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     return summary
 
 
-def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool) -> Path:
+def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool,
+                       progress: bool) -> Path:
     """Stack B04/B03/B02 beside OUT (kept: it is the scene the maps are registered to)."""
     from lim_tf.atomic import atomic_file
     from lim_tf.data.manifest import load_manifest
@@ -233,7 +234,7 @@ def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float 
         raise OutputError(f"{target}: already exists; pass --overwrite")
     statistics = load_manifest(Path(state["records"]))["band_statistics"] if state.get("records") else None
     with atomic_file(target) as temporary:
-        prepare_sentinel2(find_bands(product), temporary, resolution, statistics)
+        prepare_sentinel2(find_bands(product), temporary, resolution, statistics, progress=progress)
     return target
 
 

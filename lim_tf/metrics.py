@@ -121,6 +121,9 @@ class ThresholdSweep:
         self.positives = np.zeros(self.bins, np.int64) if self.positives is None else self.positives
         self.negatives = np.zeros(self.bins, np.int64) if self.negatives is None else self.negatives
 
+    def __add__(self, other: "ThresholdSweep") -> "ThresholdSweep":
+        return ThresholdSweep(self.bins, self.positives + other.positives, self.negatives + other.negatives)
+
     def add(self, truth: np.ndarray, probability: np.ndarray, valid: np.ndarray | None = None) -> None:
         valid = np.ones(truth.shape, bool) if valid is None else valid
         index = np.clip((probability[valid] * self.bins).astype(int), 0, self.bins - 1)

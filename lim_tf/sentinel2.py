@@ -12,6 +12,7 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
+from tqdm.auto import tqdm
 
 from lim_tf.errors import InputError
 
@@ -40,7 +41,7 @@ def find_bands(path: Path, bands: tuple[str, ...] = RGB_BANDS) -> list[Path]:
 
 def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | None,
                       band_statistics: list[dict[str, Any]] | None, boa_offset: float = -1000.0,
-                      quantification: float = 10000.0) -> Path:
+                      quantification: float = 10000.0, progress: bool = False) -> Path:
     """Write a stacked uint8 GeoTIFF the model can map.
 
     Digital numbers become reflectance as (DN + boa_offset) / quantification (processing baseline
@@ -61,7 +62,8 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
         profile = dict(driver="GTiff", width=width, height=height, count=len(vrts), dtype="uint8", crs=crs,
                        transform=target, nodata=0, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
         with rasterio.open(out, "w", **profile) as dst:
-            for top in range(0, height, ROWS_PER_BLOCK):
+            for top in tqdm(range(0, height, ROWS_PER_BLOCK), desc="preparing Sentinel-2", unit="strip",
+                            disable=not progress):
                 window = rasterio.windows.Window(0, top, width, min(ROWS_PER_BLOCK, height - top))
                 for index, vrt in enumerate(vrts):
                     raw = vrt.read(1, window=window).astype(np.float32)

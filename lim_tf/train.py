@@ -131,16 +131,17 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     history = folder / "history.csv"
     best = BestModel(folder / "model.keras", config.monitor, history)
     guard = NanGuard()
-    images, targets, _ = next(iter(val_data.unbatch().batch(max(config.log_images, 1))))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(folder / "backup")),  # resume losing at most one epoch
         guard, best,
         keras.callbacks.CSVLogger(str(history), append=True),
         keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False),
-        *([ValidationImages(run / "logs" / f"fold{fold}" / "images", images.numpy(), targets.numpy(),
-                            config.threshold)] if config.log_images else []),
         *extra_callbacks,
     ]
+    if config.log_images:
+        images, targets, _ = next(iter(val_data.unbatch().batch(config.log_images)))
+        callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", images.numpy(), targets.numpy(),
+                                          config.threshold))
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
               callbacks=callbacks, verbose=1 if progress else 0, shuffle=False)
     if guard.failed_at is not None:
