@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from lim_tf.losses import FocalLoss
 from lim_tf.models import ModelConfig, build_model
+from lim_tf.optimizers import make_optimizer
 
 
 def forward_flops(model: keras.Model, size: int, bands: int) -> float:
@@ -29,11 +30,11 @@ def forward_flops(model: keras.Model, size: int, bands: int) -> float:
 
 def training_images_per_second(name: str, policy: str, size: int, batch: int, steps: int,
                                width: float = 1.0, bands: int = 3) -> tuple[float, keras.Model]:
-    """Images/s of compiled training steps (focal loss, Adam) on a fixed random batch."""
+    """Images/s of compiled training steps (focal loss, the training's Adam) on a fixed random batch."""
     keras.backend.clear_session()
     model = build_model(ModelConfig(name=name, bands=bands, width=width, mean=(120.0,) * bands,
                                     std=(50.0,) * bands, policy=policy))
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=FocalLoss())
+    model.compile(optimizer=make_optimizer("adam", 1e-4, policy), loss=FocalLoss())
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (batch, size, size, bands)).astype(np.float32)
     y = (rng.random((batch, size, size, 1)) > 0.9).astype(np.float32)

@@ -23,6 +23,7 @@ from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import LandslideScore
 from lim_tf.models import ModelConfig, build_model
+from lim_tf.optimizers import make_optimizer
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
@@ -122,11 +123,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     val_data = make_dataset(records, "val", fold, pipeline)
     with strategy.scope():
         model = build_model(model_config(config, manifest, policy))
-        optimizer = (keras.optimizers.Adam(config.learning_rate) if config.optimizer == "adam"
-                     else keras.optimizers.SGD(config.learning_rate, momentum=0.9))
-        if policy == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(optimizer=optimizer, loss=make_loss(config.loss, manifest),
+        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy), loss=make_loss(config.loss, manifest),
                       weighted_metrics=[LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")])
     history = folder / "history.csv"
     best = BestModel(folder / "model.keras", config.monitor, history)

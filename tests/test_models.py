@@ -1,10 +1,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lim_tf.errors import ConfigError
 from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
-from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool
+from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool, PatchConv2D
 
 TINY = 1 / 16
 
@@ -41,6 +42,29 @@ def test_segnet_unpooling_puts_values_at_the_argmax_positions():
     windows = x.reshape(2, 3, 2, 4, 2, 3).max(axis=(2, 4))
     expected = np.where(x == np.repeat(np.repeat(windows, 2, axis=1), 2, axis=2), x, 0)
     np.testing.assert_array_equal(restored, expected)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 7])
+def test_patch_convolution_equals_keras_conv2d_with_its_gradients(kernel):
+    rng = np.random.default_rng(kernel)
+    x = rng.normal(size=(2, 5, 9, 6)).astype(np.float32)
+    patch = PatchConv2D(4, kernel, activation="relu")
+    reference = keras.layers.Conv2D(4, kernel, padding="same", activation="relu")
+    patch.build(x.shape)
+    reference.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in reference.get_weights()]
+    patch.set_weights(weights)
+    reference.set_weights(weights)
+    results = []
+    for layer in (patch, reference):
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            y = layer(inputs)
+            loss = tf.reduce_sum(y * y)
+        results.append([y, *tape.gradient(loss, [inputs, *layer.trainable_variables])])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from lim_tf.models.layers import BilinearUpsample
+from lim_tf.models.layers import BilinearUpsample, PatchConv2D
 from lim_tf.models.vgg import conv, scaled, vgg16_encoder
 
 
@@ -25,7 +25,7 @@ def _fuse_skips(x, stages, levels: tuple[int, ...], policy: str):
 
 def _head(x, width: float, policy: str, levels: tuple[int, ...]):
     stages = vgg16_encoder(x, width, policy)
-    x = conv(stages[4].pooled, scaled(4096, width), "fc6", policy, kernel=7)
+    x = PatchConv2D(scaled(4096, width), 7, activation="relu", name="fc6", dtype=policy)(stages[4].pooled)
     x = keras.layers.Dropout(0.5, name="drop6", dtype=policy)(x)
     x = conv(x, scaled(4096, width), "fc7", policy, kernel=1)
     x = keras.layers.Dropout(0.5, name="drop7", dtype=policy)(x)

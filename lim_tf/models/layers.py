@@ -92,3 +92,40 @@ class BilinearUpsample(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PatchConv2D(keras.layers.Conv2D):
+    """A same-padded, stride-1 convolution computed as one matrix product over k x k patches.
+
+    FCN's fc6 is a 7 x 7 convolution with thousands of channels on a 1/32 map: a fully connected
+    layer applied to every patch. oneDNN's convolution backward pass runs at a third of the matmul
+    rate for that shape; gathering the patches (k^2 slices, whose gradients are cheap pads) and
+    multiplying once runs near it. Same kernel shape and variable names as Conv2D, so weights load
+    by name either way.
+    """
+
+    def __init__(self, filters: int, kernel_size: int | tuple[int, int], **kwargs) -> None:
+        sizes = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if sizes[0] != sizes[1] or sizes[0] % 2 != 1:
+            raise ValueError(f"PatchConv2D needs a square, odd kernel, not {sizes}")
+        kwargs.update(padding="same", strides=1, dilation_rate=1, data_format="channels_last")
+        super().__init__(filters, kernel_size, **kwargs)
+
+    def convolution_op(self, inputs, kernel):
+        size = self.kernel_size[0]
+        half = size // 2
+        shape = tf.shape(inputs)
+        padded = tf.pad(inputs, [[0, 0], [half, half], [half, half], [0, 0]])
+        # Channel order (row, column, band) matches the kernel's (k, k, in, out) layout.
+        patches = tf.concat([padded[:, i:i + shape[1], j:j + shape[2], :]
+                             for i in range(size) for j in range(size)], axis=-1)
+        flat = tf.reshape(patches, [-1, size * size * inputs.shape[-1]])
+        weights = tf.reshape(tf.cast(kernel, inputs.dtype), [-1, self.filters])
+        return tf.reshape(tf.matmul(flat, weights), tf.concat([shape[:3], [self.filters]], 0))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("padding", "strides", "dilation_rate", "data_format"):
+            config.pop(key)
+        return config
