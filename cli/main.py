@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
 
 from lim_tf import __version__
 from lim_tf.errors import LimError
+from lim_tf.runtime import configure
 
 
 class LimGroup(click.Group):
@@ -47,28 +47,8 @@ class LimGroup(click.Group):
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Landslide inventory mapping: records, training, evaluation, scene maps and export."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if verbose < 2:
-        _import_tensorflow_quietly()
+    configure(level)
     ctx.obj = {"progress": not quiet}
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with file descriptor 2 closed off: its native start-up lines
-    (oneDNN, CUDA probing) are printed before any log level applies."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # device probing prints too
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _register() -> None:

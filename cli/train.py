@@ -69,9 +69,12 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold for the logged scores.")
 @click.option("--seed", type=int, help="Seed; the same seed repeats a run on the same machine.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN with its saved config.")
+@click.option("--fold-processes/--no-fold-processes", default=None,
+              help="Train each fold in a fresh process, so memory does not grow from fold to fold. "
+                   "Default: on when more than one fold is left to train.")
 @click.pass_context
 def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file: Path | None,
-          folds_text: str | None, resume: bool, **options) -> None:
+          folds_text: str | None, resume: bool, fold_processes: bool | None, **options) -> None:
     """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
     from lim_tf.config import resolve_train_config
     from lim_tf.train import train as train_run
@@ -81,7 +84,7 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
     if folds is not None:
         overrides["folds"] = list(folds)
     config = resolve_train_config(preset, config_file, overrides)
-    state = train_run(records, run, config, resume=resume, progress=ctx.obj["progress"])
+    state = train_run(records, run, config, resume=resume, progress=ctx.obj["progress"], isolate=fold_processes)
     models = ", ".join(state["ensemble"]["models"])
     click.echo(f"run: {run}\nmodels: {models} (combined by {state['ensemble']['combine']} probability)")
     click.echo(f"TensorBoard: tensorboard --logdir {run / 'logs'}")

@@ -19,3 +19,7 @@ class OutputError(LimError):
 
 class TrainingError(LimError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class WorkerError(LimError):
+    """A worker process died without an answer (killed for memory, or crashed)."""

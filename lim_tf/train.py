@@ -19,11 +19,12 @@ from lim_tf.callbacks import BestModel, NanGuard, ValidationImages, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, load_manifest
 from lim_tf.data.pipeline import PipelineConfig, make_dataset
-from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError
+from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
+from lim_tf.runtime import peak_memory_mb, run_in_fresh_process
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
@@ -83,8 +84,13 @@ def model_config(config: TrainConfig, manifest: dict[str, Any], policy: str) -> 
 
 
 def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, progress: bool = True,
-          callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
-    """Train the configured folds into `run`; finished folds are skipped. Returns run.json's content."""
+          callbacks: Sequence[keras.callbacks.Callback] = (), isolate: bool | None = None) -> dict[str, Any]:
+    """Train the configured folds into `run`; finished folds are skipped. Returns run.json's content.
+
+    With `isolate` each fold trains in a fresh process, so memory does not grow from fold to fold;
+    the default isolates when more than one fold is left and no `callbacks` (which live in this
+    process) are given.
+    """
     records, run = Path(records), Path(run)
     manifest = load_manifest(records)
     state = _open_run(run, records, manifest, config, resume)
@@ -93,20 +99,37 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     bad = [k for k in folds if not 0 <= k < manifest["folds"]]
     if bad:
         raise ConfigError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
-    strategy = make_strategy(config)
+    done = [k for k in folds if state["folds"].get(str(k), {}).get("status") == "done"]
+    if done:
+        log.info("folds %s are finished; skipping them", done)
+    pending = [k for k in folds if k not in done]
+    if isolate is None:
+        isolate = len(pending) > 1 and not callbacks
+    if isolate and callbacks:
+        raise ConfigError("callbacks run in this process; train without isolation to use them")
     policy = resolve_precision(config.precision)
-    log.info("training %s folds %s with %s, %d replica(s)", config.model, folds, policy,
-             strategy.num_replicas_in_sync)
-    for fold in folds:
-        if state["folds"].get(str(fold), {}).get("status") == "done":
-            log.info("fold %d is finished; skipping", fold)
-            continue
-        state["folds"][str(fold)] = train_fold(records, run, manifest, config, fold, strategy, policy,
-                                               progress, callbacks)
+    strategy = None if isolate else make_strategy(config)
+    log.info("training %s folds %s with %s%s", config.model, pending, policy,
+             ", one process per fold" if isolate else "")
+    for fold in pending:
+        if isolate:
+            try:
+                result = run_in_fresh_process(_train_fold_alone, records, run, config, fold, policy, progress)
+            except WorkerError as error:
+                raise TrainingError(f"fold {fold}: {error}") from error
+        else:
+            result = train_fold(records, run, manifest, config, fold, strategy, policy, progress, callbacks)
+        state["folds"][str(fold)] = {**result, "own_process": isolate}
         state["ensemble"]["models"] = [f"fold{k}/model.keras" for k in sorted(map(int, state["folds"]))
                                        if state["folds"][str(k)]["status"] == "done"]
         _write_json(run / RUN_FILE, state)
     return state
+
+
+def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, policy: str,
+                      progress: bool) -> dict[str, Any]:
+    """train_fold as the whole work of a fresh process."""
+    return train_fold(records, run, load_manifest(records), config, fold, make_strategy(config), policy, progress)
 
 
 def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: TrainConfig, fold: int,
@@ -152,7 +175,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
-            "best": {config.monitor: best.sign * best.best}}
+            "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb())}
 
 
 def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:

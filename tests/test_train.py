@@ -110,6 +110,20 @@ class PoisonWeights(keras.callbacks.Callback):
             layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
 
 
+def test_folds_trained_in_fresh_processes_equal_folds_trained_in_this_one(trained, tmp_path):
+    root, records, isolated = trained  # the session run trains its two folds one process each
+    state = json.loads((isolated / "run.json").read_text())
+    config = resolve_train_config("fcn-flk", overrides={"width": 1 / 16, "epochs": 1, "batch_size": 4,
+                                                        "log_images": 0})
+    here = train(records, tmp_path / "run", config, progress=False, isolate=False)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    for fold in ("0", "1"):
+        assert state["folds"][fold]["own_process"] and not here["folds"][fold]["own_process"]
+        assert state["folds"][fold]["best"] == here["folds"][fold]["best"]
+        np.testing.assert_array_equal(np.asarray(load_model(isolated / f"fold{fold}/model.keras")(x)),
+                                      np.asarray(load_model(tmp_path / f"run/fold{fold}/model.keras")(x)))
+
+
 def test_nan_loss_stops_the_fold_and_says_where(records, tmp_path):
     config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 2, "log_images": 0})
     with pytest.raises(TrainingError, match="NaN at epoch 1, step 2"):

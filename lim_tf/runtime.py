@@ -1,0 +1,86 @@
+"""Process set-up: log format, a quiet TensorFlow import, and running work in a fresh process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lim_tf.errors import LimError, WorkerError
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+T = TypeVar("T")
+
+
+def configure(level: int) -> None:
+    """Log to stderr at `level`; import TensorFlow without its start-up chatter unless debugging."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if level > logging.DEBUG:
+        import_tensorflow_quietly()
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 closed off: its native start-up lines
+    (oneDNN, CUDA probing) are printed before any log level applies."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing prints too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_in_fresh_process(function: Callable[..., T], *args: Any) -> T:
+    """Call `function(*args)` in a new Python process and return its result or raise its error.
+
+    TensorFlow and Keras keep memory that clear_session() does not free (about 60 MB per model
+    on this stack); a process that ends gives all of it back. `function` must be importable and
+    its arguments, result and errors picklable. The child is started with -c rather than by
+    multiprocessing, so a caller's script needs no `if __name__ == "__main__"` guard.
+    """
+    level = logging.getLogger().getEffectiveLevel()
+    with tempfile.TemporaryDirectory(prefix="lim-tf-") as folder:
+        job, answer = Path(folder) / "job.pickle", Path(folder) / "answer.pickle"
+        job.write_bytes(pickle.dumps((function, args)))
+        command = f"from lim_tf.runtime import serve; serve({str(job)!r}, {str(answer)!r}, {level})"
+        code = subprocess.call([sys.executable, "-c", command])
+        if not answer.exists():
+            raise WorkerError(f"its process ended with code {code} before it finished (killed for memory?); "
+                              "lower --batch-size or free memory")
+        succeeded, value = pickle.loads(answer.read_bytes())
+    if succeeded:
+        return value
+    raise value
+
+
+def serve(job: str, answer: str, level: int) -> None:
+    """The child's side of run_in_fresh_process: run the pickled call, pickle the outcome."""
+    configure(level)
+    function, args = pickle.loads(Path(job).read_bytes())
+    try:
+        outcome = (True, function(*args))
+    except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
+        if not isinstance(error, LimError):
+            traceback.print_exc()  # a bug keeps its traceback
+        outcome = (False, error)
+    Path(answer).write_bytes(pickle.dumps(outcome))
