@@ -6,6 +6,10 @@ from pathlib import Path
 
 import click
 
+from lim_tf.mapping import PredictConfig
+
+DEFAULTS = PredictConfig()
+
 
 @click.command("map")
 @click.argument("scene", type=click.Path(path_type=Path))
@@ -15,10 +19,11 @@ import click
 @click.option("--bands", help="Scene bands in the model's order: 1-based indexes or names (e.g. 1,2,3 for R,G,B of RGBN).")
 @click.option("--nodata", type=float, help="Pixel value meaning nodata when the file does not say (e.g. 0).")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold (default: the run's, else 0.5).")
-@click.option("--tile", type=click.IntRange(32), default=1024, help="Tile edge in pixels; larger tiles use more memory.")
-@click.option("--overlap", type=click.IntRange(0), default=32,
+@click.option("--tile", type=click.IntRange(32), default=DEFAULTS.tile,
+              help="Largest tile edge in pixels (tiles are balanced to equal sizes); larger tiles use more memory.")
+@click.option("--overlap", type=click.IntRange(0), default=DEFAULTS.margin,
               help="Context margin read around each tile and cropped away: edge predictions see less context.")
-@click.option("--batch-size", type=click.IntRange(1), default=2, help="Tiles predicted at once.")
+@click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, help="Tiles predicted at once.")
 @click.option("--probability-dtype", type=click.Choice(["float32", "uint8"]), default="float32",
               help="uint8 stores probability x 254 with a scale factor, 4x smaller.")
 @click.option("--min-area", type=click.FloatRange(0), default=0.0, help="Drop polygons smaller than this (m²).")

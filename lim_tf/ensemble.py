@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
@@ -27,14 +29,20 @@ class Ensemble:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Mean landslide probability (batch, height, width) over the members."""
-        total = np.zeros(images.shape[:3], np.float32)
-        for model in self.models:
-            total += np.asarray(model.predict_on_batch(images.astype(np.float32)))[..., 0]
-        return total / len(self.models)
+        return self.predict_members(images).mean(axis=0)
 
     def predict_members(self, images: np.ndarray) -> np.ndarray:
         """Each member's probability: (members, batch, height, width)."""
-        return np.stack([np.asarray(m.predict_on_batch(images.astype(np.float32)))[..., 0] for m in self.models])
+        return self._members(tf.convert_to_tensor(images, tf.float32)).numpy()
+
+    @functools.cached_property
+    def _members(self):
+        # One trace serves every image size; predict_on_batch would retrace for each new tile shape.
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, self.bands], tf.float32)])
+        def members(images):
+            return tf.stack([model(images, training=False)[..., 0] for model in self.models])
+
+        return members
 
 
 def read_run_state(run: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from lim_tf.ensemble import Ensemble
 from lim_tf.inventory import PolygonOptions
 from lim_tf.scene import Scene
-from lim_tf.windows import scene_tiles
+from lim_tf.windows import Tile, scene_tiles
 
 log = logging.getLogger(__name__)
 PROBABILITY_NODATA = -1.0
@@ -28,9 +28,11 @@ MASK_NODATA = 255
 class PredictConfig:
     """Tiling of the scene for prediction."""
 
-    # Core tile edge; each tile is read with `margin` pixels of context on every side and cropped
-    # back, since predictions near a window's edge see less context. Both are rounded to 32.
-    tile: int = 1024
+    # Largest core tile edge; each tile is read with `margin` pixels of context on every side and
+    # cropped back, since predictions near a window's edge see less context. Both are rounded
+    # to 32. 2048 keeps the margin's extra work near 3 %; memory is set by the model's weights
+    # up to this size on a CPU (see benchmarks/bench_map.py).
+    tile: int = 2048
     margin: int = 32
     batch_size: int = 2
     threshold: float = 0.5
@@ -58,7 +60,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     margin = _round32(config.margin) if config.margin else 0
     profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
                    transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
-                   compress="deflate", BIGTIFF="IF_SAFER")
+                   BIGTIFF="IF_SAFER")  # uncompressed: these are compressed once, as COGs
     ensemble = len(model.models) > 1
     rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
                            folder / "agreement_raw.tif" if ensemble else None)
@@ -72,15 +74,13 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
     try:
         for batch in _batches(tiles, config.batch_size):
-            # Edge tiles read only their core (rounded to 32) plus the margin, not a whole tile.
-            size_rows, size_cols = _round32(batch[0][2]) + 2 * margin, _round32(batch[0][3]) + 2 * margin
-            reads = [scene.read(row - margin, col - margin, size_rows, size_cols) for row, col, _, _ in batch]
+            reads = [scene.read(t.top, t.left, t.height, t.width) for t in batch]
             members = model.predict_members(np.stack([image for image, _ in reads]))
-            for index, ((row, col, rows, cols), (_, valid)) in enumerate(zip(batch, reads)):
-                core = (slice(margin, margin + rows), slice(margin, margin + cols))
-                _write_tile(outputs, Window(col, row, cols, rows), members[:, index][:, core[0], core[1]],
-                            valid[core], config.threshold)
-                pixels += rows * cols
+            for index, (t, (_, valid)) in enumerate(zip(batch, reads)):
+                rows, cols = t.core
+                _write_tile(outputs, Window(t.col, t.row, t.cols, t.rows), members[:, index][:, rows, cols],
+                            valid[rows, cols], config.threshold)
+                pixels += t.rows * t.cols
             bar.update(len(batch))
             area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
             bar.set_postfix_str(f"{area}{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
@@ -91,12 +91,12 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     return rasters
 
 
-def _batches(tiles: list, size: int) -> list[list]:
-    """Consecutive tiles whose windows have the same shape, at most `size` at a time."""
-    batches: list[list] = []
+def _batches(tiles: list[Tile], size: int) -> list[list[Tile]]:
+    """Consecutive tiles whose read windows have the same shape, at most `size` at a time."""
+    batches: list[list[Tile]] = []
     for tile in tiles:
-        shape = (_round32(tile[2]), _round32(tile[3]))
-        if batches and len(batches[-1]) < size and (_round32(batches[-1][0][2]), _round32(batches[-1][0][3])) == shape:
+        last = batches[-1][0] if batches else None
+        if last and len(batches[-1]) < size and (last.height, last.width) == (tile.height, tile.width):
             batches[-1].append(tile)
         else:
             batches.append([tile])
@@ -139,7 +139,7 @@ def write_cog(source: Path, target: Path, resampling: str, scale_to_uint8: bool 
                 dst.scales = (1 / 254,)  # GDAL and QGIS unscale to probability
         source = scaled
     rasterio.shutil.copy(source, target, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=512,
-                         OVERVIEWS="AUTO", RESAMPLING=resampling)
+                         OVERVIEWS="AUTO", RESAMPLING=resampling, NUM_THREADS="ALL_CPUS")
 
 
 @dataclass(frozen=True)

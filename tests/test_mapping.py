@@ -91,7 +91,7 @@ def test_nodata_stays_nodata(tmp_path):
         assert (p.read(1)[:, 40:] == p.nodata).all()
 
 
-def test_tiled_network_agrees_with_a_whole_scene_prediction_away_from_the_border(tmp_path):
+def test_tiled_network_agrees_with_a_whole_scene_prediction_up_to_the_border(tmp_path):
     model = build_model(ModelConfig(name="unet", width=1 / 16))
     model.save(tmp_path / "unet.keras")
     rng = np.random.default_rng(1)
@@ -100,12 +100,12 @@ def test_tiled_network_agrees_with_a_whole_scene_prediction_away_from_the_border
     with rasterio.open(scene) as src:
         image = np.moveaxis(src.read(), 0, -1).astype(np.float32)[None]
     whole = np.asarray(model(image))[0, ..., 0]
-    config = MapConfig(predict=PredictConfig(tile=256, margin=256, batch_size=1))
+    config = MapConfig(predict=PredictConfig(tile=256, margin=128, batch_size=1))
     map_scene(scene, tmp_path / "unet.keras", tmp_path / "out", config, progress=False)
     with rasterio.open(tmp_path / "out/probability.tif") as src:
         tiled = src.read(1)
-    inner = (slice(256, 512), slice(256, 512))  # a receptive field away from the scene's border
-    np.testing.assert_allclose(tiled[inner], whole[inner], atol=1e-4)
+    # Reads stop at the scene's border, so border tiles see what the whole-scene prediction sees.
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
 def test_geographic_scene_areas_match_an_equal_area_computation(tmp_path):
