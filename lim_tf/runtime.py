@@ -63,7 +63,9 @@ def run_in_fresh_process(function: Callable[..., T], *args: Any) -> T:
         job, answer = Path(folder) / "job.pickle", Path(folder) / "answer.pickle"
         job.write_bytes(pickle.dumps((function, args)))
         command = f"from lim_tf.runtime import serve; serve({str(job)!r}, {str(answer)!r}, {level})"
-        code = subprocess.call([sys.executable, "-c", command])
+        # The child finds modules where this process does (a script may have extended sys.path).
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        code = subprocess.call([sys.executable, "-c", command], env=environment)
         if not answer.exists():
             raise WorkerError(f"its process ended with code {code} before it finished (killed for memory?); "
                               "lower --batch-size or free memory")
@@ -83,4 +85,8 @@ def serve(job: str, answer: str, level: int) -> None:
         if not isinstance(error, LimError):
             traceback.print_exc()  # a bug keeps its traceback
         outcome = (False, error)
-    Path(answer).write_bytes(pickle.dumps(outcome))
+    try:
+        data = pickle.dumps(outcome)
+    except Exception:  # noqa: BLE001 - an error type that cannot be pickled still reaches the parent
+        data = pickle.dumps((False, RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
+    Path(answer).write_bytes(data)
