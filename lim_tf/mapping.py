@@ -29,10 +29,10 @@ MASK_NODATA = 255
 class PredictConfig:
     """Tiling of the scene for prediction."""
 
-    # Largest core tile edge; each tile is read with `margin` pixels of context on every side and
-    # cropped back, since predictions near a window's edge see less context. Both are rounded
-    # to 32. 2048 keeps the margin's extra work near 3 %; memory is set by the model's weights
-    # up to this size on a CPU (see benchmarks/bench_map.py).
+    # Largest core tile edge; each tile is read with `margin` pixels of context on every side that
+    # has a neighbour and cropped back, since predictions near a window's edge see less context.
+    # Both are rounded to 32. At 2048 the margin adds about 6 % work (13 % at 1024); memory is set
+    # by the model's weights up to this size on a CPU (see benchmarks/bench_map.py).
     tile: int = 2048
     margin: int = 32
     batch_size: int = 2
@@ -78,21 +78,21 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     # touches the datasets, in the order the work was handed to it.
     io = ThreadPoolExecutor(max_workers=1)
     try:
-        reading = io.submit(_read_batch, scene, batches[0])
-        writes = []
+        reading, writing = io.submit(_read_batch, scene, batches[0]), None
         for index, batch in enumerate(batches):
             reads = reading.result()
             if index + 1 < len(batches):
                 reading = io.submit(_read_batch, scene, batches[index + 1])
             members = model.predict_members(np.stack([image for image, _ in reads]))
-            writes.append(io.submit(_write_batch, outputs, batch, members, [valid for _, valid in reads],
-                                    config.threshold))
+            if writing is not None:
+                writing.result()  # at most one batch waits to be written, so memory stays bounded
+            writing = io.submit(_write_batch, outputs, batch, members, [valid for _, valid in reads],
+                                config.threshold)
             pixels += sum(t.rows * t.cols for t in batch)
             bar.update(len(batch))
             area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
             bar.set_postfix_str(f"{area}{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
-        for write in writes:
-            write.result()  # raises a failed write's error
+        writing.result()  # raises a failed write's error
     finally:
         io.shutdown(wait=True, cancel_futures=True)
         bar.close()
