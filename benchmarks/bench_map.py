@@ -137,8 +137,8 @@ def main() -> None:
         bare = bare_megapixels_per_second(model_path, largest * largest, args.tile, PredictConfig().batch_size)
         print(f"bare model: {bare:.3f} Mpx/s", flush=True)
     end_to_end = runs[largest]["megapixels_per_second"]
-    print(json.dumps({"model": "fcn-fl", "width": args.width, "precision": policy, "tile": args.tile, "overlap": PredictConfig().margin,
-                      "batch_size": PredictConfig().batch_size,
+    print(json.dumps({"model": "fcn-fl", "width": args.width, "precision": policy, "tile": args.tile,
+                      "overlap": PredictConfig().margin, "batch_size": PredictConfig().batch_size,
                       "end_to_end_megapixels_per_second": end_to_end, "bare_model_megapixels_per_second": bare,
                       "ratio": end_to_end / bare,
                       "end_to_end_with_model_load_megapixels_per_second": runs[largest]["megapixels_per_second_with_load"],

@@ -146,8 +146,9 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     val_data = make_dataset(records, "val", fold, pipeline)
     with strategy.scope():
         model = build_model(model_config(config, manifest, policy))
-        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy), loss=make_loss(config.loss, manifest),
-                      weighted_metrics=[LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")])
+        scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
+        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
+                      loss=make_loss(config.loss, manifest), weighted_metrics=scores)
     history = folder / "history.csv"
     best = BestModel(folder / "model.keras", config.monitor, history)
     guard = NanGuard()
