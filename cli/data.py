@@ -10,7 +10,6 @@ import click
 from lim_tf.config import ALL_RECIPES, AugmentConfig, ChipConfig, DataConfig, SourceConfig, SplitConfig, load_yaml
 from lim_tf.errors import ConfigError
 
-RECIPES = ALL_RECIPES
 
 
 @click.group()
@@ -43,7 +42,7 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.option("--test-non-landslide", type=float, default=0.0, help="Non-landslide samples held out: count or fraction.")
 @click.option("--folds", type=click.IntRange(2), default=5, help="Cross-validation folds over the rest.")
 @click.option("--seed", type=int, default=0, help="Seed for splits and augmentation.")
-@click.option("--augment", "recipes", default=",".join(RECIPES),
+@click.option("--augment", "recipes", default=",".join(ALL_RECIPES),
               help="Offline recipes for training landslide chips, comma-separated; 'none' for no augmentation.")
 @click.option("--copies", type=click.IntRange(0), default=1, help="Copies per recipe and landslide chip.")
 @click.option("--target-ir", type=click.FloatRange(min=0, min_open=True),
@@ -72,9 +71,9 @@ def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataC
         return value if key in given or not config_file else default
 
     recipes = () if o["recipes"].strip().lower() == "none" else _split_list(o["recipes"])
-    unknown = [r for r in recipes if r not in RECIPES]
+    unknown = [r for r in recipes if r not in ALL_RECIPES]
     if unknown:
-        raise ConfigError(f"--augment: unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)} or 'none'")
+        raise ConfigError(f"--augment: unknown recipe {unknown[0]!r}; choose from {', '.join(ALL_RECIPES)} or 'none'")
     s, c, p, a = base.source, base.chip, base.split, base.augment
     return DataConfig(
         source=SourceConfig(
