@@ -34,13 +34,28 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.option("--include-dem", is_flag=True, help="Bijie: add */dem/ rasters as an extra band.")
 @click.option("--labels", help="geotiff: label raster or vector inventory for a single scene file.")
 @click.option("--nodata", type=float, help="Pixel value meaning nodata (overrides the raster's own).")
-@click.option("--chip-size", type=click.IntRange(8), default=256, help="Chip size in pixels (the paper: 256).")
-@click.option("--no-resize", is_flag=True, help="Cut samples into chips on a grid instead of resizing them.")
+@click.option("--resolution", type=click.FloatRange(min=0, min_open=True),
+              help="Bring every sample to this pixel size in metres (bilinear image, nearest mask); 'lim-tf map' "
+                   "and 'eval --images' then work at it too. Default: keep the source's pixels.")
+@click.option("--source-resolution", type=click.FloatRange(min=0, min_open=True),
+              help="Pixel size of INPUT in metres when its files do not say (default: Bijie 0.8, "
+                   "Landslide4Sense 10; GeoTIFFs carry their own).")
+@click.option("--chip-mode", type=click.Choice(["native", "grid", "resize"]), default="native",
+              help="native: keep each sample whole at one ground resolution, as a scene shows it; grid: cut "
+                   "samples into --chip-size chips; resize: resize every sample to --chip-size as the FCN-FL "
+                   "paper did (a size cue no scene offers).")
+@click.option("--chip-size", type=click.IntRange(8), default=256, help="Chip size for --chip-mode grid and resize.")
 @click.option("--stride", type=click.IntRange(1), help="Grid stride when cutting; default: the chip size.")
-@click.option("--test-landslide", type=float, default=0.1,
-              help="Landslide samples held out for testing: a count (70 as in the paper) or a fraction.")
-@click.option("--test-non-landslide", type=float, default=0.0, help="Non-landslide samples held out: count or fraction.")
-@click.option("--folds", type=click.IntRange(2), default=5, help="Cross-validation folds over the rest.")
+@click.option("--test-landslide", default="0.1", show_default=True,
+              help="Landslide samples held out for testing: a count (70 as in the paper) or a fraction (0.1; 1.0 or "
+                   "'all' for every one).")
+@click.option("--test-non-landslide",
+              help="Non-landslide samples held out: count or fraction. Default: the same share as landslide "
+                   "samples, so the test split keeps the dataset's ratio of the two kinds.")
+@click.option("--folds", type=click.IntRange(0), default=5,
+              help="Cross-validation folds over the rest (0 with --test-only).")
+@click.option("--test-only", is_flag=True,
+              help="Hold every sample out: a test-only record set, e.g. another region to score a model on.")
 @click.option("--seed", type=int, default=0, help="Seed for splits and augmentation.")
 @click.option("--augment", "recipes", default=",".join(ALL_RECIPES),
               help="Offline recipes for training landslide chips, comma-separated; 'none' for no augmentation.")
@@ -61,6 +76,19 @@ def build(ctx: click.Context, input_path: Path, out: Path, config_file: Path | N
     click.echo(f"records: {out}")
 
 
+def parse_share(text: str | None, option: str) -> int | float | None:
+    """'70' is a count, '0.1' or '1.0' a fraction, 'all' every sample; None stays None."""
+    if text is None:
+        return None
+    text = text.strip().lower()
+    if text == "all":
+        return 1.0
+    try:
+        return float(text) if any(c in text for c in ".e") else int(text)
+    except ValueError as error:
+        raise ConfigError(f"{option} {text!r}: give a count (70), a fraction (0.1) or 'all'") from error
+
+
 def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataConfig:
     from lim_tf.data.sample import parse_value_map
 
@@ -75,6 +103,14 @@ def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataC
     if unknown:
         raise ConfigError(f"--augment: unknown recipe {unknown[0]!r}; choose from {', '.join(ALL_RECIPES)} or 'none'")
     s, c, p, a = base.source, base.chip, base.split, base.augment
+    split = SplitConfig(test_landslide=pick("test_landslide", parse_share(o["test_landslide"], "--test-landslide"),
+                                            p.test_landslide),
+                        test_non_landslide=pick("test_non_landslide",
+                                                parse_share(o["test_non_landslide"], "--test-non-landslide"),
+                                                p.test_non_landslide),
+                        folds=pick("folds", o["folds"], p.folds), seed=pick("seed", o["seed"], p.seed))
+    if o["test_only"]:
+        split = SplitConfig(test_landslide=1.0, test_non_landslide=1.0, folds=0, seed=split.seed)
     return DataConfig(
         source=SourceConfig(
             format=pick("source_format", o["source_format"], s.format),
@@ -82,13 +118,12 @@ def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataC
             mask_values=pick("mask_values", parse_value_map(o["mask_values"] or ""), s.mask_values),
             include_dem=pick("include_dem", o["include_dem"], s.include_dem),
             labels=pick("labels", o["labels"], s.labels),
-            nodata=pick("nodata", o["nodata"], s.nodata)),
-        chip=ChipConfig(size=pick("chip_size", o["chip_size"], c.size),
-                        resize=pick("no_resize", not o["no_resize"], c.resize),
-                        stride=pick("stride", o["stride"], c.stride)),
-        split=SplitConfig(test_landslide=pick("test_landslide", o["test_landslide"], p.test_landslide),
-                          test_non_landslide=pick("test_non_landslide", o["test_non_landslide"], p.test_non_landslide),
-                          folds=pick("folds", o["folds"], p.folds), seed=pick("seed", o["seed"], p.seed)),
+            nodata=pick("nodata", o["nodata"], s.nodata),
+            resolution=pick("source_resolution", o["source_resolution"], s.resolution)),
+        chip=ChipConfig(mode=pick("chip_mode", o["chip_mode"], c.mode), size=pick("chip_size", o["chip_size"], c.size),
+                        stride=pick("stride", o["stride"], c.stride),
+                        resolution=pick("resolution", o["resolution"], c.resolution)),
+        split=split,
         augment=AugmentConfig(recipes=pick("recipes", recipes, a.recipes), copies=pick("copies", o["copies"], a.copies),
                               target_ir=pick("target_ir", o["target_ir"], a.target_ir),
                               max_copies=pick("max_copies", o["max_copies"], a.max_copies),
@@ -106,7 +141,8 @@ def stats(records: Path, as_json: bool) -> None:
 
     manifest = load_manifest(records)
     if as_json:
-        keys = ("pixels", "imbalance_ratio", "examples", "band_names", "band_statistics", "chip_size")
+        keys = ("pixels", "imbalance_ratio", "examples", "band_names", "band_statistics", "chip_mode", "chip_size",
+                "resolution")
         click.echo(json.dumps({k: manifest[k] for k in keys}, indent=2))
     else:
         click.echo(imbalance_table(manifest))

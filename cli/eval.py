@@ -29,10 +29,18 @@ def _threshold(text: str) -> float | None:
 @click.option("--split", type=click.Choice(["test", "val", "all"]), default="test",
               help="Record split: test (held out), val (the --fold's validation fold) or all folds.")
 @click.option("--fold", type=click.IntRange(0), help="Evaluate this fold's model instead of the ensemble of all folds.")
-@click.option("--images", type=click.Path(path_type=Path), help="Evaluate on images/ + masks/ instead of records.")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="Evaluate on a folder instead of records: the Bijie layout (landslide/image + mask, "
+                   "non-landslide/image without masks) or images/ + masks/. Images are brought to the model's "
+                   "ground resolution, as 'lim-tf map' does with scenes.")
 @click.option("--mask-values", help="With --images: mask value map, e.g. '255=landslide,0=background'.")
+@click.option("--source-resolution", type=click.FloatRange(min=0, min_open=True),
+              help="With --images: their pixel size in metres when the files do not say (Bijie: 0.8).")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: average each prediction over the image's four "
+              "flips (4x the prediction time).")
 @click.option("--threshold", default="0.5",
-              help="Probability threshold, or 'optimal': the F1-optimal one on validation folds (never on test).")
+              help="Probability threshold, or 'optimal': the F1-optimal one on the validation folds of the records "
+                   "the run trained on (never on the evaluated data).")
 @click.option("--figures", type=click.IntRange(0), default=8, help="Overlay figures to draw (TP green, FP red, FN blue).")
 @click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.0,
               help="Share of a labelled landslide that must be predicted for it to count as detected.")
@@ -40,17 +48,19 @@ def _threshold(text: str) -> float | None:
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.pass_context
 def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
-             fold: int | None, images: Path | None, mask_values: str | None, threshold: str, figures: int,
-             min_overlap: float, batch_size: int, overwrite: bool) -> None:
+             fold: int | None, images: Path | None, mask_values: str | None, source_resolution: float | None,
+             tta: bool, threshold: str, figures: int, min_overlap: float, batch_size: int, overwrite: bool) -> None:
     """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
 
-    Several RUNS also give comparison.md/.csv in the form of the paper's Tables 3 and 4."""
+    Scores cover every chip of the data (landslide and non-landslide), then each kind apart; the
+    landslide-only rows are the FCN-FL paper's protocol. Several RUNS also give comparison.md/.csv
+    in the form of the paper's Tables 3 and 4."""
     from lim_tf.data.sample import parse_value_map
     from lim_tf.evaluate import EvalRequest, comparison_table, evaluate_run, evaluate_runs
 
     request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
-                          split=split, fold=fold, threshold=_threshold(threshold), figures=figures,
-                          batch_size=batch_size, min_overlap=min_overlap)
+                          source_resolution=source_resolution, split=split, fold=fold, threshold=_threshold(threshold),
+                          tta=tta, figures=figures, batch_size=batch_size, min_overlap=min_overlap)
     if split == "val" and fold is None and not images:
         raise ConfigError("--split val needs --fold (the validation fold of that model)")
     progress = ctx.obj["progress"]

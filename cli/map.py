@@ -39,13 +39,15 @@ DEFAULTS = PredictConfig()
               help="SCENE is a Level-2A .SAFE folder (or a folder of B02/B03/B04 files): stack B04,B03,B02 as R,G,B, "
                    "stretch to the training statistics and map that.")
 @click.option("--resolution", type=click.FloatRange(min=0, min_open=True),
-              help="--sentinel2: resample to this pixel size in metres (the paper: 1); default keeps 10 m.")
+              help="Map at this pixel size in metres (the outputs are on that grid). Default: the model's training "
+                   "resolution, so landslides appear at the size it learnt them; the scene's own for a bare .keras.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: average each tile over its four flips (4x slower).")
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (kept until the new one is whole).")
 @click.pass_context
 def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, bands, nodata, threshold, tile,
                 overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
-                slope_action, inventory, sentinel2, resolution, allow_no_crs, overwrite) -> None:
+                slope_action, inventory, sentinel2, resolution, tta, allow_no_crs, overwrite) -> None:
     """Map SCENE (any GDAL raster) with MODEL (a run folder or a .keras file) into OUT:
     probability.tif, landslides.tif, inventory.gpkg and quicklook.png."""
     from lim_tf.inventory import PolygonOptions
@@ -57,7 +59,7 @@ def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, b
         nodata=nodata, allow_no_crs=allow_no_crs,
         polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
-        inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution)
+        inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta)
     summary = map_scene(scene, model, out, config, overwrite, ctx.obj["progress"])
     click.echo(f"{summary['landslides']} landslides, {summary['total_area_m2']:,.0f} m² in total "
                f"(largest {summary['largest_area_m2']:,.0f} m²) at threshold {summary['threshold']:.2f}")

@@ -17,7 +17,10 @@ OVERRIDES = {
     "cpu_replicas": "cpu_replicas", "steps_per_epoch": "steps_per_epoch", "seed": "seed",
     "threshold": "threshold", "loss": "loss.name", "alpha": "loss.alpha", "gamma": "loss.gamma",
     "alpha_for": "loss.alpha_for", "landslide_weight": "loss.landslide_weight",
-    "tversky_weight": "loss.tversky_weight",
+    "tversky_weight": "loss.tversky_weight", "tile": "tile", "landslide_share": "landslide_share",
+    "photometric": "photometric", "scale_jitter": "scale_jitter", "schedule": "schedule",
+    "warmup_epochs": "warmup_epochs", "patience": "patience", "validation_every": "validation_every",
+    "augment": "augment",
 }
 
 
@@ -57,7 +60,8 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 @click.option("--landslide-weight", type=click.FloatRange(min=0, min_open=True),
               help="weighted_bce: landslide class weight (default: the training IR).")
 @click.option("--tversky-weight", type=click.FloatRange(0), help="Add this much Dice/Tversky loss.")
-@click.option("--monitor", type=click.Choice(["val_loss", "val_f1"]), help="What picks the best epoch.")
+@click.option("--monitor", type=click.Choice(["val_loss", "val_f1", "val_best_f1"]),
+              help="What picks the best epoch: val_best_f1 is the validation F1 at its best threshold.")
 @click.option("--encoder-weights", help="'imagenet' (from the Keras cache) or a VGG16 weights file; "
               "needs --width 1.")
 @click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16", "mixed_float16"]),
@@ -65,7 +69,22 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 @click.option("--distribute", type=click.Choice(["auto", "mirrored", "none"]),
               help="auto mirrors over GPUs when more than one is visible.")
 @click.option("--cpu-replicas", type=click.IntRange(0), help="Mirror over this many logical CPUs (testing).")
-@click.option("--steps-per-epoch", type=click.IntRange(1), help="Batches per epoch (default: one pass).")
+@click.option("--steps-per-epoch", type=click.IntRange(1),
+              help="Batches per epoch (default: as many as the training folds hold chips).")
+@click.option("--tile", type=click.IntRange(32), help="Training tile edge in pixels: chips are cropped to it, or "
+              "padded with ignored pixels. Larger tiles give more context per step and cost more.")
+@click.option("--landslide-share", type=click.FloatRange(0, 1),
+              help="Share of landslide chips drawn per batch (the rest are non-landslide chips, the hard negatives).")
+@click.option("--photometric/--no-photometric", default=None,
+              help="Online gamma, contrast, brightness, blur and noise on training tiles (image only).")
+@click.option("--augment/--no-augment", default=None, help="Online flips and 90-degree rotations.")
+@click.option("--scale-jitter", type=click.FloatRange(1), help="Rescale training chips by a factor in [1/s, s] "
+              "(1: off), so a model tolerates other resolutions.")
+@click.option("--schedule", type=click.Choice(["constant", "cosine"]), help="Learning-rate schedule.")
+@click.option("--warmup-epochs", type=click.IntRange(0), help="Linear warm-up before the cosine decay.")
+@click.option("--patience", type=click.IntRange(1), help="Stop a fold after this many validations without improvement.")
+@click.option("--validation-every", type=click.IntRange(1), help="Validate every k epochs (cheaper; the best "
+              "model is picked among validated epochs).")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold for the logged scores.")
 @click.option("--seed", type=int, help="Seed; the same seed repeats a run on the same machine.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN with its saved config.")

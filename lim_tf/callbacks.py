@@ -15,23 +15,32 @@ from lim_tf.figures import display_rgb, overlay
 
 
 class BestModel(keras.callbacks.Callback):
-    """Saves the model when `monitor` improves, via a temporary file so no half-written model is left.
+    """Saves the model when `monitor` improves, via a temporary file so no half-written model is left,
+    and stops training after `patience` validations without improvement (None: never).
 
-    On resume, the best value so far is read back from the history CSV.
+    Epochs without validation (see `validation_every`) are skipped. On resume, the best value and
+    the validations since it are read back from the history CSV.
     """
 
-    def __init__(self, path: Path, monitor: str, history: Path) -> None:
+    def __init__(self, path: Path, monitor: str, history: Path, patience: int | None = None) -> None:
         super().__init__()
-        self.path, self.monitor = Path(path), monitor
+        self.path, self.monitor, self.patience = Path(path), monitor, patience
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # losses fall, scores rise
-        self.best = min((self.sign * v for v in _history_values(history, monitor)), default=math.inf)
+        values = [self.sign * v for v in _history_values(history, monitor)]
+        self.best = min(values, default=math.inf)
+        self.waited = len(values) - 1 - values.index(self.best) if values else 0
         self.best_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(value) or self.sign * value >= self.best:
+        if value is None or not math.isfinite(value):
             return
-        self.best, self.best_epoch = self.sign * value, epoch
+        if self.sign * value >= self.best:
+            self.waited += 1
+            if self.patience is not None and self.waited >= self.patience:
+                self.model.stop_training = True
+            return
+        self.best, self.best_epoch, self.waited = self.sign * value, epoch, 0
         temporary = self.path.with_name(f".{self.path.stem}.partial.keras")  # Keras wants the suffix
         self.model.save(temporary)
         os.replace(temporary, self.path)
@@ -63,15 +72,19 @@ class NanGuard(keras.callbacks.Callback):
 
 
 class ValidationImages(keras.callbacks.Callback):
-    """Writes a few validation chips with truth and prediction overlays to TensorBoard each epoch."""
+    """Writes a few validation chips with truth and prediction overlays to TensorBoard on the
+    epochs that validate."""
 
-    def __init__(self, log_dir: Path, images: np.ndarray, targets: np.ndarray, threshold: float) -> None:
+    def __init__(self, log_dir: Path, images: list[np.ndarray], targets: list[np.ndarray], threshold: float,
+                 every: int = 1) -> None:
         super().__init__()
         self.writer = tf.summary.create_file_writer(str(log_dir))
-        self.images, self.targets, self.threshold = images, targets, threshold
+        self.images, self.targets, self.threshold, self.every = images, targets, threshold, every
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        predicted = self.model.predict(self.images, verbose=0) >= self.threshold
+        if (epoch + 1) % self.every:
+            return
+        predicted = [np.asarray(self.model(image[None], training=False))[0] >= self.threshold for image in self.images]
         with self.writer.as_default():
             tf.summary.image("validation/image_truth_prediction", overlay_panels(self.images, self.targets, predicted),
                              step=epoch, max_outputs=len(self.images))
@@ -81,13 +94,19 @@ class ValidationImages(keras.callbacks.Callback):
         self.writer.close()
 
 
-def overlay_panels(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """[image | truth in green | prediction: TP green, FP red, FN blue] as floats in 0..1."""
+def overlay_panels(images: list[np.ndarray], truth: list[np.ndarray], predicted: list[np.ndarray]) -> np.ndarray:
+    """[image | truth in green | prediction: TP green, FP red, FN blue] as floats in 0..1; chips of
+    different sizes are padded with black to the largest."""
     panels = []
-    for image, true, pred in zip(images, truth[..., 0] > 0.5, predicted[..., 0]):
-        panels.append(np.concatenate([display_rgb(image), overlay(image, true, true), overlay(image, true, pred)],
+    for image, true, pred in zip(images, truth, predicted):
+        true = true[..., 0] > 0.5
+        panels.append(np.concatenate([display_rgb(image), overlay(image, true, true), overlay(image, true, pred[..., 0])],
                                      axis=1))
-    return np.stack(panels).astype(np.float32) / 255
+    height, width = max(p.shape[0] for p in panels), max(p.shape[1] for p in panels)
+    padded = np.zeros((len(panels), height, width, 3), np.uint8)
+    for index, panel in enumerate(panels):
+        padded[index, : panel.shape[0], : panel.shape[1]] = panel
+    return padded.astype(np.float32) / 255
 
 
 def log_hparams(log_dir: Path, trial: str, settings: dict, history: Path, best_epoch: int | None) -> None:
@@ -102,6 +121,6 @@ def log_hparams(log_dir: Path, trial: str, settings: dict, history: Path, best_e
     best = next((r for r in rows if best_epoch is not None and int(r["epoch"]) == best_epoch), rows[-1] if rows else {})
     with tf.summary.create_file_writer(str(log_dir)).as_default():
         hp.hparams(values, trial_id=trial)
-        for key in ("val_loss", "val_f1", "val_iou", "val_precision", "val_recall"):
+        for key in ("val_loss", "val_f1", "val_best_f1", "val_iou", "val_precision", "val_recall"):
             if best.get(key) not in (None, ""):
                 tf.summary.scalar(f"hparams/{key}", float(best[key]), step=0)

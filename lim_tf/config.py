@@ -14,6 +14,7 @@ import yaml
 from lim_tf.errors import ConfigError
 
 SourceFormat = Literal["bijie", "folder", "l4s", "geotiff"]
+ChipMode = Literal["native", "resize", "grid"]
 RecipeName = Literal["lr_flip_mean", "ud_flip_gamma", "mirror_noise"]
 ALL_RECIPES: tuple[RecipeName, ...] = ("lr_flip_mean", "ud_flip_gamma", "mirror_noise")
 
@@ -30,24 +31,40 @@ class SourceConfig:
     include_dem: bool = False
     labels: str | None = None  # geotiff: label raster or vector inventory (file mode)
     nodata: float | None = None  # overrides the raster's own nodata value
+    # Pixel size of the input in metres when its files do not say (GeoTIFFs carry their own);
+    # None: the format's known value (Bijie 0.8 m, Landslide4Sense 10 m) or unknown.
+    resolution: float | None = None
 
 
 @dataclass(frozen=True)
 class ChipConfig:
-    """How samples become fixed-size chips."""
+    """How samples become chips.
 
-    size: int = 256
-    resize: bool = True  # False: cut into chips on a grid instead of resizing
+    native (default): each sample is kept whole at one ground resolution (`resolution`, or the
+      source's own), so a landslide keeps its true size in pixels, as in a scene `lim-tf map` sees.
+    grid: as native, then cut into size x size chips on a grid (for large scenes).
+    resize: every sample resized to size x size, as the FCN-FL paper did. This hands the network
+      a size cue no scene offers (chips are cropped around their landslide); kept to reproduce it.
+    """
+
+    mode: ChipMode = "native"
+    size: int = 256  # resize: every chip's size; grid: the chip size
     stride: int | None = None  # grid stride when cutting; defaults to size
+    resolution: float | None = None  # metres per pixel to resample to; None keeps the source's
 
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """The held-out test split and the K folds over the rest."""
+    """The held-out test split and the K folds over the rest.
 
-    # A count (>= 1) or a fraction (< 1) of the landslide samples; the paper holds out 70 of 770.
-    test_landslide: float = 0.1
-    test_non_landslide: float = 0.0
+    Test shares are a count (an int: 70 as in the paper) or a fraction (a float in 0..1; 1.0 is all).
+    Non-landslide samples are held out in the same share as landslide samples unless given, so the
+    test split holds both kinds in the dataset's ratio. folds=0 makes a test-only record set
+    (every sample held out), e.g. for scoring a model on another region.
+    """
+
+    test_landslide: int | float = 0.1
+    test_non_landslide: int | float | None = None  # None: the landslide share
     folds: int = 5
     seed: int = 0
 
@@ -114,6 +131,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
+        if int in inner and float in inner and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value  # a count (int) and a fraction (float) mean different things
         return _coerce(inner[0], value, where)
     if origin is Literal:
         if value not in args:
@@ -175,13 +194,23 @@ class TrainConfig:
     learning_rate: float = 1e-4
     optimizer: Literal["adam", "sgd"] = "adam"
     folds: tuple[int, ...] = (0,)  # empty: every fold of the records (the K-fold ensemble)
-    monitor: Literal["val_loss", "val_f1"] = "val_loss"
+    monitor: Literal["val_loss", "val_f1", "val_best_f1"] = "val_loss"
     encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
     distribute: Literal["auto", "mirrored", "none"] = "auto"
     cpu_replicas: int = 0  # > 1: mirror over that many logical CPU devices (for tests)
     augment: bool = True  # online flips and rotations
-    steps_per_epoch: int | None = None  # None: one pass over the training folds
+    steps_per_epoch: int | None = None  # None: as many batches as the training folds hold chips
+    # Training tiles: each chip is scale-jittered, then cropped (or padded with ignored pixels) to
+    # tile x tile. Larger tiles give the network more context per step, at more cost per step.
+    tile: int = 256
+    landslide_share: float | None = 0.5  # share of landslide chips per batch; None: as the records hold
+    photometric: bool = True  # online brightness, contrast, gamma, blur and noise (image only)
+    scale_jitter: float = 1.25  # chips are rescaled by a factor in [1/s, s]; 1 turns it off
+    schedule: Literal["constant", "cosine"] = "cosine"  # cosine decay after a linear warm-up
+    warmup_epochs: int = 1
+    patience: int | None = None  # stop a fold after this many validations without improvement
+    validation_every: int = 1  # validate every k epochs (the best model is picked among those)
     threshold: float = 0.5
     log_images: int = 3  # validation images shown in TensorBoard
     seed: int = 0

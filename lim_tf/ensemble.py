@@ -16,12 +16,19 @@ from lim_tf.errors import InputError
 from lim_tf.models import load_model
 
 
+FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
+
+
 @dataclass
 class Ensemble:
-    """Averages the probability maps of its members; a single model is an ensemble of one."""
+    """Averages the probability maps of its members; a single model is an ensemble of one.
+
+    With `tta` each member's map is itself the mean over the four flips of the image (each
+    prediction flipped back), which evens out the network's orientation preferences."""
 
     models: list[keras.Model]
     names: list[str]
+    tta: bool = False
 
     @property
     def bands(self) -> int:
@@ -38,9 +45,17 @@ class Ensemble:
     @functools.cached_property
     def _members(self):
         # One trace serves every image size; predict_on_batch would retrace for each new tile shape.
+        flips = FLIPS if self.tta else ((),)
+
+        def flipped(model, images, axes):
+            if not axes:
+                return model(images, training=False)[..., 0]
+            return tf.reverse(model(tf.reverse(images, axes), training=False), axes)[..., 0]
+
         @tf.function(input_signature=[tf.TensorSpec([None, None, None, self.bands], tf.float32)])
         def members(images):
-            return tf.stack([model(images, training=False)[..., 0] for model in self.models])
+            return tf.stack([tf.add_n([flipped(model, images, axes) for axes in flips]) / len(flips)
+                             for model in self.models])
 
         return members
 
@@ -56,7 +71,7 @@ def read_run_state(run: Path) -> dict[str, Any]:
     return state
 
 
-def load_run(run: Path, fold: int | None = None) -> tuple[Ensemble, dict[str, Any]]:
+def load_run(run: Path, fold: int | None = None, tta: bool = False) -> tuple[Ensemble, dict[str, Any]]:
     """The ensemble of a run (fold=None) or one fold's model, with run.json."""
     state = read_run_state(run)
     names = state["ensemble"]["models"]
@@ -65,12 +80,12 @@ def load_run(run: Path, fold: int | None = None) -> tuple[Ensemble, dict[str, An
         if not names:
             done = ", ".join(sorted(state["folds"]))
             raise InputError(f"{run}: fold {fold} has no finished model (finished folds: {done or 'none'})")
-    return Ensemble([load_model(Path(run) / n) for n in names], names), state
+    return Ensemble([load_model(Path(run) / n) for n in names], names, tta), state
 
 
-def load_models(path: Path, fold: int | None = None) -> tuple[Ensemble, dict[str, Any]]:
+def load_models(path: Path, fold: int | None = None, tta: bool = False) -> tuple[Ensemble, dict[str, Any]]:
     """A run folder or a single .keras file (then the state holds only a threshold of 0.5)."""
     path = Path(path)
     if path.suffix == ".keras" or path.is_file():
-        return Ensemble([load_model(path)], [path.name]), {"threshold": 0.5, "ensemble": {"models": [path.name]}}
-    return load_run(path, fold)
+        return Ensemble([load_model(path)], [path.name], tta), {"threshold": 0.5, "ensemble": {"models": [path.name]}}
+    return load_run(path, fold, tta)

@@ -17,10 +17,8 @@ from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
 from lim_tf.config import SourceConfig
-from lim_tf.data.folder import read_folder
+from lim_tf.data.items import Item, folder_items, record_items
 from lim_tf.data.manifest import load_manifest
-from lim_tf.data.pipeline import record_files, split_groups
-from lim_tf.data.records import read_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.ensemble import Ensemble
 from lim_tf.errors import InputError
@@ -28,42 +26,40 @@ from lim_tf.figures import overlay_png, pr_curve_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
 
 log = logging.getLogger(__name__)
-TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide")
-Item = tuple[str, np.ndarray, np.ndarray]  # id, image (H, W, C), mask in class values
+TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
+KINDS = ("landslide_chips", "non_landslide_chips")
 
 
-def record_items(records: Path, split: str, fold: int | None = None) -> tuple[Iterator[Item], int, int]:
-    """(items, count, bands) of a record split's original chips (augmented copies are left out);
-    'val' needs a fold."""
-    manifest = load_manifest(records)
-    files = record_files(Path(records), manifest, split, fold)  # type: ignore[arg-type]
-    names = split_groups(split, fold, manifest["folds"])  # type: ignore[arg-type]
-    count = sum(manifest["examples"][n]["total"] - manifest["examples"][n]["augmented"] for n in names)
-    items = ((c.chip_id, c.image, c.mask) for c in read_records(files) if c.augmentation == "none")
-    return items, count, len(manifest["band_names"])
-
-
-def folder_items(folder: Path, mask_values: tuple = ()) -> tuple[Iterator[Item], int, int | None]:
-    """(items, count, bands) from images/ + masks/; every image needs its mask."""
-    samples = read_folder(Path(folder), SourceConfig(format="folder", mask_values=mask_values))
-    count = len(list((Path(folder) / "images").iterdir())) if (Path(folder) / "images").is_dir() else 0
-    return ((s.sample_id, s.image, s.mask) for s in samples), count, None
+def false_positive_m2_per_km2(confusion: Confusion) -> float:
+    """Area wrongly mapped as landslide per km² of non-landslide ground (the false-positive rate x 10^6)."""
+    ground = confusion.fp + confusion.tn
+    return 1e6 * confusion.fp / ground if ground else 0.0
 
 
 @dataclass
 class Evaluation:
-    """Everything accumulated over the evaluated images."""
+    """Everything accumulated over the evaluated images, in total and by chip kind."""
 
     threshold: float
     confusion: Confusion = field(default_factory=Confusion)
+    by_kind: dict[str, Confusion] = field(default_factory=lambda: {kind: Confusion() for kind in KINDS})
+    images_by_kind: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KINDS})
     objects: ObjectCounts = field(default_factory=ObjectCounts)
     sweep: ThresholdSweep = field(default_factory=ThresholdSweep)
     rows: list[dict[str, Any]] = field(default_factory=list)
     examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def metrics(self) -> dict[str, Any]:
+        """Scores over all images (the headline), then landslide and non-landslide chips apart."""
         best, best_f1 = self.sweep.best_threshold()
+        kinds = {}
+        for kind in KINDS:
+            confusion = self.by_kind[kind]
+            kinds[kind] = {"images": self.images_by_kind[kind], "confusion": confusion.as_dict(), **confusion.scores(),
+                           "false_positive_m2_per_km2": false_positive_m2_per_km2(confusion),
+                           "share_of_false_positives": confusion.fp / self.confusion.fp if self.confusion.fp else 0.0}
         return {"threshold": self.threshold, "confusion": self.confusion.as_dict(), **self.confusion.scores(),
+                "false_positive_m2_per_km2": false_positive_m2_per_km2(self.confusion), **kinds,
                 "objects": {**self.objects.__dict__, **self.objects.scores()},
                 "f1_optimal_threshold_on_this_data": best, "f1_at_that_threshold": best_f1,
                 "images": len(self.rows)}
@@ -73,14 +69,15 @@ def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int
              min_overlap: float = 0.0, total: int | None = None, progress: bool = True) -> Evaluation:
     """Predict every item and accumulate pixel, object and sweep statistics; keep a few for figures."""
     result = Evaluation(threshold)
-    for batch in tqdm(_batches(items, batch_size), desc="evaluating", unit="batch", disable=not progress,
-                      total=None if total is None else -(-total // batch_size)):
-        images = np.stack([image for _, image, _ in batch])
-        if images.shape[-1] != model.bands:
-            raise InputError(f"{batch[0][0]}: images have {images.shape[-1]} bands but the model takes "
-                             f"{model.bands}; evaluate on data with the training bands")
-        for (name, image, mask), probability in zip(batch, model.predict(images)):
-            _add(result, name, image, mask, probability, min_overlap, keep)
+    with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
+        for batch in _batches(items, batch_size):
+            images = np.stack([image for _, image, _ in batch])
+            if images.shape[-1] != model.bands:
+                raise InputError(f"{batch[0][0]}: images have {images.shape[-1]} bands but the model takes "
+                                 f"{model.bands}; evaluate on data with the training bands")
+            for (name, image, mask), probability in zip(batch, model.predict(images)):
+                _add(result, name, image, mask, probability, min_overlap, keep)
+            bar.update(len(batch))
     if not result.rows:
         raise InputError("nothing to evaluate: the split or folder holds no images")
     return result
@@ -91,11 +88,15 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     predicted = (probability >= result.threshold) & valid
     confusion = Confusion.from_masks(truth, predicted, valid)
     objects = count_objects(truth & valid, predicted, min_overlap)
+    kind = KINDS[0] if truth.any() else KINDS[1]
     result.confusion += confusion
+    result.by_kind[kind] += confusion
+    result.images_by_kind[kind] += 1
     result.objects += objects
     result.sweep.add(truth, probability, valid)
-    result.rows.append({"id": name, **confusion.as_dict(), **confusion.scores(), "true_objects": objects.true_objects,
-                        "detected_objects": objects.detected, "predicted_objects": objects.predicted_objects})
+    result.rows.append({"id": name, "kind": kind.removesuffix("_chips"), **confusion.as_dict(), **confusion.scores(),
+                        "true_objects": objects.true_objects, "detected_objects": objects.detected,
+                        "predicted_objects": objects.predicted_objects})
     if len(result.examples) < keep:
         result.examples.append((name, image, truth, predicted))
 
@@ -134,33 +135,37 @@ def _safe(name: str) -> str:
 
 
 def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
-    """The paper's Tables 3/4: a column per model, rows accuracy, recall, F1, mIoU, precision, landslide IoU.
+    """The paper's Tables 3/4, a column per model: scores over every test chip (landslide and
+    non-landslide), then the paper's protocol (landslide chips only) as a second, named block.
 
     Returns (markdown, csv)."""
     names = list(metrics)
+    rows = [(row, row, metrics) for row in TABLE_ROWS]
+    rows += [(f"{row} (landslide chips only)", row, {n: metrics[n][KINDS[0]] for n in names})
+             for row in ("recall", "f1", "precision", "iou_landslide")]
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for row in TABLE_ROWS:
-        lines.append(f"| {row} | " + " | ".join(f"{metrics[n][row]:.4f}" for n in names) + " |")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["metric", *names])
-    for row in TABLE_ROWS:
-        writer.writerow([row, *(f"{metrics[n][row]:.6f}" for n in names)])
+    for label, key, source in rows:
+        digits = 1 if key == "false_positive_m2_per_km2" else 4
+        lines.append(f"| {label} | " + " | ".join(f"{source[n][key]:.{digits}f}" for n in names) + " |")
+        writer.writerow([label, *(f"{source[n][key]:.6f}" for n in names)])
     return "\n".join(lines) + "\n", buffer.getvalue()
 
 
-def validation_threshold(run: Path, records: Path, state: dict[str, Any], fold: int | None,
-                         progress: bool = True) -> float:
-    """F1-optimal threshold on validation data only: each fold model on its own held-out fold
-    (out-of-fold predictions for an ensemble), never on the test split."""
+def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, progress: bool = True) -> float:
+    """F1-optimal threshold on validation data only: each fold model on its own held-out fold of the
+    records the run trained on (out-of-fold predictions for an ensemble), never on test data."""
     from lim_tf.ensemble import load_run
 
+    records = Path(state["records"])
     folds = [fold] if fold is not None else sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
     sweep = ThresholdSweep()
     for k in folds:
         member, _ = load_run(run, k)
-        items, count, _ = record_items(records, "val", k)
-        sweep = sweep + evaluate(member, items, 0.5, total=count, progress=progress).sweep
+        scored = record_items(records, "val", k)
+        sweep = sweep + evaluate(member, scored.items, 0.5, total=scored.count, progress=progress).sweep
     threshold, f1 = sweep.best_threshold()
     log.info("F1-optimal threshold on validation data: %.3f (F1 %.4f)", threshold, f1)
     return threshold
@@ -171,11 +176,13 @@ class EvalRequest:
     """What to evaluate and how."""
 
     records: Path | None = None  # default: the records the run was trained on
-    images: Path | None = None  # images/ + masks/ instead of records
+    images: Path | None = None  # a Bijie-layout folder or images/ + masks/, instead of records
     mask_values: tuple = ()
+    source_resolution: float | None = None  # --images: their pixel size in metres when the files do not say
     split: str = "test"
     fold: int | None = None  # None: the ensemble of all finished folds
-    threshold: float | None = None  # None: F1-optimal on validation data
+    threshold: float | None = None  # None: F1-optimal on the run's validation folds
+    tta: bool = False  # average predictions over the four flips of each image
     figures: int = 8
     batch_size: int = 8
     min_overlap: float = 0.0
@@ -186,24 +193,36 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     """Evaluate one run into `out` (metrics.json, per_image.csv, figures); returns the metrics."""
     from lim_tf.ensemble import load_run
 
-    model, state = load_run(run, request.fold)
-    records = Path(request.records or state["records"])
+    model, state = load_run(run, request.fold, request.tta)
     threshold = request.threshold
     if threshold is None:
-        threshold = validation_threshold(run, records, state, request.fold, progress)
+        threshold = validation_threshold(run, state, request.fold, progress)
     if request.images:
-        items, count, _ = folder_items(request.images, request.mask_values)
-        source = str(request.images)
+        source = SourceConfig(mask_values=request.mask_values, resolution=request.source_resolution)
+        scored = folder_items(request.images, source, state.get("resolution"))
+        data = str(request.images)
     else:
-        items, count, bands = record_items(records, request.split, request.fold if request.split == "val" else None)
-        if bands != model.bands:
-            raise InputError(f"{records}: records have {bands} bands but {run}'s model takes {model.bands}; "
+        records = Path(request.records or state["records"])
+        scored = record_items(records, request.split, request.fold if request.split == "val" else None)
+        if scored.bands != model.bands:
+            raise InputError(f"{records}: records have {scored.bands} bands but {run}'s model takes {model.bands}; "
                              "evaluate on records built like the training ones")
-        source = f"{records} ({request.split})"
-    result = evaluate(model, items, threshold, request.figures, request.batch_size, request.min_overlap, count, progress)
-    extra = {"run": str(run), "models": model.names, "combine": "mean", "data": source,
+        _check_resolution(records, state)
+        data = f"{records} ({request.split})"
+    result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
+                      scored.count, progress)
+    extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
+             "resolution_m": state.get("resolution"),
              "threshold_source": "given" if request.threshold is not None else "f1-optimal on validation folds"}
     return write_report(result, out, extra, overwrite)
+
+
+def _check_resolution(records: Path, state: dict[str, Any]) -> None:
+    """Records at another ground resolution than the run's would score the model off its scale."""
+    theirs, ours = load_manifest(records).get("resolution"), state.get("resolution")
+    if theirs and ours and abs(theirs / ours - 1) > 0.01:
+        raise InputError(f"{records}: chips at {theirs} m but the model was trained at {ours} m; rebuild them "
+                         f"with --resolution {ours}")
 
 
 def evaluate_runs(runs: list[Path], out: Path, request: EvalRequest, overwrite: bool = False,

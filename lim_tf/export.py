@@ -128,7 +128,8 @@ def _metadata(run: Path, state: dict[str, Any], ensemble: Ensemble, fold: int | 
     config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
     return {
         "architecture": _architecture(config), "band_names": state["band_names"], "bands": ensemble.bands,
-        "chip_size": state["chip_size"], "threshold": state["threshold"], "models": ensemble.names,
+        "chip_size": state["chip_size"], "resolution_m": state.get("resolution"), "threshold": state["threshold"],
+        "models": ensemble.names,
         "combine": "mean", "fold": fold,
         "normalisation": {"inside_model": True, "band_statistics": statistics},
         "training_manifest_sha256": state.get("manifest_sha256"),

@@ -127,7 +127,7 @@ def _batches(tiles: list[Tile], size: int) -> list[list[Tile]]:
 
 def _pixel_area_km2(scene: Scene) -> float | None:
     """Area of one pixel in km² for the progress bar (near the scene centre for geographic CRSs)."""
-    from lim_tf.terrain import pixel_size_metres
+    from lim_tf.geo.grid import pixel_size_metres
 
     crs, transform = scene.dataset.crs, scene.dataset.transform
     if crs is None:
@@ -182,7 +182,10 @@ class MapConfig:
     slope_action: Literal["flag", "drop"] = "flag"
     inventory: str | None = None  # reference points or polygons to check the map against
     sentinel2: bool = False  # the scene is a Level-2A .SAFE folder or a folder of B02/B03/B04 files
-    resolution: float | None = None  # Sentinel-2: resample to this pixel size (the paper: 1 m); None keeps 10 m
+    # Map at this pixel size in metres; None: the model's training resolution (from its records),
+    # so a model meets landslides at the size it learnt them. Without one, the scene's own pixels.
+    resolution: float | None = None
+    tta: bool = False  # average each tile's prediction over its four flips
 
 
 def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
@@ -199,12 +202,13 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     from lim_tf.terrain import SlopeSampler
 
     started = time.perf_counter()
-    model, state = load_models(Path(model_path), config.fold)
+    model, state = load_models(Path(model_path), config.fold, config.tta)
     loaded = time.perf_counter()
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
+    resolution = config.resolution or state.get("resolution")
     if config.sentinel2:
-        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, config.resolution, overwrite, progress)
-    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs)
+        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, resolution, overwrite, progress)
+    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs, resolution)
     crs = scene.dataset.crs
     try:
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
@@ -229,6 +233,8 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
                 write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
             write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
             summary = _summary(scene_path, model.names, threshold, features)
+            summary["resolution_m"] = resolution if scene.resampled else None
+            summary["tta"] = config.tta
             summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}
             if config.inventory:
@@ -240,7 +246,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
             for path in folder.glob("*_raw*.tif"):
                 path.unlink()
     finally:
-        scene.dataset.close()
+        scene.close()
     return summary
 
 

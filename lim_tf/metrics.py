@@ -188,3 +188,38 @@ class LandslideScore(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "score": self.score, "threshold": self.threshold}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BestF1(keras.metrics.Metric):
+    """The landslide F1 at the best of `bins` thresholds (for picking epochs on validation data).
+
+    Accumulates histograms of predicted probability for landslide and background pixels, as
+    ThresholdSweep does, so the score does not depend on a threshold fixed before training."""
+
+    def __init__(self, bins: int = 100, name: str = "best_f1", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.bins = bins
+        self.histograms = self.add_variable(shape=(2, bins), initializer="zeros", name="histograms")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        truth = tf.reshape(tf.cast(y_true[..., 0] > 0.5, tf.int32), [-1])
+        index = tf.clip_by_value(tf.cast(tf.reshape(tf.cast(y_pred[..., 0], tf.float32), [-1]) * self.bins,
+                                         tf.int32), 0, self.bins - 1)
+        weight = tf.ones_like(index, tf.float32) if sample_weight is None else tf.reshape(
+            tf.cast(sample_weight, tf.float32), [-1])
+        counts = tf.math.unsorted_segment_sum(weight, truth * self.bins + index, 2 * self.bins)
+        self.histograms.assign_add(tf.reshape(counts, [2, self.bins]))
+
+    def result(self):
+        negatives, positives = self.histograms[0], self.histograms[1]
+        tp = tf.cumsum(positives, reverse=True)
+        fp = tf.cumsum(negatives, reverse=True)
+        fn = tf.reduce_sum(positives) - tp
+        return tf.reduce_max(2 * tp / tf.maximum(2 * tp + fp + fn, 1e-12))
+
+    def reset_state(self):
+        self.histograms.assign(tf.zeros((2, self.bins)))
+
+    def get_config(self):
+        return {**super().get_config(), "bins": self.bins}

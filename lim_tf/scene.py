@@ -8,20 +8,33 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 
 from lim_tf.data.images import band_indexes, valid_pixels
 from lim_tf.errors import InputError
+from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Scene:
-    """An open raster with the bands the model needs and its nodata rule."""
+    """An open raster with the bands the model needs and its nodata rule. `dataset` is the grid
+    the model predicts on: the file itself, or a virtual raster of it at the model's resolution."""
 
     dataset: rasterio.DatasetReader
     indexes: list[int]  # 1-based band indexes, in the model's order
     nodata: float | None
+    source: rasterio.DatasetReader | None = None  # the file, when `dataset` resamples it
+
+    @property
+    def resampled(self) -> bool:
+        return self.source is not None
+
+    def close(self) -> None:
+        self.dataset.close()
+        if self.source is not None:
+            self.source.close()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -47,8 +60,9 @@ class Scene:
 
 
 def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
-               allow_no_crs: bool = False) -> Scene:
-    """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's bands."""
+               allow_no_crs: bool = False, resolution: float | None = None) -> Scene:
+    """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's
+    bands. With `resolution` (metres) it is read on a grid of that pixel size (bilinear)."""
     try:
         dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as error:
@@ -69,4 +83,9 @@ def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: flo
         dataset.close()
         raise InputError(f"{path}: {len(indexes)} band(s) selected but the model takes {model_bands}; "
                          "choose them with --bands (e.g. --bands 1,2,3)")
-    return Scene(dataset, indexes, nodata if nodata is not None else dataset.nodata)
+    nodata = nodata if nodata is not None else dataset.nodata
+    grid = resampled_grid(dataset, resolution)
+    if grid is None:
+        return Scene(dataset, indexes, nodata)
+    log.info("%s: %.2f m pixels, mapped at the model's %.2f m", path, ground_resolution(dataset), resolution)
+    return Scene(warp(dataset, grid, Resampling.bilinear, nodata), indexes, nodata, dataset)

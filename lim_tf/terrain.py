@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
 import shapely
-from pyproj import Geod
 from rasterio.features import geometry_mask
 from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import from_bounds
 
 from lim_tf.errors import InputError
-
-GEOD = Geod(ellps="WGS84")
+from lim_tf.geo.grid import pixel_size_metres
 
 
 def slope_degrees(elevation: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """Slope in degrees from elevations (m) on a grid with pixel sizes dx, dy in metres."""
     grad_y, grad_x = np.gradient(elevation.astype(np.float64), dy, dx)
     return np.degrees(np.arctan(np.hypot(grad_x, grad_y)))
-
-
-def pixel_size_metres(transform: Any, crs: Any, x: float, y: float) -> tuple[float, float]:
-    """Pixel width and height in metres at (x, y): geodesic for geographic CRSs."""
-    if crs is not None and crs.is_geographic:
-        _, _, dx = GEOD.inv(x, y, x + transform.a, y)
-        _, _, dy = GEOD.inv(x, y, x, y + transform.e)
-        return dx, dy
-    factor = crs.linear_units_factor[1] if crs is not None else 1.0
-    return abs(transform.a) * factor, abs(transform.e) * factor
 
 
 class SlopeSampler:

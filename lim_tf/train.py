@@ -18,10 +18,10 @@ from lim_tf.atomic import atomic_file
 from lim_tf.callbacks import BestModel, NanGuard, ValidationImages, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, load_manifest
-from lim_tf.data.pipeline import PipelineConfig, make_dataset
+from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
-from lim_tf.metrics import LandslideScore
+from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
 from lim_tf.runtime import peak_memory_mb, run_in_fresh_process
@@ -73,6 +73,24 @@ def make_loss(config: LossConfig, manifest: dict[str, Any]) -> keras.losses.Loss
     if config.name == "weighted_bce":
         weight = config.landslide_weight or manifest["imbalance_ratio"]["after_augmentation"] or 1.0
     return WeightedCrossEntropy(landslide_weight=weight, tversky_weight=config.tversky_weight)
+
+
+def pipeline_config(config: TrainConfig, fold: int, replicas: int = 1) -> PipelineConfig:
+    """How a fold's batches are made: tiles, chip-kind share and online augmentation."""
+    return PipelineConfig(batch_size=config.batch_size, tile=config.tile, landslide_share=config.landslide_share,
+                          augment=config.augment, photometric=config.photometric, scale_jitter=config.scale_jitter,
+                          seed=config.seed + fold, deterministic=True, whole_chips_per_batch=replicas)
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The configured rate, or a linear warm-up to it followed by cosine decay to 1 % of it."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = config.epochs * steps_per_epoch
+    warmup = min(config.warmup_epochs * steps_per_epoch, total // 2)
+    return keras.optimizers.schedules.CosineDecay(0.0 if warmup else config.learning_rate, max(total - warmup, 1),
+                                                  alpha=0.01, warmup_target=config.learning_rate if warmup else None,
+                                                  warmup_steps=warmup)
 
 
 def model_config(config: TrainConfig, manifest: dict[str, Any], policy: str) -> ModelConfig:
@@ -140,17 +158,17 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     keras.utils.set_random_seed(config.seed + fold)
     folder = run / f"fold{fold}"
     folder.mkdir(exist_ok=True)
-    pipeline = PipelineConfig(batch_size=config.batch_size, augment=config.augment, seed=config.seed + fold,
-                              deterministic=True)
-    train_data = make_dataset(records, "train", fold, pipeline, repeat=config.steps_per_epoch is not None)
+    pipeline = pipeline_config(config, fold, strategy.num_replicas_in_sync)
+    train_data = make_dataset(records, "train", fold, pipeline)
     val_data = make_dataset(records, "val", fold, pipeline)
+    steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
     with strategy.scope():
         model = build_model(model_config(config, manifest, policy))
         scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
-        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
-                      loss=make_loss(config.loss, manifest), weighted_metrics=scores)
+        model.compile(optimizer=make_optimizer(config.optimizer, learning_rate(config, steps), policy),
+                      loss=make_loss(config.loss, manifest), weighted_metrics=[*scores, BestF1()])
     history = folder / "history.csv"
-    best = BestModel(folder / "model.keras", config.monitor, history)
+    best = BestModel(folder / "model.keras", config.monitor, history, config.patience)
     guard = NanGuard()
     callbacks = [
         keras.callbacks.BackupAndRestore(str(folder / "backup")),  # resume losing at most one epoch
@@ -160,11 +178,12 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         *extra_callbacks,
     ]
     if config.log_images:
-        images, targets, _ = next(iter(val_data.unbatch().batch(config.log_images)))
-        callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", images.numpy(), targets.numpy(),
-                                          config.threshold))
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-              callbacks=callbacks, verbose=1 if progress else 0, shuffle=False)
+        shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
+        callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", [s[0] for s in shown],
+                                          [s[1] for s in shown], config.threshold, config.validation_every))
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
+              validation_freq=config.validation_every, callbacks=callbacks, verbose=1 if progress else 0,
+              shuffle=False)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
         raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
@@ -195,9 +214,9 @@ def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainC
         if not resume:
             raise OutputError(f"{run}: holds a run already; pass --resume to continue it or choose another folder")
         state = json.loads(state_path.read_text())
-        if state["band_names"] != manifest["band_names"] or state["chip_size"] != manifest["chip_size"]:
-            raise InputError(f"{records}: bands {manifest['band_names']} at {manifest['chip_size']} px do not match "
-                             f"the run's {state['band_names']} at {state['chip_size']} px; use the run's records")
+        if (state["band_names"], state.get("resolution")) != (manifest["band_names"], manifest.get("resolution")):
+            raise InputError(f"{records}: bands {manifest['band_names']} at {manifest.get('resolution')} m do not match "
+                             f"the run's {state['band_names']} at {state.get('resolution')} m; use the run's records")
         return state
     try:
         run.mkdir(parents=True, exist_ok=True)
@@ -210,6 +229,7 @@ def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainC
         dump_yaml(config, temporary)
     state = {"records": str(records.resolve()), "manifest_sha256": _sha256(records / MANIFEST),
              "band_names": manifest["band_names"], "chip_size": manifest["chip_size"],
+             "chip_mode": manifest["chip_mode"], "resolution": manifest["resolution"],
              "image_dtype": manifest["image_dtype"], "threshold": config.threshold,
              "ensemble": {"combine": "mean", "models": []}, "folds": {}}
     _write_json(state_path, state)

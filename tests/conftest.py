@@ -40,18 +40,21 @@ def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                              max_size=72, scene_size=192, scene_landslides=3, seed=3))
 
 
+# A tiny network on 32-px tiles, one epoch: the plumbing, not the learning.
+TINY_RUN = {"width": 1 / 16, "epochs": 1, "batch_size": 4, "tile": 32, "log_images": 0}
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory):
-    """(root, records, run): a two-fold tiny FCN-FL on 32-px chips, trained once per session."""
-    from lim_tf.config import ChipConfig, DataConfig, SplitConfig, resolve_train_config
+    """(root, records, run): a two-fold tiny FCN-FL on native chips of 20..59 px, trained once per session."""
+    from lim_tf.config import DataConfig, SplitConfig, resolve_train_config
     from lim_tf.data.build import build_dataset
     from lim_tf.train import train
 
     root = tmp_path_factory.mktemp("trained")
     data = write_bijie(root / "bijie", landslides=8, backgrounds=4, seed=7)
     records = root / "records"
-    build_dataset(data, records, DataConfig(chip=ChipConfig(size=32), split=SplitConfig(test_landslide=2, folds=2)),
-                  progress=False)
-    config = resolve_train_config("fcn-flk", overrides={"width": 1 / 16, "epochs": 1, "batch_size": 4, "log_images": 0})
+    build_dataset(data, records, DataConfig(split=SplitConfig(test_landslide=2, folds=2)), progress=False)
+    config = resolve_train_config("fcn-flk", overrides=TINY_RUN)
     train(records, root / "run", config, progress=False)
     return root, records, root / "run"

@@ -8,13 +8,13 @@ import numpy as np
 from PIL import Image
 
 
-def write_bijie(root: Path, landslides: int, backgrounds: int, seed: int = 0) -> Path:
-    """Random RGB chips; each landslide mask is a rectangle of 255 on 0."""
+def write_bijie(root: Path, landslides: int, backgrounds: int, seed: int = 0, even: bool = False) -> Path:
+    """Random RGB chips of 20..59 px (even sizes if asked); each landslide mask is a rectangle of 255 on 0."""
     rng = np.random.default_rng(seed)
     for folder in ("landslide/image", "landslide/mask", "non-landslide/image"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     for i in range(landslides + backgrounds):
-        height, width = (int(v) for v in rng.integers(20, 60, 2))
+        height, width = (int(v) // (2 if even else 1) * (2 if even else 1) for v in rng.integers(20, 60, 2))
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         if i < landslides:
             mask = np.zeros((height, width), np.uint8)

@@ -17,13 +17,20 @@ SIZE = 32
 
 
 def config(**augment) -> DataConfig:
-    return DataConfig(chip=ChipConfig(size=SIZE), split=SplitConfig(test_landslide=1, folds=2, seed=4),
+    """The paper's resizing, one landslide test chip and no non-landslide ones (so the IR check
+    below counts every non-landslide chip as training)."""
+    return DataConfig(chip=ChipConfig(mode="resize", size=SIZE),
+                      split=SplitConfig(test_landslide=1, test_non_landslide=0, folds=2, seed=4),
                       augment=AugmentConfig(**augment), examples_per_shard=4)
 
 
 def all_chips(out):
     manifest = load_manifest(out)
     return list(read_records([out / f for files in manifest["files"].values() for f in files]))
+
+
+def originals(out):
+    return [c for c in all_chips(out) if c.augmentation == "none"]
 
 
 def test_decoded_pixels_equal_resized_source_pixels(bijie_dir, tmp_path):
@@ -69,7 +76,8 @@ def test_folds_are_stratified_and_augmented_copies_stay_with_their_origin(tmp_pa
 
     root = write_bijie(tmp_path / "b", landslides=20, backgrounds=30, seed=2)
     out = tmp_path / "records"
-    cfg = DataConfig(chip=ChipConfig(size=16), split=SplitConfig(test_landslide=5, folds=5, seed=0))
+    cfg = DataConfig(chip=ChipConfig(mode="resize", size=16),
+                     split=SplitConfig(test_landslide=5, test_non_landslide=0, folds=5, seed=0))
     build_dataset(root, out, cfg, progress=False)
     chips = all_chips(out)
     folds_of_origin = defaultdict(set)
@@ -89,7 +97,7 @@ def test_tiles_of_one_image_share_a_fold(tmp_path):
     from helpers import write_bijie
 
     root = write_bijie(tmp_path / "b", landslides=8, backgrounds=4, seed=5)
-    cfg = DataConfig(chip=ChipConfig(size=16, resize=False), split=SplitConfig(test_landslide=1, folds=3))
+    cfg = DataConfig(chip=ChipConfig(mode="grid", size=16), split=SplitConfig(test_landslide=1, folds=3))
     out = tmp_path / "records"
     build_dataset(root, out, cfg, progress=False)
     folds_of_origin = defaultdict(set)
@@ -106,7 +114,7 @@ def test_same_input_and_seed_give_byte_identical_records(bijie_dir, tmp_path):
     build_dataset(bijie_dir, tmp_path / "a", config(), progress=False)
     build_dataset(bijie_dir, tmp_path / "b", config(), progress=False)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    other = DataConfig(chip=ChipConfig(size=SIZE), split=SplitConfig(test_landslide=1, folds=2, seed=5))
+    other = DataConfig(chip=ChipConfig(mode="resize", size=SIZE), split=SplitConfig(test_landslide=1, folds=2, seed=5))
     build_dataset(bijie_dir, tmp_path / "c", other, progress=False)
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
@@ -126,3 +134,66 @@ def test_synthetic_data_builds_and_is_imbalanced(synthetic_dir, tmp_path):
     manifest = build_dataset(synthetic_dir / "bijie", tmp_path / "r", config(), progress=False)
     assert 5 < manifest["imbalance_ratio"]["before_augmentation"] < 200
     assert manifest["imbalance_ratio"]["after_augmentation"] < manifest["imbalance_ratio"]["before_augmentation"]
+
+
+def shrink_by_two(image: np.ndarray) -> np.ndarray:
+    """Antialiased bilinear halving, written out: weights 1, 3, 3, 1 (/8) along each axis, renormalised at
+    the border (the triangle filter of a 2x reduction, centred between source pixels 2i and 2i+1)."""
+    def axis(values: np.ndarray) -> np.ndarray:
+        length = values.shape[0]
+        out = []
+        for i in range(length // 2):
+            taps = [(2 * i - 1, 1), (2 * i, 3), (2 * i + 1, 3), (2 * i + 2, 1)]
+            taps = [(j, w) for j, w in taps if 0 <= j < length]
+            out.append(sum(w * values[j] for j, w in taps) / sum(w for _, w in taps))
+        return np.stack(out)
+    return np.swapaxes(axis(np.swapaxes(axis(image.astype(np.float64)), 0, 1)), 0, 1)
+
+
+def test_native_chips_keep_their_size_or_come_to_the_asked_resolution(tmp_path):
+    from helpers import write_bijie
+
+    root = write_bijie(tmp_path / "b", landslides=4, backgrounds=2, seed=3, even=True)
+    build_dataset(root, tmp_path / "same", DataConfig(split=SplitConfig(test_landslide=1, folds=2)), progress=False)
+    manifest = load_manifest(tmp_path / "same")
+    assert (manifest["chip_mode"], manifest["chip_size"], manifest["resolution"]) == ("native", None, 0.8)
+    for chip in originals(tmp_path / "same"):  # Bijie pixels as they are: a lossless round trip
+        folder, stem = chip.chip_id.split("/")
+        np.testing.assert_array_equal(chip.image, np.asarray(Image.open(root / folder / "image" / f"{stem}.png")))
+    build_dataset(root, tmp_path / "half", DataConfig(chip=ChipConfig(resolution=1.6),
+                                                      split=SplitConfig(test_landslide=1, folds=2)), progress=False)
+    assert load_manifest(tmp_path / "half")["resolution"] == 1.6
+    for chip in originals(tmp_path / "half"):  # 0.8 m -> 1.6 m: half the pixels each way
+        folder, stem = chip.chip_id.split("/")
+        source = np.asarray(Image.open(root / folder / "image" / f"{stem}.png"))
+        assert chip.image.shape == (source.shape[0] // 2, source.shape[1] // 2, 3)
+        assert np.abs(chip.image.astype(int) - np.rint(shrink_by_two(source))).max() <= 1
+        if folder == "landslide":
+            mask = np.asarray(Image.open(root / folder / "mask" / f"{stem}.png")) == 255
+            np.testing.assert_array_equal(chip.mask, mask[1::2, 1::2])  # nearest: the second of each pair
+
+
+def test_test_split_holds_both_kinds_in_the_datasets_ratio(tmp_path):
+    from helpers import write_bijie
+
+    root = write_bijie(tmp_path / "b", landslides=20, backgrounds=30, seed=2)
+    manifest = build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=0.2, folds=4)),
+                             progress=False)
+    assert (manifest["examples"]["test"]["landslide"], manifest["examples"]["test"]["non_landslide"]) == (4, 6)
+    counted = build_dataset(root, tmp_path / "c", DataConfig(split=SplitConfig(test_landslide=10, folds=4)),
+                            progress=False)  # a count of landslide chips: the same share of the others
+    assert (counted["examples"]["test"]["landslide"], counted["examples"]["test"]["non_landslide"]) == (10, 15)
+
+
+def test_a_test_only_record_set_holds_every_sample(tmp_path):
+    from helpers import write_bijie
+
+    root = write_bijie(tmp_path / "b", landslides=3, backgrounds=2, seed=2)
+    manifest = build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=1.0,
+                                                                                test_non_landslide=1.0, folds=0)),
+                             progress=False)
+    assert manifest["folds"] == 0 and list(manifest["files"]) == ["test"]
+    assert manifest["examples"]["test"] == {"total": 5, "landslide": 3, "non_landslide": 2, "augmented": 0}
+    one = build_dataset(root, tmp_path / "one", DataConfig(split=SplitConfig(test_landslide=1, folds=2)),
+                        progress=False)
+    assert one["examples"]["test"]["landslide"] == 1  # an int is a count, 1.0 a fraction

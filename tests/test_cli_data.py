@@ -41,7 +41,7 @@ def test_synth_writes_bijie_layout_and_a_georeferenced_scene(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "s/bijie/landslide/mask").glob("*.png"))) == 2
     with rasterio.open(tmp_path / "s/scene/scene.tif") as src:
-        assert src.crs.to_epsg() == 32648 and src.res == (1.0, 1.0) and src.count == 3
+        assert src.crs.to_epsg() == 32648 and src.res == (0.8, 0.8) and src.count == 3  # Bijie's 0.8 m
 
 
 def corrupt(bijie: Path) -> Path:
@@ -162,4 +162,5 @@ def test_real_l4s_builds_through_the_cli(tmp_path):
                  "--bands", "B4,B3,B2,slope,dem", "--chip-size", "128", "--folds", "2", "--test-landslide", "1")
     assert result.exit_code == 0, result.output
     manifest = load_manifest(tmp_path / "l4s")
-    assert manifest["band_names"] == ["B4", "B3", "B2", "slope", "dem"] and manifest["chip_size"] == 128
+    assert manifest["band_names"] == ["B4", "B3", "B2", "slope", "dem"] and manifest["chip_size"] is None
+    assert manifest["resolution"] == 10.0  # Landslide4Sense's pixel size, kept: native chips

@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from lim_tf.config import ChipConfig, DataConfig, SplitConfig
+from lim_tf.config import DataConfig, SplitConfig
+from lim_tf.data.records import read_records
 from lim_tf.data.build import build_dataset
 from lim_tf.ensemble import load_run
 from lim_tf.models import load_model
@@ -28,7 +29,7 @@ def test_ensemble_is_the_mean_of_the_fold_models(trained):
 
 
 def test_eval_cli_writes_consistent_reports(trained, tmp_path):
-    _, _, run_dir = trained
+    _, records, run_dir = trained
     out = tmp_path / "eval"
     result = run("eval", run_dir, "--out", out, "--threshold", "optimal", "--figures", "2")
     assert result.exit_code == 0, result.output
@@ -37,10 +38,17 @@ def test_eval_cli_writes_consistent_reports(trained, tmp_path):
     assert metrics["threshold_source"].startswith("f1-optimal on validation")
     with (out / "per_image.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == metrics["images"] == 2
+    chips = list(read_records([records / f for f in json.loads((records / "manifest.json").read_text())["files"]["test"]]))
+    assert len(rows) == metrics["images"] == len(chips) == 3  # 2 landslide chips and 1 of the 4 others
     for key in ("tp", "fp", "fn", "tn"):
         assert sum(int(r[key]) for r in rows) == metrics["confusion"][key]
-    assert sum(metrics["confusion"].values()) == 2 * 32 * 32
+        assert (metrics["landslide_chips"]["confusion"][key] + metrics["non_landslide_chips"]["confusion"][key]
+                == metrics["confusion"][key])
+    assert sum(metrics["confusion"].values()) == sum(c.mask.size for c in chips)  # whole chips, every pixel
+    assert (metrics["landslide_chips"]["images"], metrics["non_landslide_chips"]["images"]) == (2, 1)
+    nls = metrics["non_landslide_chips"]["confusion"]
+    assert nls["tp"] == nls["fn"] == 0
+    assert metrics["non_landslide_chips"]["false_positive_m2_per_km2"] == 1e6 * nls["fp"] / (nls["fp"] + nls["tn"])
     assert (out / "pr_curve.png").stat().st_size > 0 and len(list((out / "figures").glob("*.png"))) == 2
 
 
@@ -52,8 +60,10 @@ def test_comparison_table_has_a_column_per_run(trained, tmp_path):
     assert result.exit_code == 0, result.output
     table = (out / "comparison.md").read_text().splitlines()
     assert table[0] == "| metric | run | other |"
-    assert [line.split("|")[1].strip() for line in table[2:]] == ["accuracy", "recall", "f1", "miou", "precision",
-                                                                   "iou_landslide"]
+    assert [line.split("|")[1].strip() for line in table[2:]] == [
+        "accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2",
+        "recall (landslide chips only)", "f1 (landslide chips only)", "precision (landslide chips only)",
+        "iou_landslide (landslide chips only)"]
     first = json.loads((out / "run/metrics.json").read_text())
     assert f"| f1 | {first['f1']:.4f} |" in "\n".join(table)
 
@@ -65,11 +75,14 @@ def test_eval_on_image_folders(trained, tmp_path):
     for path in sorted((root / "bijie/landslide/image").glob("*.png"))[:3]:
         shutil.copy(path, tmp_path / "f/images" / path.name)
         shutil.copy(root / "bijie/landslide/mask" / path.name, tmp_path / "f/masks" / path.name)
-    result = run("eval", run_dir, "--images", tmp_path / "f", "--out", tmp_path / "o")
+    assert_one_line_error(run("eval", run_dir, "--images", tmp_path / "f", "--out", tmp_path / "o"),
+                          "pixel size is unknown", "--source-resolution")
+    result = run("eval", run_dir, "--images", tmp_path / "f", "--out", tmp_path / "o", "--source-resolution", "0.8")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o/metrics.json").read_text())["images"] == 3
     (tmp_path / "f/masks" / path.name).unlink()
-    assert_one_line_error(run("eval", run_dir, "--images", tmp_path / "f", "--out", tmp_path / "o2"), "no mask")
+    assert_one_line_error(run("eval", run_dir, "--images", tmp_path / "f", "--out", tmp_path / "o2",
+                              "--source-resolution", "0.8"), "no mask")
     assert not (tmp_path / "o2").exists()
 
 
@@ -85,8 +98,7 @@ def test_bad_evaluation_inputs(trained, tmp_path):
     (unfinished / "run.json").write_text(json.dumps(state))
     assert_one_line_error(run("eval", unfinished), "no finished fold model")
     no_test = tmp_path / "no_test"
-    build_dataset(root / "bijie", no_test, DataConfig(chip=ChipConfig(size=32), split=SplitConfig(test_landslide=0, folds=2)),
-                  progress=False)
+    build_dataset(root / "bijie", no_test, DataConfig(split=SplitConfig(test_landslide=0, folds=2)), progress=False)
     assert_one_line_error(run("eval", run_dir, "--records", no_test, "--out", tmp_path / "x"), "no test split")
     from lim_tf.config import SourceConfig
 
@@ -96,7 +108,94 @@ def test_bad_evaluation_inputs(trained, tmp_path):
         shutil.copytree(dem_root / folder / "image", tmp_path / "b4" / folder / "image")
         shutil.copytree(dem_root / folder / "image", tmp_path / "b4" / folder / "dem")
     shutil.copytree(dem_root / "landslide/mask", tmp_path / "b4/landslide/mask")
-    build_dataset(tmp_path / "b4", four, DataConfig(source=SourceConfig(include_dem=True), chip=ChipConfig(size=32),
+    build_dataset(tmp_path / "b4", four, DataConfig(source=SourceConfig(include_dem=True),
                                                     split=SplitConfig(test_landslide=2, folds=2)), progress=False)
     assert_one_line_error(run("eval", run_dir, "--records", four, "--out", tmp_path / "y"), "4 bands", "takes 3")
     assert_one_line_error(run("eval", run_dir, "--threshold", "high"), "--threshold")
+
+
+def test_eval_on_a_bijie_layout_folder(trained, tmp_path):
+    root, _, run_dir = trained  # non-landslide/ holds images only: they are scored as all background
+    result = run("eval", run_dir, "--images", root / "bijie", "--out", tmp_path / "o", "--figures", "0")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "o/metrics.json").read_text())
+    assert (metrics["images"], metrics["landslide_chips"]["images"], metrics["non_landslide_chips"]["images"]) == (12, 8, 4)
+
+
+def test_tta_is_the_mean_of_the_flipped_predictions():
+    import keras
+
+    from lim_tf.ensemble import Ensemble
+
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(1, 5, padding="same", activation="sigmoid",
+                               kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1))
+    model = keras.Model(inputs, conv(inputs))  # an asymmetric kernel: orientation matters
+    x = np.random.default_rng(1).uniform(0, 255, (2, 40, 28, 3)).astype(np.float32)
+    plain = Ensemble([model], ["m"])
+
+    def mean_of_flips(images):
+        return np.mean([plain.predict(images),
+                        plain.predict(images[:, :, ::-1])[:, :, ::-1],
+                        plain.predict(images[:, ::-1])[:, ::-1],
+                        plain.predict(images[:, ::-1, ::-1])[:, ::-1, ::-1]], axis=0)
+
+    tta = Ensemble([model], ["m"], tta=True).predict(x)
+    np.testing.assert_allclose(tta, mean_of_flips(x), atol=1e-6)
+    assert np.abs(tta - plain.predict(x)).max() > 0.05
+
+
+@pytest.fixture(scope="module")
+def coarse_run(tmp_path_factory):
+    """A one-fold tiny model trained on records brought from 0.8 m to 1.6 m, with its source folder."""
+    from conftest import TINY_RUN
+    from helpers import write_bijie
+    from lim_tf.config import ChipConfig, resolve_train_config
+    from lim_tf.train import train
+
+    root = tmp_path_factory.mktemp("coarse")
+    source = write_bijie(root / "bijie", landslides=8, backgrounds=6, seed=11)
+    records = root / "records"
+    build_dataset(source, records, DataConfig(chip=ChipConfig(resolution=1.6), split=SplitConfig(test_landslide=3, folds=2)),
+                  progress=False)
+    train(records, root / "run", resolve_train_config("fcn-fl", overrides={**TINY_RUN, "epochs": 2}), progress=False)
+    return source, records, root / "run"
+
+
+def test_scores_on_records_and_on_their_source_images_agree(coarse_run, tmp_path):
+    source, records, run_dir = coarse_run
+    test_ids = [c.chip_id for c in read_records([records / f for f in
+                                                 json.loads((records / "manifest.json").read_text())["files"]["test"]])]
+    for chip_id in test_ids:  # the test chips' source images, in the Bijie layout
+        kind, stem = chip_id.split("/")
+        (tmp_path / "held" / kind / "image").mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / kind / "image" / f"{stem}.png", tmp_path / "held" / kind / "image")
+        if kind == "landslide":
+            (tmp_path / "held/landslide/mask").mkdir(exist_ok=True)
+            shutil.copy(source / kind / "mask" / f"{stem}.png", tmp_path / "held/landslide/mask")
+    (tmp_path / "held/non-landslide/image").mkdir(parents=True, exist_ok=True)
+    on_records = run("eval", run_dir, "--out", tmp_path / "r", "--threshold", "0.3", "--figures", "0")
+    on_images = run("eval", run_dir, "--images", tmp_path / "held", "--out", tmp_path / "i", "--threshold", "0.3",
+                    "--figures", "0")
+    assert on_records.exit_code == 0 and on_images.exit_code == 0, on_records.output + on_images.output
+    a = json.loads((tmp_path / "r/metrics.json").read_text())
+    b = json.loads((tmp_path / "i/metrics.json").read_text())
+    assert a["resolution_m"] == b["resolution_m"] == 1.6
+    assert a["images"] == b["images"] == len(test_ids)
+    assert abs(a["f1"] - b["f1"]) <= 0.03
+    assert a["confusion"] == b["confusion"]  # one resampling rule for both: the same pixels
+
+
+def test_optimal_threshold_comes_from_the_runs_own_folds_whatever_is_scored(trained, tmp_path):
+    root, records, run_dir = trained
+    other = tmp_path / "other"
+    build_dataset(root / "bijie", other, DataConfig(split=SplitConfig(test_landslide=1.0, test_non_landslide=1.0,
+                                                                      folds=0)), progress=False)
+    own = run("eval", run_dir, "--threshold", "optimal", "--out", tmp_path / "own", "--figures", "0")
+    theirs = run("eval", run_dir, "--records", other, "--threshold", "optimal", "--out", tmp_path / "theirs",
+                 "--figures", "0")
+    assert own.exit_code == 0 and theirs.exit_code == 0, own.output + theirs.output
+    a = json.loads((tmp_path / "own/metrics.json").read_text())
+    b = json.loads((tmp_path / "theirs/metrics.json").read_text())
+    assert a["threshold"] == b["threshold"]  # picked on the run's validation folds both times
+    assert b["images"] == 12  # a test-only set: every chip of the other records

@@ -74,7 +74,7 @@ def test_metadata_and_version_numbering(trained, tmp_path):
     assert (first["version"], second["version"]) == (1, 2)
     assert (out / "landslides/1/saved_model.pb").exists() and (out / "landslides/1/variables").is_dir()
     metadata = read_metadata(out / "landslides/1")
-    assert metadata["bands"] == 3 and metadata["chip_size"] == 32 and metadata["band_names"] == ["red", "green", "blue"]
+    assert metadata["bands"] == 3 and metadata["resolution_m"] == 0.8 and metadata["band_names"] == ["red", "green", "blue"]
     assert metadata["training_manifest_sha256"] == hashlib.sha256((records / "manifest.json").read_bytes()).hexdigest()
     assert metadata["normalisation"]["band_statistics"][0]["name"] == "red"
     with pytest.raises(OutputError, match="version 2 exists"):

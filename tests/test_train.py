@@ -13,22 +13,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lim_tf.config import ChipConfig, DataConfig, SplitConfig, resolve_train_config
+from lim_tf.config import DataConfig, SplitConfig, resolve_train_config
 from lim_tf.data.build import build_dataset
 from lim_tf.errors import OutputError, TrainingError
 from lim_tf.models import load_model
 from lim_tf.train import train
+from conftest import TINY_RUN
 from test_cli_data import assert_one_line_error, run
 
 pytestmark = pytest.mark.slow
-TINY = {"width": 1 / 16, "batch_size": 4, "log_images": 2}
+TINY = {"width": 1 / 16, "batch_size": 4, "tile": 32, "log_images": 2}
 
 
 @pytest.fixture
 def records(bijie_dir, tmp_path):
     out = tmp_path / "records"
-    build_dataset(bijie_dir, out, DataConfig(chip=ChipConfig(size=32), split=SplitConfig(test_landslide=1, folds=2)),
-                  progress=False)
+    build_dataset(bijie_dir, out, DataConfig(split=SplitConfig(test_landslide=1, folds=2)), progress=False)
     return out
 
 
@@ -47,7 +47,7 @@ def epochs_in(history: Path) -> list[int]:
 
 def test_two_fold_run_through_the_cli(records, tmp_path):
     result = run("train", records, tmp_path / "run", "--preset", "fcn-flk", "--width", "0.0625", "--epochs", "2",
-                 "--batch-size", "4")
+                 "--batch-size", "4", "--tile", "32")
     assert result.exit_code == 0, result.output
     state = json.loads((tmp_path / "run/run.json").read_text())
     assert state["ensemble"] == {"combine": "mean", "models": ["fold0/model.keras", "fold1/model.keras"]}
@@ -72,7 +72,7 @@ def test_bad_training_requests(records, tmp_path):
 def test_two_replicas_mirror_over_logical_cpus(records, tmp_path):
     # Logical devices must be configured before TensorFlow starts: a fresh process.
     command = [sys.executable, "-m", "lim_tf_cli.main", "-q", "train", str(records), str(tmp_path / "run"),
-               "--width", "0.0625", "--epochs", "1", "--batch-size", "4", "--cpu-replicas", "2"]
+               "--width", "0.0625", "--epochs", "1", "--batch-size", "4", "--tile", "32", "--cpu-replicas", "2"]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads((tmp_path / "run/run.json").read_text())
@@ -113,8 +113,7 @@ class PoisonWeights(keras.callbacks.Callback):
 def test_folds_trained_in_fresh_processes_equal_folds_trained_in_this_one(trained, tmp_path):
     root, records, isolated = trained  # the session run trains its two folds one process each
     state = json.loads((isolated / "run.json").read_text())
-    config = resolve_train_config("fcn-flk", overrides={"width": 1 / 16, "epochs": 1, "batch_size": 4,
-                                                        "log_images": 0})
+    config = resolve_train_config("fcn-flk", overrides=TINY_RUN)
     here = train(records, tmp_path / "run", config, progress=False, isolate=False)
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
     for fold in ("0", "1"):

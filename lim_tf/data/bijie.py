@@ -14,6 +14,7 @@ from lim_tf.data.sample import Sample
 from lim_tf.errors import InputError
 
 CLASSES = ("landslide", "non-landslide")
+RESOLUTION = 0.8  # metres: TripleSat imagery, as the dataset's paper states
 
 
 def list_bijie(root: Path) -> list[tuple[str, Path]]:
@@ -26,7 +27,8 @@ def list_bijie(root: Path) -> list[tuple[str, Path]]:
 
 
 def read_bijie(root: Path, config: SourceConfig) -> Iterator[Sample]:
-    """Samples from a Bijie folder; non-landslide chips get all-background masks."""
+    """Samples from a Bijie folder; non-landslide chips get all-background masks (0.8 m unless
+    the config says otherwise)."""
     value_map = config.mask_values or DEFAULT_MASK_VALUES
     for name, path in list_bijie(root):
         image = read_image(path)
@@ -42,7 +44,7 @@ def read_bijie(root: Path, config: SourceConfig) -> Iterator[Sample]:
             mask = read_mask(mask_path, image.shape, value_map)
         else:
             mask = np.zeros(image.shape[:2], np.uint8)
-        yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names)
+        yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names, config.resolution or RESOLUTION)
 
 
 def _add_dem(folder: Path, image_path: Path, image: np.ndarray,

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from lim_tf import __version__
 from lim_tf.atomic import atomic_directory
-from lim_tf.augment import augment_chips
+from lim_tf.data.augment import augment_chips
 from lim_tf.config import DataConfig, dump_yaml, to_dict
 from lim_tf.data.chips import make_chips
 from lim_tf.data.manifest import write_manifest
@@ -27,11 +27,15 @@ from lim_tf.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def collect_chips(path: Path, config: DataConfig, progress: bool = True) -> list[Chip]:
-    """Read every sample and cut or resize it into chips; bands and dtypes must agree."""
+def collect_chips(path: Path, config: DataConfig, progress: bool = True,
+                  resolutions: set | None = None) -> list[Chip]:
+    """Read every sample and cut or resize it into chips; bands and dtypes must agree.
+    The samples' own pixel sizes are added to `resolutions` when given."""
     chips: list[Chip] = []
     samples = read_samples(path, config.source, config.chip)
     for sample in tqdm(samples, desc="reading", unit="sample", disable=not progress):
+        if resolutions is not None:
+            resolutions.add(None if sample.resolution is None else round(sample.resolution, 3))
         if np.issubdtype(sample.image.dtype, np.floating) and not np.isfinite(sample.image).all():
             raise InputError(f"{sample.sample_id}: image has NaN or infinite values; mark them as nodata "
                              "(--nodata nan for rasters) or clean the file")
@@ -50,14 +54,15 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
                   progress: bool = True) -> dict[str, Any]:
     """Build the record set in `out` atomically and return its manifest."""
     path, out = Path(path), Path(out)
-    chips = assign_splits(collect_chips(path, config, progress), config.split)
+    resolutions: set[float | None] = set()
+    chips = assign_splits(collect_chips(path, config, progress, resolutions), config.split)
     train = [c for c in chips if c.fold >= 0]
     before = count_pixels(train)
     bar: Callable | None = (lambda items, **kw: tqdm(items, **kw)) if progress else None
     augmented = augment_chips(chips, before, config.augment, bar)
     after = before + count_pixels(augmented)
     groups = _group(chips + augmented, config.split.folds)
-    manifest = _manifest(path, config, chips, groups, before, after)
+    manifest = _manifest(path, config, chips, groups, before, after, _resolution(resolutions, config))
     with atomic_directory(out, overwrite) as temporary:
         for name, members in tqdm(groups.items(), desc="writing", unit="split", disable=not progress):
             manifest["files"][name] = write_records(members, temporary, name, config.examples_per_shard)
@@ -65,6 +70,20 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
         dump_yaml(config, temporary / "data_config.yaml")
     log.info("wrote %d chips to %s", sum(len(m) for m in groups.values()), out)
     return manifest
+
+
+def _resolution(found: set, config: DataConfig) -> float | None:
+    """The records' metres per pixel: the target, or the sources' own when they all agree."""
+    if config.chip.mode == "resize":
+        return None
+    if config.chip.resolution is not None:
+        return config.chip.resolution
+    if len(found) == 1:
+        return next(iter(found))
+    if len(found) > 1:
+        log.warning("samples come at several pixel sizes (%s); pass --resolution to bring them to one",
+                    ", ".join(str(r) for r in sorted(found, key=lambda r: r or 0)))
+    return None
 
 
 def _group(chips: Sequence[Chip], folds: int) -> dict[str, list[Chip]]:
@@ -76,17 +95,22 @@ def _group(chips: Sequence[Chip], folds: int) -> dict[str, list[Chip]]:
 
 
 def _manifest(path: Path, config: DataConfig, chips: Sequence[Chip], groups: dict[str, list[Chip]],
-              before: PixelCounts, after: PixelCounts) -> dict[str, Any]:
+              before: PixelCounts, after: PixelCounts, resolution: float | None) -> dict[str, Any]:
     first = chips[0]
-    train_originals = [c for c in chips if c.fold >= 0]
+    # Over the training portion before augmentation (every chip of a test-only set): what models
+    # trained on these records normalise by.
+    train_originals = [c for c in chips if c.fold >= 0] or list(chips)
     return {
         "schema_version": SCHEMA_VERSION,
         "created_by": f"lim-tf {__version__}",
         "source": {"format": config.source.format, "input": str(path)},
-        "chip_size": config.chip.size,
+        "chip_mode": config.chip.mode,
+        # Every chip's size, or None when chips keep their own sizes (native mode).
+        "chip_size": None if config.chip.mode == "native" else config.chip.size,
+        # Metres per pixel of every chip (None: unknown or resized per chip); map and eval use it.
+        "resolution": resolution,
         "image_dtype": first.image.dtype.name,
         "band_names": list(first.band_names),
-        # Over the training portion before augmentation: the imagery the model normalises by.
         "band_statistics": band_statistics(train_originals, first.band_names),
         "folds": config.split.folds,
         "files": {},

@@ -1,7 +1,8 @@
-"""Samples to fixed-size chips: resized (bilinear image, nearest mask) or cut on a grid."""
+"""Samples to chips: kept whole at one ground resolution, cut on a grid, or resized (the paper)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -9,34 +10,66 @@ import tensorflow as tf
 
 from lim_tf.config import ChipConfig
 from lim_tf.data.sample import IGNORE, Chip, Sample
+from lim_tf.errors import InputError
+from lim_tf.geo.grid import TOLERANCE
 from lim_tf.windows import grid_offsets
 
 
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize (half-pixel centres, no antialiasing); integer images are rounded back."""
-    if image.shape[:2] == (size, size):
+def _back_to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return values.astype(np.float32)
+
+
+def resize_image(image: np.ndarray, height: int, width: int | None = None, antialias: bool = False) -> np.ndarray:
+    """Bilinear resize (half-pixel centres); antialiased when shrinking if asked; integers rounded back."""
+    width = height if width is None else width
+    if image.shape[:2] == (height, width):
         return image
-    resized = tf.image.resize(image.astype(np.float32), (size, size), method="bilinear").numpy()
-    if np.issubdtype(image.dtype, np.integer):
-        info = np.iinfo(image.dtype)
-        return np.clip(np.rint(resized), info.min, info.max).astype(image.dtype)
-    return resized.astype(np.float32)
+    resized = tf.image.resize(image.astype(np.float32), (height, width), method="bilinear", antialias=antialias)
+    return _back_to_dtype(resized.numpy(), image.dtype)
 
 
-def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+def resize_mask(mask: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
     """Nearest-neighbour resize, so class values stay class values."""
-    if mask.shape == (size, size):
+    width = height if width is None else width
+    if mask.shape == (height, width):
         return mask
-    resized = tf.image.resize(mask[..., None], (size, size), method="nearest").numpy()
+    resized = tf.image.resize(mask[..., None], (height, width), method="nearest").numpy()
     return resized[..., 0].astype(np.uint8)
+
+
+def resample(sample: Sample, resolution: float | None) -> Sample:
+    """The sample at `resolution` metres per pixel (antialiased bilinear image, nearest mask).
+
+    The same rule serves records, `lim-tf eval --images` and scene mapping's target grid, so a
+    model meets one ground resolution everywhere."""
+    if resolution is None or (sample.resolution is not None and abs(sample.resolution / resolution - 1) <= TOLERANCE):
+        return sample
+    if sample.resolution is None:
+        raise InputError(f"{sample.sample_id}: its pixel size is unknown, so it cannot be brought to {resolution} m; "
+                         "state it with --source-resolution METRES")
+    factor = sample.resolution / resolution
+    height = max(1, round(sample.mask.shape[0] * factor))
+    width = max(1, round(sample.mask.shape[1] * factor))
+    return dataclasses.replace(sample, image=resize_image(sample.image, height, width, antialias=True),
+                               mask=resize_mask(sample.mask, height, width), resolution=resolution)
 
 
 def make_chips(sample: Sample, config: ChipConfig) -> Iterator[Chip]:
     """The chips of one sample; tiles keep the sample as their origin for grouped folds."""
-    image = sample.image if sample.image.dtype != np.float64 else sample.image.astype(np.float32)
-    if config.resize:
+    if sample.image.dtype == np.float64:
+        sample = dataclasses.replace(sample, image=sample.image.astype(np.float32))
+    image = sample.image
+    if config.mode == "resize":
         yield Chip(resize_image(image, config.size), resize_mask(sample.mask, config.size),
                    sample.sample_id, sample.sample_id, sample.source, sample.band_names)
+        return
+    sample = resample(sample, config.resolution)
+    image = sample.image
+    if config.mode == "native":
+        yield Chip(image, sample.mask, sample.sample_id, sample.sample_id, sample.source, sample.band_names)
         return
     size, stride = config.size, config.stride or config.size
     height, width = sample.mask.shape

@@ -24,4 +24,5 @@ def read_folder(root: Path, config: SourceConfig) -> Iterator[Sample]:
             raise InputError(f"{path}: no mask with stem {path.stem!r} in {masks}; add it or remove the image")
         image = read_image(path)
         image, names = select_bands(image, default_band_names(image.shape[-1]), config.bands, str(path))
-        yield Sample(image, read_mask(mask_path, image.shape, value_map), path.stem, "folder", names)
+        yield Sample(image, read_mask(mask_path, image.shape, value_map), path.stem, "folder", names,
+                     config.resolution)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
@@ -14,6 +15,7 @@ from lim_tf.config import ChipConfig, SourceConfig
 from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask_values, select_bands, valid_pixels
 from lim_tf.data.sample import IGNORE, Sample
 from lim_tf.errors import InputError
+from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
 from lim_tf.inventory import read_inventory
 from lim_tf.windows import grid_offsets
 
@@ -44,7 +46,10 @@ def scene_pairs(path: Path, labels: str | None) -> list[tuple[Path, Path]]:
 
 
 def read_geotiff(path: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
-    """Chip-size samples cut on a grid from each scene; all-nodata chips are skipped."""
+    """Chip-size samples cut on a grid from each scene; all-nodata chips are skipped.
+
+    Outside resize mode a scene is first brought to `chip.resolution` metres (bilinear image,
+    nearest labels), the grid `lim-tf map` predicts on."""
     for scene, labels in scene_pairs(path, config.labels):
         yield from _read_scene(scene, labels, config, chip)
 
@@ -57,24 +62,51 @@ def _open(path: Path) -> rasterio.DatasetReader:
 
 
 def _read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
-    stride = chip.stride or chip.size
-    with _open(scene) as src:
-        nodata = config.nodata if config.nodata is not None else src.nodata
-        names = tuple(d for d in src.descriptions) if all(src.descriptions) else default_band_names(src.count)
-        label_source = _LabelSource(labels, src, config)
-        for row in grid_offsets(src.height, chip.size, stride):
-            for col in grid_offsets(src.width, chip.size, stride):
-                window = Window(col, row, chip.size, chip.size)
-                image = np.moveaxis(src.read(window=window, boundless=True, fill_value=nodata or 0), 0, -1)
-                valid = valid_pixels(image, nodata) & _inside(src, row, col, chip.size)
-                if not valid.any():
-                    continue
-                mask = label_source.read(window)
-                mask[~valid] = IGNORE
-                image = np.where(valid[..., None], image, 0).astype(image.dtype)
-                image, band_names = select_bands(image, names, config.bands, str(scene))
-                yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names)
-        label_source.close()
+    with _open(scene) as original:
+        resolution = config.resolution or ground_resolution(original)
+        grid = resampled_grid(original, None if chip.mode == "resize" else chip.resolution, config.resolution)
+        src = warp(original, grid, Resampling.bilinear)
+        label_source = _LabelSource(labels, original, src, grid, config)
+        try:
+            yield from _cut(scene, original, src, label_source, config, chip,
+                            chip.resolution if grid is not None else resolution)
+        finally:
+            label_source.close()
+            if src is not original:
+                src.close()
+
+
+def _cut(scene: Path, original, src, labels: "_LabelSource", config: SourceConfig, chip: ChipConfig,
+         resolution: float | None) -> Iterator[Sample]:
+    size, stride = chip.size, chip.stride or chip.size
+    nodata = config.nodata if config.nodata is not None else original.nodata
+    names = tuple(original.descriptions) if all(original.descriptions) else default_band_names(original.count)
+    for row in grid_offsets(src.height, size, stride):
+        for col in grid_offsets(src.width, size, stride):
+            window = Window(col, row, size, size)
+            image = _read_padded(src, window, nodata or 0)
+            valid = valid_pixels(image, nodata) & _inside(src, row, col, size)
+            if not valid.any():
+                continue
+            mask = labels.read(window)
+            mask[~valid] = IGNORE
+            image = np.where(valid[..., None], image, 0).astype(image.dtype)
+            image, band_names = select_bands(image, names, config.bands, str(scene))
+            yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names, resolution)
+
+
+def _read_padded(src, window: Window, fill: float, indexes=None) -> np.ndarray:
+    """(rows, cols, bands) of a window that may run past the raster's edges, filled outside."""
+    count = src.count if indexes is None else 1
+    out = np.full((int(window.height), int(window.width), count), fill, dtype=src.dtypes[0])
+    top, left = int(window.row_off), int(window.col_off)
+    bottom, right = min(top + int(window.height), src.height), min(left + int(window.width), src.width)
+    if bottom > top and right > left:
+        inner = Window(left, top, right - left, bottom - top)
+        data = src.read(indexes, window=inner) if indexes is not None else src.read(window=inner)
+        data = data[None] if data.ndim == 2 else data
+        out[: bottom - top, : right - left] = np.moveaxis(data, 0, -1)
+    return out
 
 
 def _inside(src: rasterio.DatasetReader, row: int, col: int, size: int) -> np.ndarray:
@@ -84,10 +116,11 @@ def _inside(src: rasterio.DatasetReader, row: int, col: int, size: int) -> np.nd
 
 
 class _LabelSource:
-    """Reads label windows from a raster on the scene's grid or rasterises a vector inventory."""
+    """Reads label windows from a raster on the scene's grid or rasterises a vector inventory,
+    on the (possibly resampled) grid the chips are cut from."""
 
-    def __init__(self, path: Path, scene: rasterio.DatasetReader, config: SourceConfig) -> None:
-        self.scene = scene
+    def __init__(self, path: Path, scene: rasterio.DatasetReader, target, grid, config: SourceConfig) -> None:
+        self.target = target
         self.value_map = config.mask_values or DEFAULT_MASK_VALUES
         self.raster = None
         self.shapes: list = []
@@ -98,16 +131,18 @@ class _LabelSource:
             same = (self.raster.crs == scene.crs and self.raster.transform.almost_equals(scene.transform)
                     and self.raster.shape == scene.shape)
             if not same:
+                self.raster.close()
                 raise InputError(f"{path}: label raster is not on the grid of {scene.name} (CRS, transform "
                                  "and size must match); resample it onto the scene first")
+            self.labels = warp(self.raster, grid, Resampling.nearest)
         self.path = path
 
     def read(self, window: Window) -> np.ndarray:
         if self.raster is not None:
             fill = next((v for v, name in self.value_map if name == "ignore"), 0)
-            raw = self.raster.read(1, window=window, boundless=True, fill_value=fill)
+            raw = _read_padded(self.labels, window, fill, indexes=1)[..., 0]
             return map_mask_values(raw, self.value_map, str(self.path))
-        transform = rasterio.windows.transform(window, self.scene.transform)
+        transform = rasterio.windows.transform(window, self.target.transform)
         shape = (int(window.height), int(window.width))
         if not self.shapes:
             return np.zeros(shape, np.uint8)
@@ -116,4 +151,6 @@ class _LabelSource:
 
     def close(self) -> None:
         if self.raster is not None:
+            if self.labels is not self.raster:
+                self.labels.close()
             self.raster.close()

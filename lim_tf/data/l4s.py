@@ -16,6 +16,7 @@ from lim_tf.errors import InputError
 # Bands 1-12 are Sentinel-2 B1-B12; 13 is slope and 14 the ALOS PALSAR DEM.
 L4S_BANDS = tuple(f"B{i}" for i in range(1, 13)) + ("slope", "dem")
 L4S_MASK_VALUES = ((0, "background"), (1, "landslide"))
+RESOLUTION = 10.0  # metres: every band is resampled to about 10 m
 
 
 def _root(path: Path) -> Path:
@@ -57,4 +58,4 @@ def read_l4s(path: Path, config: SourceConfig) -> Iterator[Sample]:
         if raw.shape != image.shape[:2]:
             raise InputError(f"{mask_path}: mask shape {raw.shape} differs from its image {image.shape[:2]}")
         mask = map_mask_values(raw, value_map, str(mask_path))
-        yield Sample(image, mask, f"image_{number}", "l4s", names)
+        yield Sample(image, mask, f"image_{number}", "l4s", names, config.resolution or RESOLUTION)

@@ -1,19 +1,22 @@
-"""The tf.data input pipeline: records -> (image, target, weight) batches for training."""
+"""The tf.data input pipeline: records -> training tiles, or whole chips for validation and test."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import tensorflow as tf
 
-from lim_tf.augment import random_flip_rotate
 from lim_tf.data.manifest import load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.data.schema import COMPRESSION, parse_example
+from lim_tf.data.transforms import crop_or_pad, photometric, random_flip_rotate, scale_jitter
 from lim_tf.errors import ConfigError, InputError
 
+log = logging.getLogger(__name__)
 Split = Literal["train", "val", "test", "all"]
 
 
@@ -22,11 +25,18 @@ class PipelineConfig:
     """How batches are made."""
 
     batch_size: int = 8
+    tile: int = 256  # training tiles are tile x tile (chips are cropped or padded with ignored pixels)
+    landslide_share: float | None = 0.5  # share of landslide chips drawn per batch; None: as stored
+    augment: bool = True  # online joint flips and 90-degree rotations (training only)
+    photometric: bool = True  # online gamma, contrast, brightness, blur and noise (training only)
+    scale_jitter: float = 1.25  # rescale training chips by a factor in [1/s, s]; 1: off
     shuffle_buffer: int = 512
-    augment: bool = True  # online joint flips and 90-degree rotations (training split only)
     deterministic: bool = False  # same batches in the same order on every run
     seed: int = 0
-    cache: bool = False  # keep decoded chips in memory after the first epoch
+    cache: bool = True  # keep decoded chips in memory after the first pass (training only)
+    # Whole chips of different sizes go one per batch; several replicas need as many per batch, so
+    # chips are then padded to the largest in their batch (padding ignored, image zero there).
+    whole_chips_per_batch: int = 1
 
 
 def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: int | None) -> list[Path]:
@@ -39,6 +49,8 @@ def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: 
     files = [Path(directory) / f for name in split_groups(split, fold, folds) for f in manifest["files"][name]]
     if split == "test" and manifest["examples"]["test"]["total"] == 0:
         raise InputError(f"{directory}: the records have no test split; rebuild with --test-landslide > 0")
+    if split != "test" and not files:
+        raise InputError(f"{directory}: a test-only record set has no folds to train or validate on")
     missing = [f for f in files if not f.exists()]
     if missing:
         raise InputError(f"{missing[0]}: record file listed in the manifest is missing; rebuild the records")
@@ -54,41 +66,94 @@ def split_groups(split: Split, fold: int | None, folds: int) -> list[str]:
     return [f"fold{k}" for k in range(folds) if split == "all" or k != fold]
 
 
+def count_examples(manifest: dict[str, Any], split: Split, fold: int | None, kind: str = "total") -> int:
+    """Examples in a split: total, landslide or non_landslide."""
+    return sum(manifest["examples"][name][kind] for name in split_groups(split, fold, manifest["folds"]))
+
+
 def make_dataset(directory: Path, split: Split = "train", fold: int | None = None,
-                 config: PipelineConfig = PipelineConfig(), repeat: bool = False) -> tf.data.Dataset:
-    """Batches of (image float32 [B,S,S,C], target float32 [B,S,S,1], weight float32 [B,S,S]).
+                 config: PipelineConfig = PipelineConfig()) -> tf.data.Dataset:
+    """Batches of (image float32 [B,H,W,C], target float32 [B,H,W,1], weight float32 [B,H,W]).
 
     Targets are 1 for landslide pixels; weights are 0 for ignored pixels (nodata, padding).
-    Shuffling and online augmentation apply to the training split only.
+    Training splits ('train', 'all') repeat forever as tile x tile batches, shuffled, drawn by
+    chip kind and augmented; 'val' and 'test' give every chip once, whole, in record order
+    (one chip per batch when chips differ in size).
     """
     manifest = load_manifest(Path(directory))
     files = [str(f) for f in record_files(Path(directory), manifest, split, fold)]
-    size, channels = manifest["chip_size"], len(manifest["band_names"])
-    dtype = tf.as_dtype(manifest["image_dtype"])
-    training = split in ("train", "all")
     options = tf.data.Options()
     options.deterministic = config.deterministic
-
-    dataset = tf.data.TFRecordDataset(files, compression_type=COMPRESSION,
-                                      num_parallel_reads=min(len(files), 8))
-    dataset = dataset.map(lambda r: parse_example(r, dtype, size, channels),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    if config.cache:
-        dataset = dataset.cache()
-    if training:
-        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    if training and config.augment:
-        seeds = tf.data.Dataset.random(seed=config.seed).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda pair, seed: random_flip_rotate(pair[0], pair[1], seed), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(_to_targets, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(config.batch_size, drop_remainder=False, num_parallel_calls=tf.data.AUTOTUNE)
-    if not repeat:  # a known length gives Keras a progress-bar total and a clean end of epoch
-        examples = sum(manifest["examples"][name]["total"] for name in split_groups(split, fold, manifest["folds"]))
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-examples // config.batch_size)))
+    if split in ("train", "all"):
+        dataset = _training(_records(files, manifest), manifest, split, fold, config)
+    else:
+        dataset = _whole_chips(_records(files, manifest), manifest, split, fold, config)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _records(files: list[str], manifest: dict[str, Any]) -> tf.data.Dataset:
+    dtype, channels = tf.as_dtype(manifest["image_dtype"]), len(manifest["band_names"])
+    dataset = tf.data.TFRecordDataset(files, compression_type=COMPRESSION, num_parallel_reads=min(len(files), 8))
+    return dataset.map(lambda r: parse_example(r, dtype, channels), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _statistics(manifest: dict[str, Any]) -> dict[str, tf.Tensor]:
+    stats = manifest["band_statistics"]
+    return {key: tf.constant(np.array([s[key] for s in stats], np.float32)) for key in ("mean", "std", "min", "max")}
+
+
+def _training(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
+              config: PipelineConfig) -> tf.data.Dataset:
+    if config.cache:
+        records = records.cache()  # decoded chips in their stored dtype; the records are read once
+
+    def stream(dataset: tf.data.Dataset, offset: int) -> tf.data.Dataset:
+        return dataset.shuffle(config.shuffle_buffer, seed=config.seed + offset, reshuffle_each_iteration=True).repeat()
+
+    share = config.landslide_share
+    kinds = count_examples(manifest, split, fold, "landslide"), count_examples(manifest, split, fold, "non_landslide")
+    if share is not None and 0 < share < 1 and min(kinds) == 0:
+        log.warning("the training folds hold only one kind of chip; drawing them as stored")
+        share = None
+    if share is None:
+        chips = stream(records, 0)
+    else:
+        landslide = stream(records.filter(lambda x: x["is_landslide"]), 0)
+        background = stream(records.filter(lambda x: tf.logical_not(x["is_landslide"])), 1)
+        chips = tf.data.Dataset.sample_from_datasets([landslide, background], [share, 1 - share],
+                                                     seed=config.seed + 2)
+    stats = _statistics(manifest)
+    seeds = tf.data.Dataset.random(seed=config.seed + 3).batch(2)
+    dataset = tf.data.Dataset.zip((chips, seeds)).map(lambda x, seed: _training_tile(x, seed, stats, config),
+                                                      num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(config.batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _training_tile(x: dict[str, tf.Tensor], seed: tf.Tensor, stats: dict[str, tf.Tensor],
+                   config: PipelineConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    image, mask = tf.cast(x["image"], tf.float32), x["mask"]
+    image, mask = scale_jitter(image, mask, seeds[0], config.scale_jitter)
+    image, mask = crop_or_pad(image, mask, seeds[1], config.tile, stats["mean"])
+    if config.augment:
+        image, mask = random_flip_rotate(image, mask, seeds[2])
+    if config.photometric:
+        image = photometric(image, seeds[3], stats["mean"], stats["std"], stats["min"], stats["max"])
+    return _to_targets(image, mask)
+
+
+def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
+                 config: PipelineConfig) -> tf.data.Dataset:
+    dataset = records.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    if manifest.get("chip_size"):
+        size = config.batch_size
+        dataset = dataset.batch(size, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        size = config.whole_chips_per_batch
+        dataset = dataset.padded_batch(size) if size > 1 else dataset.batch(1)
+    # A known length gives Keras a progress-bar total and a clean end of epoch.
+    return dataset.apply(tf.data.experimental.assert_cardinality(-(-count_examples(manifest, split, fold) // size)))
 
 
 def _to_targets(image: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -22,6 +22,7 @@ class Sample:
     sample_id: str
     source: str
     band_names: tuple[str, ...]
+    resolution: float | None = None  # metres per pixel, when known
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The TFRecord schema: one tf.train.Example per chip. tfrecords/README.md documents it too.
 
 Images are stored losslessly as raw C-order bytes (height, width, channels) in `image/dtype`
+(each record carries its own height and width: chips may differ in size)
 (uint8, uint16 or float32: the dtype of every record in a set, recorded in the manifest), so
 multi-band and float imagery round-trip exactly; files are GZIP-compressed.
 Masks are uint8 class values: 0 background, 1 landslide, 255 ignore (unlabelled, nodata, padding).
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from lim_tf.data.sample import Chip
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chips keep their own size (native mode); the manifest holds the resolution
 COMPRESSION = "GZIP"
 
 FEATURES = {
@@ -83,10 +84,11 @@ def decode_chip(serialized: bytes) -> Chip:
                 names, number("sample/fold"), text("sample/augmentation"))
 
 
-def parse_example(serialized: tf.Tensor, dtype: tf.DType, size: int, channels: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Graph-side parse of one record to (image float32 [size, size, channels], mask uint8 [size, size])."""
+def parse_example(serialized: tf.Tensor, dtype: tf.DType, channels: int) -> dict[str, tf.Tensor]:
+    """Graph-side parse of one record: image [H, W, channels] in its stored dtype, mask uint8 [H, W]
+    and is_landslide (bool)."""
     parsed = tf.io.parse_single_example(serialized, FEATURES)
-    image = tf.io.decode_raw(parsed["image/raw"], dtype)
-    image = tf.cast(tf.reshape(image, [size, size, channels]), tf.float32)
-    mask = tf.reshape(tf.io.decode_raw(parsed["mask/raw"], tf.uint8), [size, size])
-    return image, mask
+    shape = tf.stack([parsed["image/height"], parsed["image/width"]])
+    image = tf.reshape(tf.io.decode_raw(parsed["image/raw"], dtype), tf.concat([shape, [channels]], 0))
+    mask = tf.reshape(tf.io.decode_raw(parsed["mask/raw"], tf.uint8), shape)
+    return {"image": image, "mask": mask, "is_landslide": parsed["sample/is_landslide"] > 0}

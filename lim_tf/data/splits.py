@@ -17,34 +17,52 @@ from lim_tf.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def _count(value: float, total: int, option: str) -> int:
-    """A count given as a number (>= 1) or a fraction (< 1) of `total`."""
+def _count(value: int | float, total: int, option: str) -> int:
+    """A count (an int) or a fraction (a float in 0..1) of `total`."""
+    if isinstance(value, float):
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{option}={value}: a fraction must lie in 0..1 (1.0 is all); give a whole "
+                              "number for a count")
+        return int(round(value * total))
     if value < 0:
-        raise ConfigError(f"{option} must be a count or a fraction >= 0, got {value}")
-    count = int(round(value * total)) if value < 1 else int(value)
-    if count > total:
-        raise ConfigError(f"{option}={value} asks for {count} samples but only {total} exist; lower it")
-    return count
+        raise ConfigError(f"{option} must be a count >= 0 or a fraction in 0..1, got {value}")
+    if value > total:
+        raise ConfigError(f"{option}={value} asks for {value} samples but only {total} exist; lower it")
+    return int(value)
+
+
+def held_out_counts(config: SplitConfig, positives: int, negatives: int) -> tuple[int, int]:
+    """Landslide and non-landslide samples to hold out. Non-landslide ones default to the same
+    share as landslide ones, so the test split keeps the dataset's ratio of the two kinds."""
+    n_pos = _count(config.test_landslide, positives, "--test-landslide")
+    if config.test_non_landslide is None:
+        share = n_pos / positives if positives else (config.test_landslide if isinstance(config.test_landslide, float)
+                                                     else 0.0)
+        return n_pos, int(round(share * negatives))
+    return n_pos, _count(config.test_non_landslide, negatives, "--test-non-landslide")
 
 
 def assign_splits(chips: Sequence[Chip], config: SplitConfig) -> list[Chip]:
-    """Chips with `fold` set: -1 for the test split, 0..K-1 otherwise. Origins never straddle."""
-    if config.folds < 2:
-        raise ConfigError(f"--folds must be at least 2, got {config.folds}")
+    """Chips with `fold` set: -1 for the test split, 0..K-1 otherwise. Origins never straddle.
+
+    folds=0 holds every sample out: a test-only record set."""
+    if config.folds == 1 or config.folds < 0:
+        raise ConfigError(f"--folds must be at least 2 (or 0 for a test-only set), got {config.folds}")
     landslide_origins: dict[str, bool] = {}
     for chip in chips:
         landslide_origins[chip.origin_id] = landslide_origins.get(chip.origin_id, False) or chip.is_landslide
+    if config.folds == 0:
+        return [dataclasses.replace(chip, fold=-1) for chip in chips]
     origins = sorted(landslide_origins)
     positive = [o for o in origins if landslide_origins[o]]
     negative = [o for o in origins if not landslide_origins[o]]
     rng = np.random.default_rng(config.seed)
-    n_pos = _count(config.test_landslide, len(positive), "--test-landslide")
-    n_neg = _count(config.test_non_landslide, len(negative), "--test-non-landslide")
+    n_pos, n_neg = held_out_counts(config, len(positive), len(negative))
     test = set(rng.choice(positive, n_pos, replace=False).tolist()) if n_pos else set()
     test |= set(rng.choice(negative, n_neg, replace=False).tolist()) if n_neg else set()
     if len(positive) - n_pos < config.folds:
         raise ConfigError(f"{len(positive) - n_pos} landslide samples remain for {config.folds} folds; "
-                          "lower --folds or --test-landslide")
+                          "lower --folds or --test-landslide (or --folds 0 for a test-only set)")
 
     rest = [i for i, chip in enumerate(chips) if chip.origin_id not in test]
     labels = [int(landslide_origins[chips[i].origin_id]) for i in rest]

@@ -22,6 +22,7 @@ from lim_tf.atomic import atomic_directory
 
 SCENE_CRS = "EPSG:32648"  # UTM 48N, the zone of Bijie
 SCENE_ORIGIN = (430000.0, 3020000.0)
+PIXEL = 0.8  # metres, as Bijie's TripleSat chips: the chips and the scene share one ground resolution
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _write_scene(folder: Path, rng: np.random.Generator, config: SynthConfig) ->
     folder.mkdir()
     size = config.scene_size
     image, mask = draw_terrain(rng, size, size, config.scene_landslides, size // 90, size // 250)
-    transform = from_origin(*SCENE_ORIGIN, 1.0, 1.0)
+    transform = from_origin(*SCENE_ORIGIN, PIXEL, PIXEL)
     profile = dict(driver="GTiff", width=size, height=size, crs=SCENE_CRS, transform=transform,
                    tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     with rasterio.open(folder / "scene.tif", "w", count=3, dtype="uint8", **profile) as dst:
@@ -167,6 +168,6 @@ def _write_scene(folder: Path, rng: np.random.Generator, config: SynthConfig) ->
         dst.write(mask, 1)
     polygons = [shapely.geometry.shape(g) for g, v in shapes(mask, mask=mask > 0, transform=transform) if v == 1]
     ids = np.arange(1, len(polygons) + 1, dtype=np.int32)
-    areas = np.array([p.area for p in polygons])
+    areas = np.array([p.area for p in polygons])  # m² in this projected CRS
     pyogrio.raw.write(folder / "inventory.gpkg", shapely.to_wkb(polygons), [ids, areas], ["id", "area_m2"],
                       driver="GPKG", geometry_type="Polygon", crs=SCENE_CRS)

@@ -1,4 +1,4 @@
-"""Augmentation: the paper's three offline recipes and the online joint flips/rotations.
+"""Offline augmentation: the paper's three recipes (online transforms are in data/transforms.py).
 
 Offline recipes (applied to training landslide chips only; the mask moves with the image,
 only the image is filtered or noised):
@@ -125,21 +125,3 @@ def augment_chips(chips: Sequence[Chip], before: PixelCounts, config: AugmentCon
     steps = progress(plan, desc="augmenting", unit="chip") if progress else plan
     return [augment_copy(chips[i], config.recipes[copy % len(config.recipes)], copy, config)
             for i, copy in steps]
-
-
-def random_flip_rotate(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Joint random left-right flip, up-down flip and 90-degree rotation; graph-safe and stateless.
-
-    `mask` is (H, W) or (H, W, 1); chips are square, so rotation keeps the shape.
-    """
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    squeeze = mask.shape.rank == 2
-    mask3 = mask[..., None] if squeeze else mask
-    stacked = tf.concat([image, tf.cast(mask3, image.dtype)], axis=-1)
-    stacked = tf.image.stateless_random_flip_left_right(stacked, seeds[0])
-    stacked = tf.image.stateless_random_flip_up_down(stacked, seeds[1])
-    turns = tf.random.stateless_uniform([], seeds[2], 0, 4, dtype=tf.int32)
-    stacked = tf.image.rot90(stacked, turns)
-    out_image = stacked[..., : image.shape[-1]]
-    out_mask = tf.cast(stacked[..., image.shape[-1]:], mask.dtype)
-    return out_image, (out_mask[..., 0] if squeeze else out_mask)

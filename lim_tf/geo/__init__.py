@@ -1,0 +1,1 @@
+"""Geometry both data/ and mapping/ need: window grids, pixel sizes and resampling, vectors."""
