@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from lim_tf.mapping import PredictConfig  # noqa: E402
+from lim_tf.mapping.config import PredictConfig  # noqa: E402
 
 
 def write_scene(path: Path, size: int) -> None:
@@ -54,7 +54,8 @@ def write_scene(path: Path, size: int) -> None:
 
 def child(scene: str, model: str, out: str, tile: str) -> None:
     """Map one scene and report seconds and peak resident memory of this process."""
-    from lim_tf.mapping import MapConfig, PredictConfig, map_scene
+    from lim_tf.mapping.config import MapConfig, PredictConfig
+    from lim_tf.mapping.scene_map import map_scene
 
     start = time.perf_counter()
     config = MapConfig(predict=PredictConfig(tile=int(tile)))

@@ -1,4 +1,4 @@
-"""`lim-tf map`: a thin wrapper around lim_tf.mapping."""
+"""`lim-tf map`: a thin wrapper around lim_tf.mapping.scene_map."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lim_tf.mapping import PredictConfig
+from lim_tf.mapping.config import PredictConfig
 
 DEFAULTS = PredictConfig()
 
@@ -50,8 +50,8 @@ def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, b
                 slope_action, inventory, sentinel2, resolution, tta, allow_no_crs, overwrite) -> None:
     """Map SCENE (any GDAL raster) with MODEL (a run folder or a .keras file) into OUT:
     probability.tif, landslides.tif, inventory.gpkg and quicklook.png."""
-    from lim_tf.inventory import PolygonOptions
-    from lim_tf.mapping import MapConfig, PredictConfig, map_scene
+    from lim_tf.mapping.config import MapConfig, PolygonOptions
+    from lim_tf.mapping.scene_map import map_scene
 
     config = MapConfig(
         predict=PredictConfig(tile=tile, margin=overlap, batch_size=batch_size, probability_dtype=probability_dtype),

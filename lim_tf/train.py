@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from lim_tf.atomic import atomic_file
@@ -182,7 +181,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", [s[0] for s in shown],
                                           [s[1] for s in shown], config.threshold, config.validation_every))
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
-              validation_freq=config.validation_every, callbacks=callbacks, verbose=1 if progress else 0,
+              validation_freq=config.validation_every, callbacks=callbacks, verbose=_verbosity(progress),
               shuffle=False)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
@@ -196,6 +195,13 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb())}
+
+
+def _verbosity(progress: bool) -> int:
+    """Keras's live bar on a terminal, one line per epoch in a log file, nothing when quiet."""
+    if not progress:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:

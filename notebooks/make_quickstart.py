@@ -73,8 +73,9 @@ for axis, path in zip(np.atleast_1d(axes), figures):
     axis.axis("off")
 plt.show()"""),
     ("md", "## 5. Map the georeferenced scene into an inventory"),
-    ("code", """from lim_tf.inventory import PolygonOptions
-from lim_tf.mapping import MapConfig, map_scene
+    ("code", """from lim_tf.mapping.config import PolygonOptions
+from lim_tf.mapping.config import MapConfig
+from lim_tf.mapping.scene_map import map_scene
 
 summary = map_scene(synthetic / "scene/scene.tif", run, WORK / "map",
                     MapConfig(polygons=PolygonOptions(min_area=20),

@@ -15,8 +15,8 @@ from PIL import Image
 from rasterio.transform import from_origin
 
 from conftest import shared_path
-from lim_tf.inventory import PolygonOptions
-from lim_tf.mapping import MapConfig, PredictConfig, map_scene
+from lim_tf.mapping.config import MapConfig, PredictConfig
+from lim_tf.mapping.scene_map import map_scene
 from lim_tf.models import ModelConfig, build_model
 from test_cli_data import assert_one_line_error, run
 
@@ -215,8 +215,8 @@ def test_check_against_points_and_polygons(equal_area_scene, tmp_path):
 
 
 def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_path):
-    from lim_tf.quicklook import decimated_mask, write_quicklook
-    from lim_tf.scene import open_scene
+    from lim_tf.mapping.quicklook import decimated_mask, write_quicklook
+    from lim_tf.mapping.scene import open_scene
 
     band = squares(101, 117, [(3, 5, 2), (60, 60, 30)])  # a 2-pixel landslide must survive 4x decimation
     path = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)

@@ -108,10 +108,48 @@ def test_weights_for_the_wrong_architecture_are_refused(tmp_path):
         build_model(ModelConfig(name="fcn", width=1.0, encoder_weights=str(tmp_path / "other.weights.h5")))
 
 
-def test_imagenet_outside_the_cache_says_how_to_supply_a_file(tmp_path, monkeypatch):
+def test_imagenet_weights_offline_say_how_to_supply_the_file(tmp_path, monkeypatch):
+    from lim_tf.models import vgg
+
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(ConfigError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+    monkeypatch.setattr(vgg, "IMAGENET_URL", "http://127.0.0.1:9/" + vgg.IMAGENET_FILE)  # nothing listens there
+    monkeypatch.setattr(vgg.imagenet_weights, "__defaults__", (vgg.IMAGENET_URL, vgg.IMAGENET_MD5))
+    with pytest.raises(ConfigError, match="could not be downloaded.*vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
         build_model(ModelConfig(name="unet", encoder_weights="imagenet"))
+    assert not (tmp_path / "models" / vgg.IMAGENET_FILE).exists()
+
+
+def test_imagenet_weights_are_downloaded_into_the_keras_cache_when_online(tmp_path, monkeypatch):
+    import hashlib
+    import http.server
+    import threading
+    from functools import partial
+
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from lim_tf.models import vgg
+
+    served = tmp_path / "www"
+    served.mkdir()
+    reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    with h5py.File(served / vgg.IMAGENET_FILE, "w") as handle:  # the layout Keras publishes: legacy HDF5
+        legacy_h5_format.save_weights_to_hdf5_group(handle, reference)
+    md5 = hashlib.md5((served / vgg.IMAGENET_FILE).read_bytes()).hexdigest()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{vgg.IMAGENET_FILE}"
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+        monkeypatch.setattr(vgg.imagenet_weights, "__defaults__", (url, md5))
+        model = build_model(ModelConfig(name="fcn", encoder_weights="imagenet"))
+    finally:
+        server.shutdown()
+    assert (tmp_path / "keras/models" / vgg.IMAGENET_FILE).exists()  # cached for the next run
+    np.testing.assert_array_equal(model.get_layer("block5_conv3").get_weights()[0],
+                                  reference.get_layer("block5_conv3").get_weights()[0])
 
 
 def test_unknown_model_name():

@@ -1,6 +1,5 @@
 """The walk-through notebook runs clean from top to bottom."""
 
-import os
 from pathlib import Path
 
 import nbformat

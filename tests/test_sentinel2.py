@@ -4,7 +4,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from lim_tf.errors import InputError
-from lim_tf.sentinel2 import find_bands, prepare_sentinel2
+from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 
 
 def write_product(root, size=40):

@@ -12,7 +12,7 @@ from lim_tf.config import ChipConfig
 from lim_tf.data.sample import IGNORE, Chip, Sample
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import TOLERANCE
-from lim_tf.windows import grid_offsets
+from lim_tf.geo.windows import grid_offsets
 
 
 def _back_to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

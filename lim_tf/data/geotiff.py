@@ -16,8 +16,8 @@ from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask
 from lim_tf.data.sample import IGNORE, Sample
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
-from lim_tf.inventory import read_inventory
-from lim_tf.windows import grid_offsets
+from lim_tf.geo.vectors import read_inventory
+from lim_tf.geo.windows import grid_offsets
 
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
 LABEL_FOLDERS = ("labels", "masks")

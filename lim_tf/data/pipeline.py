@@ -77,8 +77,9 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
 
     Targets are 1 for landslide pixels; weights are 0 for ignored pixels (nodata, padding).
     Training splits ('train', 'all') repeat forever as tile x tile batches, shuffled, drawn by
-    chip kind and augmented; 'val' and 'test' give every chip once, whole, in record order
-    (one chip per batch when chips differ in size).
+    chip kind and augmented; 'val' and 'test' give every original chip once (offline augmented
+    copies would skew the kinds' ratio), whole, in record order (one chip per batch when chips
+    differ in size).
     """
     manifest = load_manifest(Path(directory))
     files = [str(f) for f in record_files(Path(directory), manifest, split, fold)]
@@ -144,7 +145,8 @@ def _training_tile(x: dict[str, tf.Tensor], seed: tf.Tensor, stats: dict[str, tf
 
 def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
                  config: PipelineConfig) -> tf.data.Dataset:
-    dataset = records.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
+    dataset = records.filter(lambda x: tf.logical_not(x["augmented"]))
+    dataset = dataset.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
                           num_parallel_calls=tf.data.AUTOTUNE)
     if manifest.get("chip_size"):
         size = config.batch_size
@@ -153,7 +155,8 @@ def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Spli
         size = config.whole_chips_per_batch
         dataset = dataset.padded_batch(size) if size > 1 else dataset.batch(1)
     # A known length gives Keras a progress-bar total and a clean end of epoch.
-    return dataset.apply(tf.data.experimental.assert_cardinality(-(-count_examples(manifest, split, fold) // size)))
+    chips = count_examples(manifest, split, fold) - count_examples(manifest, split, fold, "augmented")
+    return dataset.apply(tf.data.experimental.assert_cardinality(-(-chips // size)))
 
 
 def _to_targets(image: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -85,10 +85,11 @@ def decode_chip(serialized: bytes) -> Chip:
 
 
 def parse_example(serialized: tf.Tensor, dtype: tf.DType, channels: int) -> dict[str, tf.Tensor]:
-    """Graph-side parse of one record: image [H, W, channels] in its stored dtype, mask uint8 [H, W]
-    and is_landslide (bool)."""
+    """Graph-side parse of one record: image [H, W, channels] in its stored dtype, mask uint8 [H, W],
+    is_landslide and augmented (bools)."""
     parsed = tf.io.parse_single_example(serialized, FEATURES)
     shape = tf.stack([parsed["image/height"], parsed["image/width"]])
     image = tf.reshape(tf.io.decode_raw(parsed["image/raw"], dtype), tf.concat([shape, [channels]], 0))
     mask = tf.reshape(tf.io.decode_raw(parsed["mask/raw"], tf.uint8), shape)
-    return {"image": image, "mask": mask, "is_landslide": parsed["sample/is_landslide"] > 0}
+    return {"image": image, "mask": mask, "is_landslide": parsed["sample/is_landslide"] > 0,
+            "augmented": tf.not_equal(parsed["sample/augmentation"], "none")}

@@ -16,6 +16,9 @@ from lim_tf.models.layers import MaxPoolWithArgmax
 # (filters, convolutions) per block; layer names follow keras.applications.VGG16 so weights load by name.
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+# Where and how keras.applications.VGG16 fetches the same file (checked by its MD5).
+IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + IMAGENET_FILE
+IMAGENET_MD5 = "6d6bbae143d832006294945121d1f1fc"
 
 
 def scaled(filters: int, width: float) -> int:
@@ -54,22 +57,40 @@ def vgg16_encoder(x, width: float, policy: str, argmax: bool = False) -> list[St
 
 def imagenet_weights_path() -> Path:
     """Where Keras caches the ImageNet VGG16 weights (KERAS_HOME, else ~/.keras)."""
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "models" / IMAGENET_FILE
+    return _keras_home() / "models" / IMAGENET_FILE
+
+
+def _keras_home() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+
+
+def imagenet_weights(url: str = IMAGENET_URL, md5: str = IMAGENET_MD5) -> Path:
+    """The ImageNet VGG16 encoder weights from the Keras cache, downloaded into it first (as
+    keras.applications does) when they are not there yet."""
+    path = imagenet_weights_path()
+    if path.exists():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # else Keras falls back to /tmp/.keras
+        return Path(keras.utils.get_file(IMAGENET_FILE, url, file_hash=md5, cache_subdir="models",
+                                         cache_dir=str(_keras_home())))
+    except Exception as error:  # noqa: BLE001 - offline, refused, or a corrupt download: all say the same
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise ConfigError(f"encoder weights: ImageNet weights are not in the Keras cache ({path}) and could not be "
+                          f"downloaded from {url} ({reason}); download {IMAGENET_FILE} there or pass its path") from error
 
 
 def load_encoder_weights(model: keras.Model, source: str, band_std: np.ndarray | None = None) -> None:
-    """Copy VGG16 weights ('imagenet' from the Keras cache, or a local file) into the encoder by name.
+    """Copy VGG16 weights ('imagenet': the Keras cache, downloaded when missing; or a local file)
+    into the encoder by layer name.
 
     The ImageNet filters expect BGR pixels in 0-255 less the mean; the model normalises each band
     to unit variance, so the first kernels are flipped to RGB and scaled by the bands' std. Bands
     beyond RGB keep their own initialised filters.
     """
-    path = imagenet_weights_path() if source == "imagenet" else Path(source)
+    path = imagenet_weights() if source == "imagenet" else Path(source)
     if not path.exists():
-        hint = (f"ImageNet weights are not in the Keras cache ({path}) and cannot be downloaded here; "
-                f"download {IMAGENET_FILE} and pass its path") if source == "imagenet" else "check the path"
-        raise ConfigError(f"encoder weights {path}: not found; {hint}")
+        raise ConfigError(f"encoder weights {path}: not found; check the path")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # Keras warns, and carries on, when layers do not match

@@ -1,33 +1,21 @@
-"""The landslide inventory: polygons from the binary map, their attributes, and vector output."""
+"""The landslide inventory: polygons from the binary map, their attributes, and a check against a
+reference inventory."""
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio.raw
 import rasterio
 import shapely
-from pyproj import Geod, Transformer
 from rasterio.features import rasterize, shapes
 from rasterio.windows import Window
 
-from lim_tf.errors import InputError
+from lim_tf.geo.vectors import geodesic_area_perimeter, to_lonlat
+from lim_tf.mapping.config import PolygonOptions
 
-GEOD = Geod(ellps="WGS84")
 STRIP = 1024  # rows vectorised at a time; polygons cut by a strip edge are merged afterwards
-
-
-@dataclass(frozen=True)
-class PolygonOptions:
-    """Clean-up of the inventory polygons."""
-
-    min_area: float = 0.0  # m²; smaller polygons are dropped
-    fill_holes: bool = False
-    simplify: float = 0.0  # tolerance in the scene's CRS units (0: keep pixel outlines)
 
 
 def vectorize(mask_path: Path) -> list[shapely.Polygon]:
@@ -47,25 +35,6 @@ def vectorize(mask_path: Path) -> list[shapely.Polygon]:
         merged = shapely.unary_union(pending)
         whole.extend(getattr(merged, "geoms", [merged]))
     return whole
-
-
-def reproject(geometries: Any, source: Any, target: Any) -> np.ndarray:
-    """Geometries reprojected from one CRS to another in one vectorised pass."""
-    transformer = Transformer.from_crs(source, target, always_xy=True)
-    return shapely.transform(np.asarray(geometries, dtype=object),
-                             lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-
-
-def _to_lonlat(geometries: Any, crs: Any) -> np.ndarray:
-    return reproject(geometries, crs, "EPSG:4326")
-
-
-def geodesic_area_perimeter(polygons: list[shapely.Polygon], crs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Areas (m²) and perimeters (m) on the WGS84 ellipsoid, right for projected and geographic CRSs."""
-    if crs is None:  # the scene has no CRS: pixel units
-        return np.array([p.area for p in polygons]), np.array([p.length for p in polygons])
-    measured = [GEOD.geometry_area_perimeter(p) for p in _to_lonlat(polygons, crs)]
-    return np.array([abs(a) for a, _ in measured]), np.array([length for _, length in measured])
 
 
 def clean(polygons: list[shapely.Polygon], options: PolygonOptions) -> list[shapely.Polygon]:
@@ -98,7 +67,7 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
     shares = _zonal(polygons, agreement)[0] / np.maximum(count, 1) / 100 if agreement else None
     centroids = shapely.centroid(np.asarray(polygons, dtype=object))
     if crs is not None:
-        centroids = _to_lonlat(centroids, crs)
+        centroids = to_lonlat(centroids, crs)
     order = np.argsort(-areas, kind="stable")  # id 1 is the largest landslide
     features = []
     for number, i in enumerate(order, start=1):
@@ -132,35 +101,6 @@ def _zonal(polygons: list[shapely.Polygon], raster: Path) -> tuple[np.ndarray, n
             count += np.bincount(index, minlength=n)
             np.maximum.at(peak, index, picked)
     return total, count, np.where(np.isfinite(peak), peak, 0.0)
-
-
-def write_vector(features: list[dict[str, Any]], path: Path, crs: Any, driver: str) -> None:
-    """Write polygons with their attributes (GeoJSON is written in WGS84, as RFC 7946 asks)."""
-    geometries = [f["geometry"] for f in features]
-    target_crs = crs
-    if driver == "GeoJSON" and crs is not None:
-        geometries = list(_to_lonlat(geometries, crs)) if geometries else []
-        target_crs = "EPSG:4326"
-    names = ["id"] + [k for k in (features[0] if features else {"area_m2": 0}) if k not in ("geometry", "id")]
-    columns = [np.array([f[n] for f in features], dtype=np.int64 if n == "id" else np.float64) for n in names]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # no CRS: the caller has warned already
-        pyogrio.raw.write(path, shapely.to_wkb(geometries) if geometries else np.array([], dtype=object), columns,
-                          names, driver=driver, geometry_type="Polygon", crs=str(target_crs) if target_crs else None,
-                          promote_to_multi=False)
-
-
-def read_inventory(path: Path, crs: Any) -> list[shapely.Geometry]:
-    """Points or polygons of a reference inventory, in the scene's CRS."""
-    try:
-        meta, _, geometry, _ = pyogrio.raw.read(path)
-    except Exception as error:  # GDAL errors come in several types
-        raise InputError(f"{path}: cannot read the inventory ({str(error)[:120]})") from error
-    shapes_ = [g for g in shapely.from_wkb(geometry) if g is not None and not g.is_empty]
-    source = meta.get("crs")
-    if source and crs is not None and rasterio.crs.CRS.from_user_input(source) != crs:
-        shapes_ = list(reproject(shapes_, source, crs))
-    return shapes_
 
 
 def check_against(reference: list[shapely.Geometry], predicted: list[shapely.Polygon]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lim_tf.windows import grid_offsets
+from lim_tf.geo.windows import grid_offsets
 
 
 def test_raster_smaller_than_window_gives_one_window():
@@ -33,7 +33,7 @@ def test_bad_size_is_an_error():
 
 @pytest.mark.parametrize("height, width, tile", [(10, 7, 32), (64, 96, 32), (100, 70, 32), (300, 200, 128)])
 def test_scene_tiles_partition_the_scene(height, width, tile):
-    from lim_tf.windows import scene_tiles
+    from lim_tf.geo.windows import scene_tiles
 
     covered = np.zeros((height, width), int)
     tiles = scene_tiles(height, width, tile, margin=16)
@@ -54,7 +54,7 @@ def test_scene_tiles_partition_the_scene(height, width, tile):
 
 
 def test_balanced_cores_give_one_padded_read_shape():
-    from lim_tf.windows import scene_tiles
+    from lim_tf.geo.windows import scene_tiles
 
     # 3000 px in tiles of at most 2048: two cores of 1504, not 2048 + 952.
     tiles = scene_tiles(3000, 3000, 2048, margin=32)

@@ -10,7 +10,7 @@ from PIL import Image
 from scipy import ndimage
 
 from lim_tf.figures import display_rgb
-from lim_tf.scene import Scene
+from lim_tf.mapping.scene import Scene
 
 OUTLINE = (255, 230, 0)
 ROWS = 64  # output rows made per read, so memory stays bounded

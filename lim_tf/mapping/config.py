@@ -1,0 +1,54 @@
+"""Settings of `lim-tf map`, one frozen dataclass per concern. No TensorFlow here: the command
+line reads its defaults from this module before TensorFlow is imported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class PolygonOptions:
+    """Clean-up of the inventory polygons."""
+
+    min_area: float = 0.0  # m²; smaller polygons are dropped
+    fill_holes: bool = False
+    simplify: float = 0.0  # tolerance in the scene's CRS units (0: keep pixel outlines)
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Tiling of the scene for prediction."""
+
+    # Largest core tile edge; each tile is read with `margin` pixels of context on every side that
+    # has a neighbour and cropped back, since predictions near a window's edge see less context.
+    # Both are rounded to 32. At 2048 the margin adds about 6 % work (13 % at 1024); memory is set
+    # by the model's weights up to this size on a CPU (see benchmarks/bench_map.py).
+    tile: int = 2048
+    margin: int = 32
+    batch_size: int = 2
+    threshold: float = 0.5
+    probability_dtype: Literal["float32", "uint8"] = "float32"
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """Everything `lim-tf map` needs besides the scene, the model and the output folder."""
+
+    predict: PredictConfig = PredictConfig()
+    threshold: float | None = None  # None: the run's threshold
+    fold: int | None = None  # None: the run's ensemble
+    bands: tuple[str, ...] = ()  # 1-based indexes or band names, in the model's order
+    nodata: float | None = None
+    allow_no_crs: bool = False
+    polygons: PolygonOptions = PolygonOptions()
+    geojson: bool = False
+    dem: str | None = None
+    min_slope: float = 15.0  # degrees; the paper notes most landslides lie on steeper slopes
+    slope_action: Literal["flag", "drop"] = "flag"
+    inventory: str | None = None  # reference points or polygons to check the map against
+    sentinel2: bool = False  # the scene is a Level-2A .SAFE folder or a folder of B02/B03/B04 files
+    # Map at this pixel size in metres; None: the model's training resolution (from its records),
+    # so a model meets landslides at the size it learnt them. Without one, the scene's own pixels.
+    resolution: float | None = None
+    tta: bool = False  # average each tile's prediction over its four flips

@@ -1,0 +1,129 @@
+"""Scene -> landslide probability, binary map and agreement rasters, streamed tile by tile."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+from tqdm.auto import tqdm
+
+from lim_tf.ensemble import Ensemble
+from lim_tf.geo.grid import pixel_size_metres
+from lim_tf.geo.windows import Tile, scene_tiles
+from lim_tf.mapping.config import PredictConfig
+from lim_tf.mapping.scene import Scene
+
+log = logging.getLogger(__name__)
+PROBABILITY_NODATA = -1.0
+MASK_NODATA = 255
+
+
+@dataclass(frozen=True)
+class SceneRasters:
+    """Paths of the per-pixel outputs of a scene."""
+
+    probability: Path
+    landslides: Path
+    agreement: Path | None  # share of ensemble members over the threshold, x 100 (ensembles only)
+
+
+def _round32(value: int) -> int:
+    return max(32, -(-value // 32) * 32)
+
+
+def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
+                  progress: bool = True) -> SceneRasters:
+    """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
+    height, width = scene.shape
+    tile = _round32(config.tile)
+    margin = _round32(config.margin) if config.margin else 0
+    profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
+                   transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
+                   BIGTIFF="IF_SAFER")  # uncompressed: these are compressed once, as COGs
+    ensemble = len(model.models) > 1
+    rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
+                           folder / "agreement_raw.tif" if ensemble else None)
+    tiles = scene_tiles(height, width, tile, margin)
+    outputs = [rasterio.open(rasters.probability, "w", dtype="float32", nodata=PROBABILITY_NODATA, **profile),
+               rasterio.open(rasters.landslides, "w", dtype="uint8", nodata=MASK_NODATA, **profile)]
+    if ensemble:
+        outputs.append(rasterio.open(rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA, **profile))
+    start, pixels = time.perf_counter(), 0
+    pixel_km2 = _pixel_area_km2(scene)
+    batches = _batches(tiles, config.batch_size)
+    bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
+    # One I/O thread reads the next batch and writes the last while the network runs; it alone
+    # touches the datasets, in the order the work was handed to it.
+    io = ThreadPoolExecutor(max_workers=1)
+    try:
+        reading, writing = io.submit(_read_batch, scene, batches[0]), None
+        for index, batch in enumerate(batches):
+            reads = reading.result()
+            if index + 1 < len(batches):
+                reading = io.submit(_read_batch, scene, batches[index + 1])
+            members = model.predict_members(np.stack([image for image, _ in reads]))
+            if writing is not None:
+                writing.result()  # at most one batch waits to be written, so memory stays bounded
+            writing = io.submit(_write_batch, outputs, batch, members, [valid for _, valid in reads],
+                                config.threshold)
+            pixels += sum(t.rows * t.cols for t in batch)
+            bar.update(len(batch))
+            area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
+            bar.set_postfix_str(f"{area}{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
+        writing.result()  # raises a failed write's error
+    finally:
+        io.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        for output in outputs:
+            output.close()
+    return rasters
+
+
+def _read_batch(scene: Scene, batch: list[Tile]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [scene.read(t.top, t.left, t.height, t.width) for t in batch]
+
+
+def _write_batch(outputs, batch: list[Tile], members: np.ndarray, valids: list[np.ndarray],
+                 threshold: float) -> None:
+    for index, (t, valid) in enumerate(zip(batch, valids)):
+        rows, cols = t.core
+        _write_tile(outputs, Window(t.col, t.row, t.cols, t.rows), members[:, index][:, rows, cols],
+                    valid[rows, cols], threshold)
+
+
+def _batches(tiles: list[Tile], size: int) -> list[list[Tile]]:
+    """Consecutive tiles whose read windows have the same shape, at most `size` at a time."""
+    batches: list[list[Tile]] = []
+    for tile in tiles:
+        last = batches[-1][0] if batches else None
+        if last and len(batches[-1]) < size and (last.height, last.width) == (tile.height, tile.width):
+            batches[-1].append(tile)
+        else:
+            batches.append([tile])
+    return batches
+
+
+def _pixel_area_km2(scene: Scene) -> float | None:
+    """Area of one pixel in km² for the progress bar (near the scene centre for geographic CRSs)."""
+    crs, transform = scene.dataset.crs, scene.dataset.transform
+    if crs is None:
+        return None
+    x, y = transform * (scene.shape[1] / 2, scene.shape[0] / 2)
+    dx, dy = pixel_size_metres(transform, crs, x, y)
+    return dx * dy / 1e6
+
+
+def _write_tile(outputs, window: Window, members: np.ndarray, valid: np.ndarray, threshold: float) -> None:
+    probability = members.mean(axis=0)
+    outputs[0].write(np.where(valid, probability, PROBABILITY_NODATA).astype(np.float32), 1, window=window)
+    landslide = (probability >= threshold).astype(np.uint8)
+    outputs[1].write(np.where(valid, landslide, MASK_NODATA).astype(np.uint8), 1, window=window)
+    if len(outputs) > 2:
+        agree = np.round(100 * (members >= threshold).mean(axis=0)).astype(np.uint8)
+        outputs[2].write(np.where(valid, agree, MASK_NODATA).astype(np.uint8), 1, window=window)

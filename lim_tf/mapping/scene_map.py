@@ -1,0 +1,95 @@
+"""`lim-tf map` for one scene: probability and landslide COGs, the inventory, a quicklook and a summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from lim_tf.atomic import atomic_directory, atomic_file
+from lim_tf.data.manifest import load_manifest
+from lim_tf.ensemble import load_models
+from lim_tf.errors import OutputError
+from lim_tf.geo.vectors import read_inventory, write_vector
+from lim_tf.mapping.cog import write_cog
+from lim_tf.mapping.config import MapConfig
+from lim_tf.mapping.inventory import check_against, clean, describe, vectorize
+from lim_tf.mapping.predict import predict_scene
+from lim_tf.mapping.quicklook import write_quicklook
+from lim_tf.mapping.scene import open_scene
+from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
+from lim_tf.mapping.terrain import SlopeSampler
+
+
+def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
+              overwrite: bool = False, progress: bool = True) -> dict:
+    """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
+    started = time.perf_counter()
+    model, state = load_models(Path(model_path), config.fold, config.tta)
+    loaded = time.perf_counter()
+    threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
+    resolution = config.resolution or state.get("resolution")
+    if config.sentinel2:
+        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, resolution, overwrite, progress)
+    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs, resolution)
+    crs = scene.dataset.crs
+    try:
+        slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
+        with atomic_directory(Path(out), overwrite) as folder:
+            predict = dataclasses.replace(config.predict, threshold=threshold)
+            rasters = predict_scene(scene, model, folder, predict, progress)
+            predicted = time.perf_counter()
+            write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
+                      scale_to_uint8=predict.probability_dtype == "uint8")
+            write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
+            options = config.polygons
+            features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
+                                rasters.agreement, crs, options.min_area)
+            if slope is not None:
+                for feature in features:
+                    feature["mean_slope"] = slope.mean_slope(feature["geometry"])
+                    feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
+                if config.slope_action == "drop":
+                    features = [f for f in features if not f["low_slope"]]
+            write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
+            if config.geojson:
+                write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
+            write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
+            summary = _summary(scene_path, model.names, threshold, features)
+            summary["resolution_m"] = resolution if scene.resampled else None
+            summary["tta"] = config.tta
+            summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
+                                  "outputs": time.perf_counter() - predicted}
+            if config.inventory:
+                reference = read_inventory(Path(config.inventory), crs)
+                report = check_against(reference, [f["geometry"] for f in features])
+                (folder / "check.json").write_text(json.dumps(report, indent=2) + "\n")
+                summary["check"] = report
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            for path in folder.glob("*_raw*.tif"):
+                path.unlink()
+    finally:
+        scene.close()
+    return summary
+
+
+def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool,
+                       progress: bool) -> Path:
+    """Stack B04/B03/B02 beside OUT (kept: it is the scene the maps are registered to)."""
+    target = out.with_name(out.name + "_sentinel2_rgb.tif")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: already exists; pass --overwrite")
+    statistics = load_manifest(Path(state["records"]))["band_statistics"] if state.get("records") else None
+    with atomic_file(target) as temporary:
+        prepare_sentinel2(find_bands(product), temporary, resolution, statistics, progress=progress)
+    return target
+
+
+def _summary(scene_path: Path, models: list[str], threshold: float, features: list[dict]) -> dict:
+    centroids = [(f["centroid_lon"], f["centroid_lat"]) for f in features]
+    return {"scene": str(scene_path), "models": models, "threshold": threshold, "landslides": len(features),
+            "total_area_m2": float(sum(f["area_m2"] for f in features)),
+            "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0)),
+            "centroid_extent_lonlat": [min(c[0] for c in centroids), min(c[1] for c in centroids),
+                                       max(c[0] for c in centroids), max(c[1] for c in centroids)] if centroids else None}
