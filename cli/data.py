@@ -63,6 +63,8 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.option("--target-ir", type=click.FloatRange(min=0, min_open=True),
               help="Instead of --copies: augment until the training IR is at most this.")
 @click.option("--max-copies", type=click.IntRange(1), default=12, help="Bound on copies per chip for --target-ir.")
+@click.option("--cluster", help="Read, chip, augment and write shards on Dask distributed: local:N or "
+              "tcp://HOST:8786 (workers must read INPUT and write OUT). The records equal an in-process build's.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (it is kept until the new one is whole).")
 @click.pass_context
 def build(ctx: click.Context, input_path: Path, out: Path, config_file: Path | None, **options) -> None:
@@ -71,7 +73,8 @@ def build(ctx: click.Context, input_path: Path, out: Path, config_file: Path | N
     from lim_tf.data.manifest import imbalance_table
 
     config = _data_config(ctx, config_file, options)
-    manifest = build_dataset(input_path, out, config, overwrite=options["overwrite"], progress=ctx.obj["progress"])
+    manifest = build_dataset(input_path, out, config, overwrite=options["overwrite"], progress=ctx.obj["progress"],
+                             cluster=options["cluster"])
     click.echo(imbalance_table(manifest))
     click.echo(f"records: {out}")
 

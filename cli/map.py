@@ -12,7 +12,7 @@ DEFAULTS = PredictConfig()
 
 
 @click.command("map")
-@click.argument("scene", type=click.Path(path_type=Path))
+@click.argument("scenes", metavar="SCENE...", nargs=-1, required=True)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--fold", type=click.IntRange(0), help="Use this fold's model instead of the run's ensemble.")
@@ -43,13 +43,25 @@ DEFAULTS = PredictConfig()
                    "resolution, so landslides appear at the size it learnt them; the scene's own for a bare .keras.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average each tile over its four flips (4x slower).")
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
+@click.option("--cluster", help="Spread the tiles over Dask distributed: local:N starts N worker processes here; "
+              "tcp://HOST:8786 uses a running scheduler (workers need lim-tf installed and must read the scenes "
+              "and OUT). Default: this process.")
+@click.option("--region-crs", help="CRS of the region layer for several scenes (default: theirs if they share "
+              "one, else EPSG:4326).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run into OUT: finished tiles are kept.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first scene that fails (default: report it in "
+              "summary.json and finish the others).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (kept until the new one is whole).")
 @click.pass_context
-def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, bands, nodata, threshold, tile,
-                overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
-                slope_action, inventory, sentinel2, resolution, tta, allow_no_crs, overwrite) -> None:
-    """Map SCENE (any GDAL raster) with MODEL (a run folder or a .keras file) into OUT:
-    probability.tif, landslides.tif, inventory.gpkg and quicklook.png."""
+def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
+                tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
+                slope_action, inventory, sentinel2, resolution, tta, allow_no_crs, cluster, region_crs, resume,
+                fail_fast, overwrite) -> None:
+    """Map SCENE (any GDAL raster; several files, folders or globs for a region) with MODEL (a run folder
+    or a .keras file) into OUT: probability.tif, landslides.tif, inventory.gpkg and quicklook.png.
+
+    Several scenes go to OUT/<scene>/ each, and OUT/region/ gets the inventory merged across scene
+    seams, probability.vrt and landslides.vrt mosaics and summary.json."""
     from lim_tf.mapping.config import MapConfig, PolygonOptions
     from lim_tf.mapping.scene_map import map_scene
 
@@ -60,7 +72,17 @@ def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, b
         polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta)
-    summary = map_scene(scene, model, out, config, overwrite, ctx.obj["progress"])
+    one_file = len(scenes) == 1 and not any(c in scenes[0] for c in "*?[") and not Path(scenes[0]).is_dir()
+    if sentinel2 or (one_file and not (cluster or resume)):
+        summary = map_scene(Path(scenes[0]), model, out, config, overwrite, ctx.obj["progress"])
+    else:
+        from lim_tf.mapping.region import RegionConfig, map_region
+
+        region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)
+        summary = map_region(list(scenes), model, out, config, region, overwrite, ctx.obj["progress"])
+        if "region" in summary:
+            _echo_region(summary, out)
+            return
     click.echo(f"{summary['landslides']} landslides, {summary['total_area_m2']:,.0f} m² in total "
                f"(largest {summary['largest_area_m2']:,.0f} m²) at threshold {summary['threshold']:.2f}")
     if summary["centroid_extent_lonlat"]:
@@ -71,3 +93,15 @@ def map_command(ctx: click.Context, scene: Path, model: Path, out: Path, fold, b
         click.echo(f"check: {check['detected_share']:.0%} of reference landslides detected, "
                    f"{check['false_alarm_share']:.0%} of polygons are false alarms")
     click.echo(f"inventory: {out / 'inventory.gpkg'}  map: {out / 'landslides.tif'}  quicklook: {out / 'quicklook.png'}")
+
+
+def _echo_region(summary: dict, out: Path) -> None:
+    region = summary["region"]
+    click.echo(f"{len(summary['scenes']) - summary['failed']} of {len(summary['scenes'])} scenes mapped; "
+               f"{region['landslides']} landslides, {region['total_area_m2']:,.0f} m² in the region ({region['crs']})")
+    for scene in summary["scenes"]:
+        if scene["status"] == "failed":
+            click.echo(f"failed: {scene['path']}: {scene['error']}", err=True)
+    click.echo(f"region: {out / 'region'} (inventory.gpkg, probability.vrt, landslides.vrt, summary.json)")
+    if summary["failed"]:
+        raise SystemExit(1)

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -87,34 +88,43 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def copy_id(chip_id: str, copy: int, config: AugmentConfig) -> tuple[str, str]:
+    """(recipe, id) of a chip's copy number `copy`: recipes in turn, numbered after the first round."""
+    recipe = config.recipes[copy % len(config.recipes)]
+    suffix = recipe if copy < len(config.recipes) else f"{recipe}_{copy // len(config.recipes)}"
+    return recipe, f"{chip_id}+{suffix}"
+
+
 def augment_copy(chip: Chip, recipe: str, copy: int, config: AugmentConfig) -> Chip:
     """One augmented copy of a chip, seeded by (seed, chip id, copy) so order does not matter."""
     rng = np.random.default_rng([config.seed, zlib.crc32(chip.chip_id.encode()), copy])
     image, mask = RECIPES[recipe](chip.image, chip.mask, rng, config)
-    suffix = recipe if copy < len(config.recipes) else f"{recipe}_{copy // len(config.recipes)}"
     return dataclasses.replace(chip, image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask),
-                               chip_id=f"{chip.chip_id}+{suffix}", augmentation=recipe)
+                               chip_id=copy_id(chip.chip_id, copy, config)[1], augmentation=recipe)
 
 
-def plan_copies(chips: Sequence[Chip], before: PixelCounts, config: AugmentConfig) -> list[tuple[int, int]]:
-    """(chip index, copy number) pairs to make: fixed copies per recipe, or until the IR target."""
+def plan_copies(chips: Sequence[Any], before: PixelCounts, config: AugmentConfig,
+                counts: Callable[[Any], PixelCounts] = chip_counts) -> list[tuple[int, int]]:
+    """(chip index, copy number) pairs to make: fixed copies per recipe, or until the IR target.
+
+    `chips` may be Chips or anything with is_landslide, fold and augmentation, given `counts`."""
     candidates = [i for i, chip in enumerate(chips) if chip.is_landslide and chip.fold >= 0
                   and chip.augmentation == "none"]
     if not config.recipes:
         return []
     if config.target_ir is None:
         return [(i, c) for c in range(config.copies * len(config.recipes)) for i in candidates]
-    counts = before
+    total = before
     plan = []
     for copy in range(config.max_copies):
         for i in candidates:
-            if counts.imbalance_ratio is None or counts.imbalance_ratio <= config.target_ir:
+            if total.imbalance_ratio is None or total.imbalance_ratio <= config.target_ir:
                 return plan
             plan.append((i, copy))
-            counts = counts + chip_counts(chips[i])
+            total = total + counts(chips[i])
     log.warning("target IR %.2f not reached after %d copies per landslide chip (IR %.2f); "
                 "raise --max-copies or the target", config.target_ir, config.max_copies,
-                counts.imbalance_ratio or float("nan"))
+                total.imbalance_ratio or float("nan"))
     return plan
 
 

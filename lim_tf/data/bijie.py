@@ -29,22 +29,28 @@ def list_bijie(root: Path) -> list[tuple[str, Path]]:
 def read_bijie(root: Path, config: SourceConfig) -> Iterator[Sample]:
     """Samples from a Bijie folder; non-landslide chips get all-background masks (0.8 m unless
     the config says otherwise)."""
+    for unit in list_bijie(root):
+        yield from read_bijie_unit(root, unit, config)
+
+
+def read_bijie_unit(root: Path, unit: tuple[str, Path], config: SourceConfig) -> Iterator[Sample]:
+    """The sample of one (class folder, image path) unit."""
     value_map = config.mask_values or DEFAULT_MASK_VALUES
-    for name, path in list_bijie(root):
-        image = read_image(path)
-        names = default_band_names(image.shape[-1])
-        if config.include_dem:
-            image, names = _add_dem(root / name / "dem", path, image, names)
-        image, names = select_bands(image, names, config.bands, str(path))
-        if name == "landslide":
-            mask_path = match_by_stem(root / name / "mask", path.stem)
-            if mask_path is None:
-                raise InputError(f"{path}: landslide image has no mask in {root / name / 'mask'}; "
-                                 "add the mask or remove the image")
-            mask = read_mask(mask_path, image.shape, value_map)
-        else:
-            mask = np.zeros(image.shape[:2], np.uint8)
-        yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names, config.resolution or RESOLUTION)
+    name, path = unit
+    image = read_image(path)
+    names = default_band_names(image.shape[-1])
+    if config.include_dem:
+        image, names = _add_dem(root / name / "dem", path, image, names)
+    image, names = select_bands(image, names, config.bands, str(path))
+    if name == "landslide":
+        mask_path = match_by_stem(root / name / "mask", path.stem)
+        if mask_path is None:
+            raise InputError(f"{path}: landslide image has no mask in {root / name / 'mask'}; "
+                             "add the mask or remove the image")
+        mask = read_mask(mask_path, image.shape, value_map)
+    else:
+        mask = np.zeros(image.shape[:2], np.uint8)
+    yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names, config.resolution or RESOLUTION)
 
 
 def _add_dem(folder: Path, image_path: Path, image: np.ndarray,

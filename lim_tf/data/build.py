@@ -1,75 +1,89 @@
-"""`lim-tf data build`: source folder -> chips -> splits -> augmentation -> records + manifest."""
+"""`lim-tf data build`: source folder -> chips -> splits -> augmentation -> records + manifest.
+
+The work is split so it can run on Dask workers (`cluster`): units of the source are read and
+chipped where they are processed, the client plans splits and augmentation from ChipFacts alone
+(summing statistics in chip order), and each shard is augmented and written by a worker. In
+process the same stages run here, so both give byte-identical records for the same seed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from lim_tf import __version__
 from lim_tf.atomic import atomic_directory
-from lim_tf.data.augment import augment_chips
+from lim_tf.cluster import executor
 from lim_tf.config import DataConfig, dump_yaml, to_dict
-from lim_tf.data.chips import make_chips
+from lim_tf.data.augment import copy_id, plan_copies
 from lim_tf.data.manifest import write_manifest
-from lim_tf.data.records import write_records
-from lim_tf.data.sample import Chip
+from lim_tf.data.records import shard_names
 from lim_tf.data.schema import SCHEMA_VERSION
-from lim_tf.data.sources import read_samples
+from lim_tf.data.sources import list_units
 from lim_tf.data.splits import assign_splits
-from lim_tf.data.stats import PixelCounts, band_statistics, count_pixels
-from lim_tf.errors import InputError
+from lim_tf.data.stats import PixelCounts, combine_band_sums
+from lim_tf.data.units import ChipFacts, describe_chips, read_unit_chips, write_shard
+from lim_tf.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
+Entry = tuple[str, tuple[int, int, int, str, int], ChipFacts]  # record id, shard entry, the original's facts
 
 
-def collect_chips(path: Path, config: DataConfig, progress: bool = True,
-                  resolutions: set | None = None) -> list[Chip]:
-    """Read every sample and cut or resize it into chips; bands and dtypes must agree.
-    The samples' own pixel sizes are added to `resolutions` when given."""
-    chips: list[Chip] = []
-    samples = read_samples(path, config.source, config.chip)
-    for sample in tqdm(samples, desc="reading", unit="sample", disable=not progress):
-        if resolutions is not None:
-            resolutions.add(None if sample.resolution is None else round(sample.resolution, 3))
-        if np.issubdtype(sample.image.dtype, np.floating) and not np.isfinite(sample.image).all():
-            raise InputError(f"{sample.sample_id}: image has NaN or infinite values; mark them as nodata "
-                             "(--nodata nan for rasters) or clean the file")
-        for chip in make_chips(sample, config.chip):
-            if chips and (chip.band_names != chips[0].band_names or chip.image.dtype != chips[0].image.dtype):
-                raise InputError(f"{sample.sample_id}: bands {chip.band_names} ({chip.image.dtype}) differ from "
-                                 f"{chips[0].chip_id}'s {chips[0].band_names} ({chips[0].image.dtype}); "
-                                 "every sample needs the same bands")
-            chips.append(chip)
-    if not chips:
-        raise InputError(f"{path}: no chips with valid pixels were found")
-    return chips
-
-
-def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = False,
-                  progress: bool = True) -> dict[str, Any]:
-    """Build the record set in `out` atomically and return its manifest."""
+def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = False, progress: bool = True,
+                  cluster: str | None = None) -> dict[str, Any]:
+    """Build the record set in `out` atomically and return its manifest; `cluster` as for map."""
     path, out = Path(path), Path(out)
-    resolutions: set[float | None] = set()
-    chips = assign_splits(collect_chips(path, config, progress, resolutions), config.split)
-    train = [c for c in chips if c.fold >= 0]
-    before = count_pixels(train)
-    bar: Callable | None = (lambda items, **kw: tqdm(items, **kw)) if progress else None
-    augmented = augment_chips(chips, before, config.augment, bar)
-    after = before + count_pixels(augmented)
-    groups = _group(chips + augmented, config.split.folds)
-    manifest = _manifest(path, config, chips, groups, before, after, _resolution(resolutions, config))
-    with atomic_directory(out, overwrite) as temporary:
-        for name, members in tqdm(groups.items(), desc="writing", unit="split", disable=not progress):
-            manifest["files"][name] = write_records(members, temporary, name, config.examples_per_shard)
-        write_manifest(manifest, temporary)
-        dump_yaml(config, temporary / "data_config.yaml")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: already exists; choose another folder or pass --overwrite")
+    units = list_units(path, config.source)
+    with executor(cluster) as engine:
+        with tqdm(total=len(units), desc="reading", unit="file", disable=not progress) as bar:
+            kept = engine.keep(read_unit_chips, [(path, unit, config) for unit in units])
+            described = engine.apply(describe_chips, [(chips, index) for index, chips in enumerate(kept)], bar)
+        facts = [fact for unit_facts, _ in described for fact in unit_facts]
+        _check(facts, path)
+        facts = assign_splits(facts, config.split)
+        before = _sum_counts(f for f in facts if f.fold >= 0)
+        plan = plan_copies(facts, before, config.augment, counts=lambda f: f.counts)
+        after = before + _sum_counts(facts[i] for i, _ in plan)
+        groups = _group(facts, plan, config)
+        resolutions = {r for _, found in described for r in found}
+        manifest = _manifest(path, config, facts, groups, before, after, _resolution(resolutions, config))
+        with atomic_directory(out, overwrite) as temporary:
+            tasks = []
+            for name, entries in groups.items():
+                size = config.examples_per_shard
+                for number, shard in enumerate(shard_names(name, len(entries), size)):
+                    part = [entry for _, entry, _ in entries[number * size:(number + 1) * size]]
+                    needed = {unit: kept[unit] for unit, *_ in part}
+                    tasks.append((str(temporary), shard, part, needed, config))
+                manifest["files"][name] = shard_names(name, len(entries), size)
+            with tqdm(total=len(tasks), desc="writing", unit="shard", disable=not progress) as bar:
+                engine.apply(write_shard, tasks, bar)
+            write_manifest(manifest, temporary)
+            dump_yaml(config, temporary / "data_config.yaml")
     log.info("wrote %d chips to %s", sum(len(m) for m in groups.values()), out)
     return manifest
+
+
+def _check(facts: Sequence[ChipFacts], path: Path) -> None:
+    """Every chip needs the same bands and dtype, and there must be some."""
+    if not facts:
+        raise InputError(f"{path}: no chips with valid pixels were found")
+    first = facts[0]
+    for fact in facts:
+        if (fact.band_names, fact.dtype) != (first.band_names, first.dtype):
+            raise InputError(f"{fact.chip_id}: bands {fact.band_names} ({fact.dtype}) differ from {first.chip_id}'s "
+                             f"{first.band_names} ({first.dtype}); every sample needs the same bands")
+
+
+def _sum_counts(facts) -> PixelCounts:
+    return sum((f.counts for f in facts), PixelCounts())
 
 
 def _resolution(found: set, config: DataConfig) -> float | None:
@@ -86,20 +100,31 @@ def _resolution(found: set, config: DataConfig) -> float | None:
     return None
 
 
-def _group(chips: Sequence[Chip], folds: int) -> dict[str, list[Chip]]:
-    """Chips per split name (test, fold0..foldK-1), each sorted for byte-identical output."""
-    groups: dict[str, list[Chip]] = {"test": []} | {f"fold{k}": [] for k in range(folds)}
-    for chip in chips:
-        groups["test" if chip.fold < 0 else f"fold{chip.fold}"].append(chip)
-    return {name: sorted(members, key=lambda c: c.chip_id) for name, members in groups.items()}
+def _group(facts: Sequence[ChipFacts], plan: list[tuple[int, int]], config: DataConfig) -> dict[str, list[Entry]]:
+    """Records per split name (test, fold0..foldK-1): originals and their augmented copies, each
+    group sorted by record id for byte-identical output."""
+    groups: dict[str, list[Entry]] = {"test": []} | {f"fold{k}": [] for k in range(config.split.folds)}
+
+    def name(fact: ChipFacts) -> str:
+        return "test" if fact.fold < 0 else f"fold{fact.fold}"
+
+    for fact in facts:
+        groups[name(fact)].append((fact.chip_id, (fact.unit, fact.index, fact.fold, "none", 0), fact))
+    for index, copy in plan:
+        fact = facts[index]
+        recipe, record_id = copy_id(fact.chip_id, copy, config.augment)
+        copied = dataclasses.replace(fact, chip_id=record_id, augmentation=recipe)
+        groups[name(fact)].append((record_id, (fact.unit, fact.index, fact.fold, recipe, copy), copied))
+    return {group: sorted(entries, key=lambda e: e[0]) for group, entries in groups.items()}
 
 
-def _manifest(path: Path, config: DataConfig, chips: Sequence[Chip], groups: dict[str, list[Chip]],
+def _manifest(path: Path, config: DataConfig, facts: Sequence[ChipFacts], groups: dict[str, list[Entry]],
               before: PixelCounts, after: PixelCounts, resolution: float | None) -> dict[str, Any]:
-    first = chips[0]
+    first = facts[0]
     # Over the training portion before augmentation (every chip of a test-only set): what models
     # trained on these records normalise by.
-    train_originals = [c for c in chips if c.fold >= 0] or list(chips)
+    train_originals = [f for f in facts if f.fold >= 0] or list(facts)
+    members = {name: [fact for _, _, fact in entries] for name, entries in groups.items()}
     return {
         "schema_version": SCHEMA_VERSION,
         "created_by": f"lim-tf {__version__}",
@@ -109,18 +134,18 @@ def _manifest(path: Path, config: DataConfig, chips: Sequence[Chip], groups: dic
         "chip_size": None if config.chip.mode == "native" else config.chip.size,
         # Metres per pixel of every chip (None: unknown or resized per chip); map and eval use it.
         "resolution": resolution,
-        "image_dtype": first.image.dtype.name,
+        "image_dtype": first.dtype,
         "band_names": list(first.band_names),
-        "band_statistics": band_statistics(train_originals, first.band_names),
+        "band_statistics": combine_band_sums((f.sums for f in train_originals), first.band_names),
         "folds": config.split.folds,
         "files": {},
-        "examples": {name: {"total": len(m), "landslide": sum(c.is_landslide for c in m),
-                            "non_landslide": sum(not c.is_landslide for c in m),
-                            "augmented": sum(c.augmentation != "none" for c in m)}
-                     for name, m in groups.items()},
+        "examples": {name: {"total": len(m), "landslide": sum(f.is_landslide for f in m),
+                            "non_landslide": sum(not f.is_landslide for f in m),
+                            "augmented": sum(f.augmentation != "none" for f in m)}
+                     for name, m in members.items()},
         "pixels": {"train_before_augmentation": _counts(before),
                    "train_after_augmentation": _counts(after),
-                   "test": _counts(count_pixels(groups["test"]))},
+                   "test": _counts(_sum_counts(members["test"]))},
         "imbalance_ratio": {"before_augmentation": before.imbalance_ratio,
                             "after_augmentation": after.imbalance_ratio},
         "config": to_dict(config),

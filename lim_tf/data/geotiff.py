@@ -51,7 +51,7 @@ def read_geotiff(path: Path, config: SourceConfig, chip: ChipConfig) -> Iterator
     Outside resize mode a scene is first brought to `chip.resolution` metres (bilinear image,
     nearest labels), the grid `lim-tf map` predicts on."""
     for scene, labels in scene_pairs(path, config.labels):
-        yield from _read_scene(scene, labels, config, chip)
+        yield from read_scene(scene, labels, config, chip)
 
 
 def _open(path: Path) -> rasterio.DatasetReader:
@@ -61,7 +61,8 @@ def _open(path: Path) -> rasterio.DatasetReader:
         raise InputError(f"{path}: cannot open as a raster ({error})") from error
 
 
-def _read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
+def read_scene(scene: Path, labels: Path, config: SourceConfig, chip: ChipConfig) -> Iterator[Sample]:
+    """The chip-size samples of one scene and its labels."""
     with _open(scene) as original:
         resolution = config.resolution or ground_resolution(original)
         grid = resampled_grid(original, None if chip.mode == "resize" else chip.resolution, config.resolution)

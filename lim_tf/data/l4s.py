@@ -38,24 +38,34 @@ def _read_key(path: Path, key: str) -> np.ndarray:
         raise InputError(f"{path}: cannot read HDF5 ({error}); replace or remove the file") from error
 
 
-def read_l4s(path: Path, config: SourceConfig) -> Iterator[Sample]:
-    """Samples from Landslide4Sense patches, with band selection by name or index."""
+def list_l4s(path: Path) -> list[Path]:
+    """The image_N.h5 files, in patch-number order."""
     root = _root(path)
     images = sorted(root.glob("img/image_*.h5"), key=lambda p: int(p.stem.split("_")[-1]))
     if not images:
         raise InputError(f"{root / 'img'}: no image_N.h5 files")
+    return images
+
+
+def read_l4s(path: Path, config: SourceConfig) -> Iterator[Sample]:
+    """Samples from Landslide4Sense patches, with band selection by name or index."""
+    for image_path in list_l4s(path):
+        yield from read_l4s_unit(image_path, config)
+
+
+def read_l4s_unit(image_path: Path, config: SourceConfig) -> Iterator[Sample]:
+    """The sample of one patch and its mask."""
     value_map = config.mask_values or L4S_MASK_VALUES
-    for image_path in images:
-        number = image_path.stem.split("_")[-1]
-        mask_path = root / "mask" / f"mask_{number}.h5"
-        if not mask_path.exists():
-            raise InputError(f"{image_path}: no mask {mask_path}; unlabelled patches cannot be used for training")
-        image = _read_key(image_path, "img")
-        if image.ndim != 3 or image.shape[-1] != len(L4S_BANDS):
-            raise InputError(f"{image_path}: expected (H, W, 14) bands, found shape {image.shape}")
-        image, names = select_bands(image.astype(np.float32), L4S_BANDS, config.bands, str(image_path))
-        raw = _read_key(mask_path, "mask")
-        if raw.shape != image.shape[:2]:
-            raise InputError(f"{mask_path}: mask shape {raw.shape} differs from its image {image.shape[:2]}")
-        mask = map_mask_values(raw, value_map, str(mask_path))
-        yield Sample(image, mask, f"image_{number}", "l4s", names, config.resolution or RESOLUTION)
+    number = image_path.stem.split("_")[-1]
+    mask_path = image_path.parent.parent / "mask" / f"mask_{number}.h5"
+    if not mask_path.exists():
+        raise InputError(f"{image_path}: no mask {mask_path}; unlabelled patches cannot be used for training")
+    image = _read_key(image_path, "img")
+    if image.ndim != 3 or image.shape[-1] != len(L4S_BANDS):
+        raise InputError(f"{image_path}: expected (H, W, 14) bands, found shape {image.shape}")
+    image, names = select_bands(image.astype(np.float32), L4S_BANDS, config.bands, str(image_path))
+    raw = _read_key(mask_path, "mask")
+    if raw.shape != image.shape[:2]:
+        raise InputError(f"{mask_path}: mask shape {raw.shape} differs from its image {image.shape[:2]}")
+    mask = map_mask_values(raw, value_map, str(mask_path))
+    yield Sample(image, mask, f"image_{number}", "l4s", names, config.resolution or RESOLUTION)

@@ -20,12 +20,16 @@ def shard_names(prefix: str, count: int, examples_per_shard: int) -> list[str]:
 def write_records(chips: Sequence[Chip], directory: Path, prefix: str, examples_per_shard: int) -> list[str]:
     """Write chips in order to shards named after `prefix`; returns the file names."""
     names = shard_names(prefix, len(chips), examples_per_shard)
-    options = tf.io.TFRecordOptions(compression_type=COMPRESSION)
     for index, name in enumerate(names):
-        with tf.io.TFRecordWriter(str(directory / name), options) as writer:
-            for chip in chips[index * examples_per_shard:(index + 1) * examples_per_shard]:
-                writer.write(encode_chip(chip))
+        write_chips(chips[index * examples_per_shard:(index + 1) * examples_per_shard], Path(directory) / name)
     return names
+
+
+def write_chips(chips: Sequence[Chip], path: Path) -> None:
+    """One GZIP TFRecord file of the chips, in order."""
+    with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression_type=COMPRESSION)) as writer:
+        for chip in chips:
+            writer.write(encode_chip(chip))
 
 
 def read_records(paths: Sequence[Path]) -> Iterator[Chip]:

@@ -62,7 +62,8 @@ def encode_chip(chip: Chip) -> bytes:
         "sample/split": _bytes(chip.split.encode()),
         "sample/augmentation": _bytes(chip.augmentation.encode()),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: map keys in sorted order, so every process (a Dask worker too) writes the same bytes.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def decode_chip(serialized: bytes) -> Chip:

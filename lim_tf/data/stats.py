@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lim_tf.data.sample import BACKGROUND, IGNORE, LANDSLIDE, Chip
+from lim_tf.data.sample import BACKGROUND, LANDSLIDE, Chip
 
 
 @dataclass(frozen=True)
@@ -39,21 +39,25 @@ def count_pixels(chips: Iterable[Chip]) -> PixelCounts:
 
 def band_statistics(chips: Iterable[Chip], band_names: tuple[str, ...]) -> list[dict]:
     """Mean, standard deviation, min and max per band over labelled (not ignored) pixels."""
+    from lim_tf.data.units import band_sums
+
+    return combine_band_sums([band_sums(chip) for chip in chips], band_names)
+
+
+def combine_band_sums(partials: Iterable[tuple], band_names: tuple[str, ...]) -> list[dict]:
+    """Band statistics from per-chip (sum, sum of squares, min, max, count), summed in the order
+    given: the same order gives the same bits wherever the partials were computed."""
     bands = len(band_names)
-    total = np.zeros(bands)
-    squares = np.zeros(bands)
-    low = np.full(bands, np.inf)
-    high = np.full(bands, -np.inf)
+    total, squares = np.zeros(bands), np.zeros(bands)
+    low, high = np.full(bands, np.inf), np.full(bands, -np.inf)
     count = 0
-    for chip in chips:
-        pixels = chip.image[chip.mask != IGNORE].astype(np.float64)
-        if not len(pixels):
+    for chip_total, chip_squares, chip_low, chip_high, chip_count in partials:
+        if not chip_count:
             continue
-        total += pixels.sum(axis=0)
-        squares += np.square(pixels).sum(axis=0)
-        low = np.minimum(low, pixels.min(axis=0))
-        high = np.maximum(high, pixels.max(axis=0))
-        count += len(pixels)
+        total += chip_total
+        squares += chip_squares
+        low, high = np.minimum(low, chip_low), np.maximum(high, chip_high)
+        count += chip_count
     mean = total / max(count, 1)
     std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
     return [{"name": name, "mean": float(m), "std": float(s), "min": float(lo), "max": float(hi)}

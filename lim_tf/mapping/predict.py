@@ -37,27 +37,86 @@ def _round32(value: int) -> int:
     return max(32, -(-value // 32) * 32)
 
 
+@dataclass(frozen=True)
+class TileResult:
+    """What one tile contributes to the scene's rasters (its core only)."""
+
+    tile: Tile
+    probability: np.ndarray  # float32, PROBABILITY_NODATA where the scene has no data
+    landslide: np.ndarray  # uint8: 1, 0, or MASK_NODATA
+    agreement: np.ndarray | None  # uint8 percent of members over the threshold (ensembles only)
+
+
+def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Tile]]:
+    """The scene's tiles (see geo.windows.scene_tiles) in prediction batches. Every path, in process
+    or on a cluster, predicts these same batches, so they give the same pixels."""
+    margin = _round32(config.margin) if config.margin else 0
+    return _batches(scene_tiles(shape[0], shape[1], _round32(config.tile), margin), config.batch_size)
+
+
+def predict_batch(scene: Scene, model: Ensemble, batch: list[Tile], threshold: float) -> list[TileResult]:
+    """Read, predict and crop one batch of tiles."""
+    reads = _read_batch(scene, batch)
+    members = model.predict_members(np.stack([image for image, _ in reads]))
+    return tile_results(batch, members, [valid for _, valid in reads], threshold)
+
+
+def tile_results(batch: list[Tile], members: np.ndarray, valids: list[np.ndarray],
+                 threshold: float) -> list[TileResult]:
+    """Per tile of a predicted batch: mean probability, landslide mask and member agreement on its core."""
+    results = []
+    for index, (t, valid) in enumerate(zip(batch, valids)):
+        rows, cols = t.core
+        own, inside = members[:, index][:, rows, cols], valid[rows, cols]
+        probability = own.mean(axis=0)
+        landslide = np.where(inside, probability >= threshold, MASK_NODATA).astype(np.uint8)
+        agreement = None
+        if len(own) > 1:
+            agree = np.round(100 * (own >= threshold).mean(axis=0))
+            agreement = np.where(inside, agree, MASK_NODATA).astype(np.uint8)
+        results.append(TileResult(t, np.where(inside, probability, PROBABILITY_NODATA).astype(np.float32),
+                                  landslide, agreement))
+    return results
+
+
+class SceneWriter:
+    """The scene's raw (uncompressed, tiled) GeoTIFFs, written tile result by tile result."""
+
+    def __init__(self, scene: Scene, folder: Path, ensemble: bool) -> None:
+        height, width = scene.shape
+        profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
+                       transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
+                       BIGTIFF="IF_SAFER")  # uncompressed: these are compressed once, as COGs
+        self.rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
+                                    folder / "agreement_raw.tif" if ensemble else None)
+        self.outputs = [rasterio.open(self.rasters.probability, "w", dtype="float32", nodata=PROBABILITY_NODATA,
+                                      **profile),
+                        rasterio.open(self.rasters.landslides, "w", dtype="uint8", nodata=MASK_NODATA, **profile)]
+        if ensemble:
+            self.outputs.append(rasterio.open(self.rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA,
+                                              **profile))
+
+    def write(self, result: TileResult) -> None:
+        t = result.tile
+        window = Window(t.col, t.row, t.cols, t.rows)
+        self.outputs[0].write(result.probability, 1, window=window)
+        self.outputs[1].write(result.landslide, 1, window=window)
+        if len(self.outputs) > 2:
+            self.outputs[2].write(result.agreement, 1, window=window)
+
+    def close(self) -> None:
+        for output in self.outputs:
+            output.close()
+
+
 def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
-    height, width = scene.shape
-    tile = _round32(config.tile)
-    margin = _round32(config.margin) if config.margin else 0
-    profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
-                   transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
-                   BIGTIFF="IF_SAFER")  # uncompressed: these are compressed once, as COGs
-    ensemble = len(model.models) > 1
-    rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
-                           folder / "agreement_raw.tif" if ensemble else None)
-    tiles = scene_tiles(height, width, tile, margin)
-    outputs = [rasterio.open(rasters.probability, "w", dtype="float32", nodata=PROBABILITY_NODATA, **profile),
-               rasterio.open(rasters.landslides, "w", dtype="uint8", nodata=MASK_NODATA, **profile)]
-    if ensemble:
-        outputs.append(rasterio.open(rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA, **profile))
+    batches = plan_batches(scene.shape, config)
+    writer = SceneWriter(scene, folder, len(model.models) > 1)
     start, pixels = time.perf_counter(), 0
     pixel_km2 = _pixel_area_km2(scene)
-    batches = _batches(tiles, config.batch_size)
-    bar = tqdm(total=len(tiles), desc="mapping", unit="tile", disable=not progress)
+    bar = tqdm(total=sum(map(len, batches)), desc="mapping", unit="tile", disable=not progress)
     # One I/O thread reads the next batch and writes the last while the network runs; it alone
     # touches the datasets, in the order the work was handed to it.
     io = ThreadPoolExecutor(max_workers=1)
@@ -70,8 +129,8 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
             members = model.predict_members(np.stack([image for image, _ in reads]))
             if writing is not None:
                 writing.result()  # at most one batch waits to be written, so memory stays bounded
-            writing = io.submit(_write_batch, outputs, batch, members, [valid for _, valid in reads],
-                                config.threshold)
+            results = tile_results(batch, members, [valid for _, valid in reads], config.threshold)
+            writing = io.submit(lambda done: [writer.write(r) for r in done], results)
             pixels += sum(t.rows * t.cols for t in batch)
             bar.update(len(batch))
             area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
@@ -80,21 +139,12 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     finally:
         io.shutdown(wait=True, cancel_futures=True)
         bar.close()
-        for output in outputs:
-            output.close()
-    return rasters
+        writer.close()
+    return writer.rasters
 
 
 def _read_batch(scene: Scene, batch: list[Tile]) -> list[tuple[np.ndarray, np.ndarray]]:
     return [scene.read(t.top, t.left, t.height, t.width) for t in batch]
-
-
-def _write_batch(outputs, batch: list[Tile], members: np.ndarray, valids: list[np.ndarray],
-                 threshold: float) -> None:
-    for index, (t, valid) in enumerate(zip(batch, valids)):
-        rows, cols = t.core
-        _write_tile(outputs, Window(t.col, t.row, t.cols, t.rows), members[:, index][:, rows, cols],
-                    valid[rows, cols], threshold)
 
 
 def _batches(tiles: list[Tile], size: int) -> list[list[Tile]]:
@@ -117,13 +167,3 @@ def _pixel_area_km2(scene: Scene) -> float | None:
     x, y = transform * (scene.shape[1] / 2, scene.shape[0] / 2)
     dx, dy = pixel_size_metres(transform, crs, x, y)
     return dx * dy / 1e6
-
-
-def _write_tile(outputs, window: Window, members: np.ndarray, valid: np.ndarray, threshold: float) -> None:
-    probability = members.mean(axis=0)
-    outputs[0].write(np.where(valid, probability, PROBABILITY_NODATA).astype(np.float32), 1, window=window)
-    landslide = (probability >= threshold).astype(np.uint8)
-    outputs[1].write(np.where(valid, landslide, MASK_NODATA).astype(np.uint8), 1, window=window)
-    if len(outputs) > 2:
-        agree = np.round(100 * (members >= threshold).mean(axis=0)).astype(np.uint8)
-        outputs[2].write(np.where(valid, agree, MASK_NODATA).astype(np.uint8), 1, window=window)

@@ -5,72 +5,97 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lim_tf.atomic import atomic_directory, atomic_file
 from lim_tf.data.manifest import load_manifest
-from lim_tf.ensemble import load_models
+from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.cog import write_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import check_against, clean, describe, vectorize
-from lim_tf.mapping.predict import predict_scene
+from lim_tf.mapping.predict import SceneRasters, predict_scene
 from lim_tf.mapping.quicklook import write_quicklook
-from lim_tf.mapping.scene import open_scene
+from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.terrain import SlopeSampler
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """What every scene of a run shares: the model's settings, resolved once."""
+
+    threshold: float
+    resolution: float | None  # metres per pixel the model maps at (None: each scene's own)
+    model_names: list[str]
+    bands: int
+
+
+def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, dict]:
+    """Load the model and settle threshold and resolution: the options, else the run's."""
+    model, state = load_models(Path(model_path), config.fold, config.tta)
+    threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
+    return model, Mapping(threshold, config.resolution or state.get("resolution"), model.names, model.bands), state
 
 
 def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
               overwrite: bool = False, progress: bool = True) -> dict:
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
-    model, state = load_models(Path(model_path), config.fold, config.tta)
+    model, mapping, state = resolve(model_path, config)
     loaded = time.perf_counter()
-    threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
-    resolution = config.resolution or state.get("resolution")
     if config.sentinel2:
-        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, resolution, overwrite, progress)
-    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs, resolution)
-    crs = scene.dataset.crs
+        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
+    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs,
+                       mapping.resolution)
     try:
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
-            predict = dataclasses.replace(config.predict, threshold=threshold)
+            predict = dataclasses.replace(config.predict, threshold=mapping.threshold)
             rasters = predict_scene(scene, model, folder, predict, progress)
             predicted = time.perf_counter()
-            write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
-                      scale_to_uint8=predict.probability_dtype == "uint8")
-            write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
-            options = config.polygons
-            features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
-                                rasters.agreement, crs, options.min_area)
-            if slope is not None:
-                for feature in features:
-                    feature["mean_slope"] = slope.mean_slope(feature["geometry"])
-                    feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
-                if config.slope_action == "drop":
-                    features = [f for f in features if not f["low_slope"]]
-            write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
-            if config.geojson:
-                write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
-            write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
-            summary = _summary(scene_path, model.names, threshold, features)
-            summary["resolution_m"] = resolution if scene.resampled else None
-            summary["tta"] = config.tta
+            summary = finish_scene(scene, Path(scene_path), rasters, folder, config, mapping, slope)
             summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}
-            if config.inventory:
-                reference = read_inventory(Path(config.inventory), crs)
-                report = check_against(reference, [f["geometry"] for f in features])
-                (folder / "check.json").write_text(json.dumps(report, indent=2) + "\n")
-                summary["check"] = report
             (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            for path in folder.glob("*_raw*.tif"):
-                path.unlink()
     finally:
         scene.close()
+    return summary
+
+
+def finish_scene(scene: Scene, scene_path: Path, rasters: SceneRasters, folder: Path, config: MapConfig,
+                 mapping: Mapping, slope: SlopeSampler | None) -> dict:
+    """From the raw rasters to the outputs in `folder`: COGs, inventory (GPKG, GeoJSON), quicklook,
+    check.json; the raw rasters are removed. Returns the summary (written by the caller)."""
+    crs = scene.dataset.crs
+    write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
+              scale_to_uint8=config.predict.probability_dtype == "uint8")
+    write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
+    options = config.polygons
+    features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
+                        rasters.agreement, crs, options.min_area)
+    if slope is not None:
+        for feature in features:
+            feature["mean_slope"] = slope.mean_slope(feature["geometry"])
+            feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
+        if config.slope_action == "drop":
+            features = [f for f in features if not f["low_slope"]]
+    write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
+    if config.geojson:
+        write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
+    write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
+    summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
+    summary["resolution_m"] = mapping.resolution if scene.resampled else None
+    summary["tta"] = config.tta
+    if config.inventory:
+        reference = read_inventory(Path(config.inventory), crs)
+        report = check_against(reference, [f["geometry"] for f in features])
+        (folder / "check.json").write_text(json.dumps(report, indent=2) + "\n")
+        summary["check"] = report
+    for path in folder.glob("*_raw*.tif"):
+        path.unlink()
     return summary
 
 

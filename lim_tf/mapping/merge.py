@@ -1,0 +1,121 @@
+"""The region layer: scene inventories merged into one (one polygon per landslide across scene seams
+and overlaps, in one CRS) and VRT mosaics of the scenes' rasters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio.raw
+import rasterio
+import shapely
+from rasterio.crs import CRS
+
+from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat
+from lim_tf.mapping.mosaic import write_mosaic
+
+WEIGHTED = ("mean_probability", "model_agreement", "mean_slope")  # area-weighted over the merged parts
+HIGHEST = ("max_probability", "low_slope")
+
+
+def region_crs(scene_folders: list[tuple[str, Path]], asked: str | None) -> CRS:
+    """The asked CRS; else the scenes' own when they all share one; else WGS84."""
+    if asked:
+        return CRS.from_user_input(asked)
+    found = set()
+    for _, folder in scene_folders:
+        with rasterio.open(folder / "landslides.tif") as src:
+            found.add(src.crs.to_wkt() if src.crs else None)
+    return CRS.from_wkt(found.pop()) if len(found) == 1 and None not in found else CRS.from_epsg(4326)
+
+
+def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs: str | None) -> dict[str, Any]:
+    """inventory.gpkg, probability.vrt and landslides.vrt of the region into `folder`; returns its summary."""
+    if not scene_folders:
+        return {"landslides": 0, "total_area_m2": 0.0, "crs": None}
+    crs = region_crs(scene_folders, asked_crs)
+    features = merge_inventories(scene_folders, crs)
+    _write(features, folder / "inventory.gpkg", crs)
+    for name in ("probability", "landslides"):
+        write_mosaic([f / f"{name}.tif" for _, f in scene_folders], folder / f"{name}.vrt", crs,
+                     "average" if name == "probability" else "nearest")
+    return {"crs": crs.to_string(), "landslides": len(features),
+            "total_area_m2": float(sum(f["area_m2"] for f in features)),
+            "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0))}
+
+
+def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS) -> list[dict[str, Any]]:
+    """Every scene's polygons in `crs`; polygons of different scenes that overlap or touch become
+    one, with area, perimeter and centroid recomputed and the scenes that saw it listed."""
+    polygons, rows = [], []
+    for name, scene_folder in scene_folders:
+        meta, _, geometry, fields = pyogrio.raw.read(scene_folder / "inventory.gpkg")
+        shapes = list(shapely.from_wkb(geometry)) if len(geometry) else []
+        source = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+        if shapes and source is not None and source != crs:
+            shapes = list(reproject(shapes, source, crs))
+        columns = list(meta["fields"])
+        for index, shape in enumerate(shapes):
+            polygons.append(shape)
+            rows.append({"scene": name, **{c: float(fields[columns.index(c)][index]) for c in columns if c != "id"}})
+    groups = _touching_groups(polygons, [row["scene"] for row in rows], crs)
+    merged = [_merge(group, polygons, rows) for group in groups]
+    if not merged:
+        return []
+    areas, perimeters = geodesic_area_perimeter([m["geometry"] for m in merged], crs)
+    centroids = to_lonlat(shapely.centroid(np.asarray([m["geometry"] for m in merged], dtype=object)), crs)
+    for feature, area, perimeter, centre in zip(merged, areas, perimeters, centroids):
+        feature.update(area_m2=float(area), perimeter_m=float(perimeter), centroid_lon=float(centre.x),
+                       centroid_lat=float(centre.y))
+    merged.sort(key=lambda f: -f["area_m2"])
+    return [{"id": number, **feature} for number, feature in enumerate(merged, start=1)]
+
+
+def _touching_groups(polygons: list, scenes: list[str], crs: CRS) -> list[list[int]]:
+    """Connected groups of polygons from different scenes that overlap or touch. Scene edges meet
+    along pixel edges, but reprojection moves them a little, so 'touch' allows a tiny gap."""
+    parent = list(range(len(polygons)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tolerance = 1e-7 if crs.is_geographic else 1e-2  # about a centimetre either way
+    tree = shapely.STRtree(polygons)
+    for i, polygon in enumerate(polygons):
+        for j in tree.query(polygon, predicate="dwithin", distance=tolerance):
+            if j > i and scenes[i] != scenes[j]:
+                parent[root(int(j))] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(polygons)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _merge(group: list[int], polygons: list, rows: list[dict]) -> dict[str, Any]:
+    """One feature from a group: the union of the parts; weighted and highest attributes."""
+    geometry = shapely.unary_union([polygons[i] for i in group]) if len(group) > 1 else polygons[group[0]]
+    weights = np.array([rows[i].get("area_m2", 0.0) for i in group]) + 1e-12
+    feature: dict[str, Any] = {"geometry": geometry,
+                               "scenes": ",".join(sorted({rows[i]["scene"] for i in group}))}
+    for key in WEIGHTED:
+        if all(key in rows[i] for i in group):
+            feature[key] = float(np.average([rows[i][key] for i in group], weights=weights))
+    for key in HIGHEST:
+        if all(key in rows[i] for i in group):
+            feature[key] = float(max(rows[i][key] for i in group))
+    return feature
+
+
+def _write(features: list[dict[str, Any]], path: Path, crs: CRS) -> None:
+    names = ["id", "area_m2", "perimeter_m", "centroid_lon", "centroid_lat", "scenes"]
+    extra = [k for k in WEIGHTED + HIGHEST if features and all(k in f for f in features)]
+    names += extra
+    columns = [np.array([f[n] for f in features], dtype=np.int64 if n == "id" else object if n == "scenes"
+                        else np.float64) for n in names]
+    geometries = shapely.to_wkb([f["geometry"] for f in features]) if features else np.array([], dtype=object)
+    pyogrio.raw.write(path, geometries, columns, names, driver="GPKG", geometry_type="MultiPolygon",
+                      crs=crs.to_wkt(), promote_to_multi=True)

@@ -1,0 +1,229 @@
+"""`lim-tf map SCENE... MODEL OUT` for many scenes or on a cluster: tiles spread over workers, each
+scene assembled here, then the region layer (merged inventory, mosaics, summary).
+
+Work goes by batches of tiles, not by scene, so one huge scene uses every worker. Each batch is
+saved as tile files in a work folder beside OUT (`.OUT.work/`); a scene's outputs are assembled
+from them once all its tiles are done, so the pixels equal those of the in-process path. A batch
+whose files exist is not run again: that is how `--resume` continues an interrupted run and how a
+worker's death costs only its unfinished batches (Dask runs them elsewhere).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from lim_tf.atomic import atomic_directory
+from lim_tf.errors import ConfigError, InputError, LimError, OutputError
+from lim_tf.cluster import executor
+from lim_tf.mapping.config import MapConfig
+from lim_tf.mapping.predict import SceneWriter, plan_batches
+from lim_tf.mapping.scene import open_scene
+from lim_tf.mapping.scene_map import Mapping, finish_scene, resolve
+from lim_tf.mapping.terrain import SlopeSampler
+from lim_tf.mapping.tiles import SceneJob, batch_done, load_result, run_batch
+
+log = logging.getLogger(__name__)
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    """How a many-scene (or cluster) run is carried out."""
+
+    cluster: str | None = None  # None: in process; "local:N"; or a scheduler address "tcp://host:8786"
+    crs: str | None = None  # the region layer's CRS; None: the scenes' own if they share one, else WGS84
+    resume: bool = False  # keep finished tiles of an interrupted run and do the rest
+    fail_fast: bool = False  # stop at the first scene that fails instead of finishing the others
+
+
+@dataclass
+class SceneRun:
+    """One scene's progress through the run."""
+
+    name: str
+    path: str
+    job: SceneJob | None = None
+    batches: list = field(default_factory=list)
+    remaining: int = 0
+    error: str | None = None
+    summary: dict | None = None
+
+
+def list_scenes(items: list[str]) -> list[str]:
+    """Scene paths from files, folders (their rasters) and glob patterns; GDAL paths (/vsis3/...,
+    /vsicurl/...) pass through unchanged."""
+    scenes: list[str] = []
+    for item in items:
+        path = Path(item)
+        if item.startswith("/vsi") or "://" in item:
+            scenes.append(item)
+        elif path.is_dir():
+            scenes += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+        elif any(c in item for c in "*?["):
+            scenes += sorted(glob.glob(item))
+        else:
+            scenes.append(item)  # a missing file is reported with its scene
+    if not scenes:
+        raise InputError(f"{' '.join(items)}: no scenes found (expected raster files, folders of them or globs)")
+    return scenes
+
+
+def scene_names(paths: list[str]) -> list[str]:
+    """Output folder names: file stems, numbered where two scenes share one."""
+    names: list[str] = []
+    for path in paths:
+        stem = Path(path.rstrip("/")).stem or "scene"
+        name, number = stem, 2
+        while name in names or name in ("region",):
+            name, number = f"{stem}_{number}", number + 1
+        names.append(name)
+    return names
+
+
+def work_folder(out: Path) -> Path:
+    """Where tile files live during a run: beside OUT, so OUT only ever holds finished outputs."""
+    return out.parent / f".{out.name}.work"
+
+
+def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig = MapConfig(),
+               region: RegionConfig = RegionConfig(), overwrite: bool = False, progress: bool = True) -> dict:
+    """Map every scene into OUT/<scene>/ (or OUT itself for a single scene) and, for several, the
+    region layer into OUT/region/. Returns the run's summary."""
+    started = time.perf_counter()
+    out = Path(out)
+    if config.sentinel2:
+        raise ConfigError("--sentinel2 maps one product at a time; prepare each, then map them together")
+    paths = list_scenes(scenes)
+    single = len(paths) == 1
+    if out.exists() and not (overwrite or region.resume):
+        raise OutputError(f"{out}: already exists; choose another folder, or pass --overwrite or --resume")
+    work = work_folder(out)
+    if work.exists() and not region.resume:
+        shutil.rmtree(work)
+    model, mapping, _ = resolve(Path(model_path), config)
+    del model  # the workers load their own copy; this one only told us bands, threshold and resolution
+    runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
+            for name, path in zip(scene_names(paths), paths)]
+    tasks = [(run.job, batch) for run in runs if run.job for batch in run.batches if not batch_done(run.job, batch)]
+    reused = sum(len(run.batches) for run in runs if run.job) - len(tasks)
+    by_job = {id(run.job): run for run in runs if run.job}
+    for run in runs:
+        if run.job:
+            run.remaining = sum(not batch_done(run.job, b) for b in run.batches)
+    if not single:
+        out.mkdir(parents=True, exist_ok=True)
+    with executor(region.cluster) as engine:
+        log.info("mapping %d scene(s), %d batches of tiles (%d already done) %s", len(runs), len(tasks), reused,
+                 engine.description)
+        if progress and hasattr(engine, "client"):
+            print(f"Dask dashboard: {engine.client.dashboard_link}", flush=True)
+        for run in runs:  # scenes whose tiles were all done before
+            if run.job and run.remaining == 0:
+                _assemble(run, out, single, config, mapping, overwrite or region.resume)
+        with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
+            for (job, batch), _, error in engine.run(run_batch, tasks):
+                run = by_job[id(job)]
+                bar.update(len(batch))
+                if run.error:
+                    continue
+                if error is not None:
+                    run.error = _describe(error)
+                    log.error("%s: %s", run.path, run.error)
+                    if region.fail_fast:
+                        raise InputError(f"{run.path}: {run.error}")
+                    continue
+                run.remaining -= 1
+                if run.remaining == 0:
+                    _assemble(run, out, single, config, mapping, overwrite or region.resume)
+    return _finish(runs, out, single, region, mapping, work, len(tasks), reused, time.perf_counter() - started,
+                   overwrite or region.resume)
+
+
+def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,
+          fail_fast: bool) -> SceneRun:
+    """Open the scene here to check it and cut it into batches; an unreadable scene fails alone."""
+    run = SceneRun(name, path)
+    try:
+        scene = open_scene(Path(path), config.bands, mapping.bands, config.nodata, config.allow_no_crs,
+                           mapping.resolution)
+    except LimError as error:
+        if fail_fast:
+            raise
+        run.error = str(error)
+        log.error("%s", error)
+        return run
+    try:
+        run.batches = plan_batches(scene.shape, config.predict)
+    finally:
+        scene.close()
+    folder.mkdir(parents=True, exist_ok=True)
+    run.job = SceneJob(path, str(Path(model_path).resolve()), config.fold, config.tta, config.bands, config.nodata,
+                       config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()))
+    return run
+
+
+def _assemble(run: SceneRun, out: Path, single: bool, config: MapConfig, mapping: Mapping, replace: bool) -> None:
+    """Build one scene's outputs from its tile files, atomically into OUT/<scene>/ (OUT when alone)."""
+    scene = open_scene(Path(run.path), config.bands, mapping.bands, config.nodata, config.allow_no_crs,
+                       mapping.resolution)
+    try:
+        slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
+        with atomic_directory(out if single else out / run.name, replace) as folder:
+            writer = SceneWriter(scene, folder, len(mapping.model_names) > 1)
+            try:
+                for batch in run.batches:
+                    for tile in batch:
+                        writer.write(load_result(run.job.folder, tile))
+            finally:
+                writer.close()
+            summary = finish_scene(scene, Path(run.path), writer.rasters, folder, config, mapping, slope)
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        run.summary = summary
+    except LimError as error:
+        run.error = str(error)
+        log.error("%s: %s", run.path, error)
+    finally:
+        scene.close()
+
+
+def _describe(error: BaseException) -> str:
+    """One line for a failed task (a worker's traceback stays in the worker's log)."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}"[:300] if not isinstance(error, LimError) else text
+
+
+def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping, work: Path,
+            computed: int, reused: int, seconds: float, replace: bool) -> dict[str, Any]:
+    from lim_tf.mapping.merge import write_region
+
+    failed = [run for run in runs if run.error or not run.summary]
+    scenes = [{"name": run.name, "path": run.path, "status": "failed" if run in failed else "done",
+               **({"error": run.error or "not finished"} if run in failed else
+                  {"landslides": run.summary["landslides"], "total_area_m2": run.summary["total_area_m2"]})}
+              for run in runs]
+    summary: dict[str, Any] = {"scenes": scenes, "failed": len(failed), "threshold": mapping.threshold,
+                               "models": mapping.model_names, "cluster": region.cluster or "in process",
+                               "batches_computed": computed, "batches_reused": reused, "seconds": round(seconds, 2)}
+    if single:
+        if failed:
+            raise InputError(f"{runs[0].path}: {runs[0].error}")
+        summary = {**runs[0].summary, "run": summary}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    else:
+        done = [dataclasses.replace(run) for run in runs if run not in failed]
+        with atomic_directory(out / "region", replace) as folder:
+            summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs)
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if not failed:
+        shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
+    return summary

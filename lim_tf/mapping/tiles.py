@@ -1,0 +1,92 @@
+"""A batch of tiles as a unit of work: predicted wherever it runs (this process or a Dask worker)
+and saved as one file per tile, atomically, so a finished tile is never redone and a half-done
+one never read."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lim_tf.geo.windows import Tile
+
+if TYPE_CHECKING:
+    from lim_tf.mapping.predict import TileResult
+
+# Nothing here imports TensorFlow at module import: a client that only reads tile files stays light.
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """Everything a worker needs to predict tiles of one scene; small and picklable."""
+
+    scene: str  # path as given (GDAL paths such as /vsis3/... work where the worker can read them)
+    model: str  # run folder or .keras file, readable by the worker
+    fold: int | None
+    tta: bool
+    bands: tuple[str, ...]
+    nodata: float | None
+    allow_no_crs: bool
+    resolution: float | None
+    threshold: float
+    folder: str  # where the tile files go (a shared filesystem on a cluster)
+
+
+def tile_path(folder: str | Path, tile: Tile) -> Path:
+    return Path(folder) / f"r{tile.row:07d}_c{tile.col:07d}.npz"
+
+
+def batch_done(job: SceneJob, batch: list[Tile]) -> bool:
+    """Whether every tile of the batch has its finished file."""
+    return all(tile_path(job.folder, tile).exists() for tile in batch)
+
+
+def run_batch(job: SceneJob, batch: list[Tile]) -> int:
+    """Predict one batch and save its tiles; returns the pixels done. The model and the scene are
+    opened once per process and kept, so a worker pays for loading them once."""
+    from lim_tf.mapping.predict import predict_batch
+
+    model = _load(job.model, job.fold, job.tta)[0]
+    scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
+    for result in predict_batch(scene, model, batch, job.threshold):
+        save_result(job.folder, result)
+    return sum(t.rows * t.cols for t in batch)
+
+
+@functools.lru_cache(maxsize=1)
+def _load(model: str, fold: int | None, tta: bool):
+    from lim_tf.ensemble import load_models
+
+    return load_models(Path(model), fold, tta)
+
+
+@functools.lru_cache(maxsize=4)
+def _scene(path: str, bands: tuple[str, ...], nodata: float | None, allow_no_crs: bool,
+           resolution: float | None, model_bands: int):
+    from lim_tf.mapping.scene import open_scene
+
+    return open_scene(Path(path), bands, model_bands, nodata, allow_no_crs, resolution)
+
+
+def save_result(folder: str | Path, result: "TileResult") -> None:
+    """Write a tile's arrays to a temporary name and rename: the file appears whole or not at all."""
+    path = tile_path(folder, result.tile)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial.npz")
+    arrays = {"probability": result.probability, "landslide": result.landslide}
+    if result.agreement is not None:
+        arrays["agreement"] = result.agreement
+    np.savez(temporary, **arrays)
+    os.replace(temporary, path)
+
+
+def load_result(folder: str | Path, tile: Tile) -> "TileResult":
+    """A saved tile back as a TileResult."""
+    from lim_tf.mapping.predict import TileResult
+
+    with np.load(tile_path(folder, tile)) as data:
+        agreement = data["agreement"] if "agreement" in data.files else None
+        return TileResult(tile, data["probability"], data["landslide"], agreement)
