@@ -1,0 +1,215 @@
+"""Mapping a region on Dask distributed: a real `dask scheduler` and two `dask worker` processes on
+127.0.0.1, overlapping scenes, seams, a killed worker, --resume and a scene that cannot be read."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from lim_tf.cluster import WORKER_ENVIRONMENT
+from lim_tf.mapping.config import MapConfig, PredictConfig
+from lim_tf.mapping.region import RegionConfig, map_region, work_folder
+from lim_tf.models import ModelConfig, build_model
+from test_cli_data import run
+from test_mapping import threshold_model, write_scene
+
+pytestmark = pytest.mark.slow
+DASK = str(Path(sys.executable).with_name("dask"))
+TILES = MapConfig(predict=PredictConfig(tile=64, margin=0, batch_size=1))
+# (rows, world columns) of the landslides drawn on a 448-column world; scene A holds columns 0..255,
+# scene B columns 192..447 (64 shared). Areas in m² (1 m pixels, UTM).
+LANDSLIDES = {"across a tile seam in A": ((120, 140), (50, 80)),
+              "across A's edge, whole in B": ((30, 50), (240, 280)),
+              "inside the overlap": ((200, 210), (200, 220)),
+              "only in B": ((100, 130), (342, 362))}
+
+
+def write_region(folder: Path) -> tuple[Path, Path]:
+    world = np.full((256, 448), 50, np.uint8)
+    for (r0, r1), (c0, c1) in LANDSLIDES.values():
+        world[r0:r1, c0:c1] = 200
+    a = write_scene(folder / "a.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), world[:, :256])
+    b = write_scene(folder / "b.tif", "EPSG:32648", from_origin(500192, 3000000, 1, 1), world[:, 192:])
+    return a, b
+
+
+def areas(gpkg: Path) -> list[float]:
+    meta, _, _, fields = pyogrio.raw.read(gpkg)
+    return sorted(fields[list(meta["fields"]).index("area_m2")])
+
+
+def rasters(folder: Path) -> dict[str, np.ndarray]:
+    out = {}
+    for scene in ("a", "b"):
+        for name in ("probability", "landslides"):
+            with rasterio.open(folder / scene / f"{name}.tif") as src:
+                out[f"{scene}/{name}"] = src.read(1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """A Dask scheduler and two single-threaded workers, each its own process, on 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("dask")
+    address_file = folder / "scheduler.json"
+    environment = {**os.environ, **WORKER_ENVIRONMENT}
+    logs = open(folder / "dask.log", "w")
+    processes = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                                   ":0", "--scheduler-file", str(address_file)], stdout=logs, stderr=logs,
+                                  env=environment)]
+    deadline = time.time() + 60
+    while not address_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    processes += [subprocess.Popen([DASK, "worker", "--scheduler-file", str(address_file), "--nthreads", "1",
+                                    "--host", "127.0.0.1", "--no-dashboard", "--name", f"worker{i}"],
+                                   stdout=logs, stderr=logs, env=environment) for i in range(2)]
+    from distributed import Client
+
+    address = json.loads(address_file.read_text())["address"]
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(2, timeout=120)
+    yield address
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+    logs.close()
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("region")
+    return (*write_region(folder), threshold_model(folder / "known.keras"), folder)
+
+
+def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
+    a, b, model, folder = region
+    here = map_region([str(a), str(b)], model, folder / "here", TILES, progress=False)
+    there = map_region([str(a), str(b)], model, folder / "there", TILES, RegionConfig(cluster=scheduler),
+                       progress=False)
+    assert there["cluster"] == scheduler and there["failed"] == 0
+    mine, theirs = rasters(folder / "here"), rasters(folder / "there")
+    for key in mine:
+        np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
+    # Each landslide once, whole: across the tile seam, across A's edge and in the overlap.
+    pixels = sorted((r1 - r0) * (c1 - c0) for (r0, r1), (c0, c1) in LANDSLIDES.values())
+    # Areas are geodesic: UTM shrinks lengths by 0.9996 on its central meridian (x = 500 km here).
+    expected = [n / 0.9996**2 for n in pixels]
+    for run_folder in ("here", "there"):
+        np.testing.assert_allclose(areas(folder / run_folder / "region/inventory.gpkg"), expected, rtol=1e-4)
+    np.testing.assert_allclose(areas(folder / "there/a/inventory.gpkg"), [n / 0.9996**2 for n in (200, 320, 600)],
+                               rtol=1e-4)  # A sees 16 of the 40 columns of the landslide across its edge
+    meta, _, _, fields = pyogrio.raw.read(folder / "there/region/inventory.gpkg")
+    scenes = sorted(fields[list(meta["fields"]).index("scenes")])
+    assert scenes == ["a", "a,b", "a,b", "b"]
+    with rasterio.open(folder / "there/region/landslides.vrt") as mosaic:
+        assert mosaic.shape == (256, 448) and int((mosaic.read(1) == 1).sum()) == sum(pixels)
+
+
+@pytest.fixture(scope="module")
+def heavy(tmp_path_factory):
+    """Two 512-px scenes and a small U-Net: enough work to stop a run half-way."""
+    folder = tmp_path_factory.mktemp("heavy")
+    rng = np.random.default_rng(2)
+    scenes = [write_scene(folder / f"{name}.tif", "EPSG:32648", from_origin(500000 + 400 * i, 3000000, 1, 1),
+                          rng.integers(0, 256, (512, 512)).astype(np.uint8)) for i, name in enumerate("ab")]
+    build_model(ModelConfig(name="unet", width=1 / 8)).save(folder / "unet.keras")
+    config = MapConfig(predict=PredictConfig(tile=32, margin=32, batch_size=1), threshold=0.5)
+    clean = map_region([str(s) for s in scenes], folder / "unet.keras", folder / "clean", config, progress=False)
+    return scenes, folder / "unet.keras", config, folder, clean
+
+
+def test_a_worker_killed_mid_run_changes_nothing(heavy, scheduler):
+    from distributed import Client
+
+    scenes, model, config, folder, _ = heavy
+    with Client(scheduler) as client:
+        pids = list(client.run(os.getpid).values())
+    out = folder / "killed"
+    tiles = work_folder(out)
+
+    def kill_when_started():
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(tiles.rglob("*.npz"))) < 4:
+            time.sleep(0.005)
+        os.kill(pids[0], signal.SIGKILL)
+
+    import threading
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    summary = map_region([str(s) for s in scenes], model, out, config, RegionConfig(cluster=scheduler),
+                         progress=False)
+    killer.join()
+    assert summary["failed"] == 0
+    with Client(scheduler) as client:  # the nanny started a new worker in the killed one's place
+        assert os.getpid() not in client.run(os.getpid).values() and pids[0] not in client.run(os.getpid).values()
+    clean, killed = rasters(folder / "clean"), rasters(out)
+    for key in clean:
+        np.testing.assert_array_equal(killed[key], clean[key], err_msg=key)
+
+
+def test_resume_redoes_only_unfinished_tiles(heavy, tmp_path):
+    scenes, model, _, folder, clean_summary = heavy
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lim_tf_cli.main", "-q", "map", *map(str, scenes), str(model), str(out),
+               "--tile", "32", "--overlap", "32", "--batch-size", "1", "--threshold", "0.5"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tiles = work_folder(out)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(tiles.rglob("*.npz"))) < 40 and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list(tiles.rglob("r*.npz")))
+    total = clean_summary["batches_computed"]
+    assert 0 < done < total and not (out / "region").exists()
+    result = run("map", *scenes, model, out, "--tile", "32", "--overlap", "32", "--batch-size", "1",
+                 "--threshold", "0.5", "--resume")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "region/summary.json").read_text())
+    assert summary["batches_reused"] == done and summary["batches_computed"] == total - done
+    for key, value in rasters(folder / "clean").items():
+        np.testing.assert_array_equal(rasters(out)[key], value, err_msg=key)  # in process both times
+    assert not tiles.exists()
+
+
+def test_an_unreadable_scene_fails_alone(region, tmp_path):
+    a, b, model, _ = region
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 not really a tiff")
+    result = run("map", a, broken, b, model, tmp_path / "out", "--tile", "64", "--overlap", "0")
+    assert result.exit_code == 1
+    summary = json.loads((tmp_path / "out/region/summary.json").read_text())
+    assert [s["status"] for s in summary["scenes"]] == ["done", "failed", "done"]
+    assert "broken.tif" in summary["scenes"][1]["error"]
+    assert summary["region"]["landslides"] == 4
+    assert (tmp_path / "out/a/landslides.tif").exists() and not (tmp_path / "out/broken").exists()
+    stopped = run("map", a, broken, b, model, tmp_path / "stop", "--tile", "64", "--fail-fast")
+    assert stopped.exit_code != 0 and "broken.tif" in stopped.output
+    assert not (tmp_path / "stop/region").exists()
+
+
+def test_records_built_on_the_cluster_equal_in_process_records(scheduler, tmp_path):
+    from helpers import write_bijie
+    from lim_tf.config import ChipConfig, DataConfig, SplitConfig
+    from lim_tf.data.build import build_dataset
+
+    source = write_bijie(tmp_path / "bijie", landslides=9, backgrounds=7, seed=4)
+    config = DataConfig(chip=ChipConfig(resolution=1.2), split=SplitConfig(folds=3), examples_per_shard=5)
+    build_dataset(source, tmp_path / "here", config, progress=False)
+    build_dataset(source, tmp_path / "there", config, progress=False, cluster=scheduler)
+    here = {p.name: p.read_bytes() for p in sorted((tmp_path / "here").iterdir())}
+    there = {p.name: p.read_bytes() for p in sorted((tmp_path / "there").iterdir())}
+    assert len(here) > 5 and here.keys() == there.keys()
+    for name in here:
+        assert here[name] == there[name], name
