@@ -20,7 +20,7 @@ OVERRIDES = {
     "tversky_weight": "loss.tversky_weight", "tile": "tile", "landslide_share": "landslide_share",
     "photometric": "photometric", "scale_jitter": "scale_jitter", "schedule": "schedule",
     "warmup_epochs": "warmup_epochs", "patience": "patience", "validation_every": "validation_every",
-    "augment": "augment",
+    "augment": "augment", "encoder_bn": "encoder_bn",
 }
 
 
@@ -64,6 +64,9 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
               help="What picks the best epoch: val_best_f1 is the validation F1 at its best threshold.")
 @click.option("--encoder-weights", help="'imagenet' (from the Keras cache) or a VGG16 weights file; "
               "needs --width 1.")
+@click.option("--encoder-bn/--no-encoder-bn", default=None,
+              help="Batch normalisation after every encoder convolution (VGG16-BN): trains far more readily from "
+                   "scratch; not with --encoder-weights.")
 @click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16", "mixed_float16"]),
               help="auto: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32.")
 @click.option("--distribute", type=click.Choice(["auto", "mirrored", "none"]),

@@ -196,6 +196,7 @@ class TrainConfig:
     folds: tuple[int, ...] = (0,)  # empty: every fold of the records (the K-fold ensemble)
     monitor: Literal["val_loss", "val_f1", "val_best_f1"] = "val_loss"
     encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
+    encoder_bn: bool = False  # batch normalisation in the encoder (VGG16-BN): for training from scratch
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
     distribute: Literal["auto", "mirrored", "none"] = "auto"
     cpu_replicas: int = 0  # > 1: mirror over that many logical CPU devices (for tests)

@@ -97,7 +97,7 @@ def model_config(config: TrainConfig, manifest: dict[str, Any], policy: str) -> 
     stats = manifest["band_statistics"]
     return ModelConfig(name=config.model, bands=len(manifest["band_names"]), width=config.width,
                        mean=tuple(s["mean"] for s in stats), std=tuple(s["std"] for s in stats),
-                       policy=policy, encoder_weights=config.encoder_weights)
+                       policy=policy, encoder_weights=config.encoder_weights, batch_norm=config.encoder_bn)
 
 
 def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, progress: bool = True,

@@ -166,3 +166,16 @@ def test_models_trace_with_unknown_height_and_width(name):
     for shape in [(1, 40, 55, 3), (2, 32, 32, 3)]:
         x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
         np.testing.assert_allclose(np.asarray(traced(x)), np.asarray(model(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_encoder_batch_norm_follows_every_encoder_convolution(name, tmp_path):
+    model = build_model(ModelConfig(name=name, width=TINY, batch_norm=True))
+    convs = [l.name for l in model.layers if l.name.startswith("block") and "_conv" in l.name]
+    norms = [l.name for l in model.layers if l.name.startswith("block") and "_bn" in l.name]
+    assert len(convs) == len(norms) == 13
+    x = np.random.default_rng(0).uniform(0, 255, (1, 40, 50, 3)).astype(np.float32)
+    model.save(tmp_path / "bn.keras")
+    np.testing.assert_allclose(np.asarray(load_model(tmp_path / "bn.keras")(x)), np.asarray(model(x)), atol=1e-6)
+    with pytest.raises(ConfigError, match="without batch normalisation"):
+        build_model(ModelConfig(name=name, width=1.0, batch_norm=True, encoder_weights="imagenet"))

@@ -38,6 +38,7 @@ class ModelConfig:
     std: tuple[float, ...] = ()  # per band; empty means 1
     policy: str = "float32"  # a Keras dtype policy: float32, mixed_bfloat16, mixed_float16
     encoder_weights: str | None = None  # None, "imagenet" or a weights file path
+    batch_norm: bool = False  # batch normalisation after every encoder convolution (VGG16-BN)
 
 
 def build_model(config: ModelConfig) -> keras.Model:
@@ -53,7 +54,9 @@ def build_model(config: ModelConfig) -> keras.Model:
     inputs = keras.Input((None, None, config.bands), name="image")
     x = keras.layers.Normalization(mean=mean, variance=np.square(np.maximum(std, 1e-6)), name="normalize")(inputs)
     x = PadToMultiple(32, name="pad")(x)
-    logits = MODELS[config.name](x, config.width, config.policy)
+    if config.batch_norm and config.encoder_weights:
+        raise ConfigError("encoder weights are for VGG16 without batch normalisation; drop --encoder-bn or the weights")
+    logits = MODELS[config.name](x, config.width, config.policy, batch_norm=config.batch_norm)
     logits = CropToReference(name="crop", dtype=config.policy)([logits, inputs])
     probability = keras.layers.Activation("sigmoid", dtype="float32", name="probability")(logits)
     model = keras.Model(inputs, probability, name=config.name.replace("-", "_"))

@@ -23,8 +23,8 @@ def _fuse_skips(x, stages, levels: tuple[int, ...], policy: str):
     return x
 
 
-def _head(x, width: float, policy: str, levels: tuple[int, ...]):
-    stages = vgg16_encoder(x, width, policy)
+def _head(x, width: float, policy: str, levels: tuple[int, ...], batch_norm: bool = False):
+    stages = vgg16_encoder(x, width, policy, batch_norm=batch_norm)
     x = PatchConv2D(scaled(4096, width), 7, activation="relu", name="fc6", dtype=policy)(stages[4].pooled)
     x = keras.layers.Dropout(0.5, name="drop6", dtype=policy)(x)
     x = conv(x, scaled(4096, width), "fc7", policy, kernel=1)
@@ -35,11 +35,11 @@ def _head(x, width: float, policy: str, levels: tuple[int, ...]):
     return BilinearUpsample(factor, name="upscore_final", dtype=policy)(x)
 
 
-def fcn_logits(x, width: float, policy: str):
+def fcn_logits(x, width: float, policy: str, batch_norm: bool = False):
     """FCN-8s: scores at 1/32, 1/16 and 1/8 fused by addition, then 8x bilinear upsampling."""
-    return _head(x, width, policy, levels=(4, 3))
+    return _head(x, width, policy, (4, 3), batch_norm)
 
 
-def fcn_fl_logits(x, width: float, policy: str):
+def fcn_fl_logits(x, width: float, policy: str, batch_norm: bool = False):
     """FCN-FL: FCN-8s plus the 1/4 and 1/2 maps, so every encoder resolution adds to the score."""
-    return _head(x, width, policy, levels=(4, 3, 2, 1))
+    return _head(x, width, policy, (4, 3, 2, 1), batch_norm)

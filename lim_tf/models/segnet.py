@@ -8,9 +8,9 @@ from lim_tf.models.layers import MaxUnpool
 from lim_tf.models.vgg import VGG16_BLOCKS, scaled, vgg16_encoder
 
 
-def segnet_logits(x, width: float, policy: str):
+def segnet_logits(x, width: float, policy: str, batch_norm: bool = False):
     """Mirror of the encoder: unpool, then the block's convolutions with batch normalisation."""
-    stages = vgg16_encoder(x, width, policy, argmax=True)
+    stages = vgg16_encoder(x, width, policy, argmax=True, batch_norm=batch_norm)
     x = stages[-1].pooled
     for block in range(5, 0, -1):
         stage = stages[block - 1]

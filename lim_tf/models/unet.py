@@ -18,9 +18,9 @@ def _decoder_block(x, skip, filters: int, name: str, policy: str):
     return x
 
 
-def unet_logits(x, width: float, policy: str):
+def unet_logits(x, width: float, policy: str, batch_norm: bool = False):
     """Decoder from block5 (1/16) up through blocks 4..1, each joined by concatenation."""
-    stages = vgg16_encoder(x, width, policy)
+    stages = vgg16_encoder(x, width, policy, batch_norm=batch_norm)
     x = stages[4].features
     for level, filters in zip((4, 3, 2, 1), (512, 256, 128, 64)):
         x = _decoder_block(x, stages[level - 1].features, scaled(filters, width), f"decoder{level}", policy)

@@ -40,12 +40,21 @@ def conv(x, filters: int, name: str, policy: str, kernel: int = 3, activation: s
     return keras.layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name, dtype=policy)(x)
 
 
-def vgg16_encoder(x, width: float, policy: str, argmax: bool = False) -> list[Stage]:
-    """The five VGG16 blocks; stage k's pooled output is at 1/2^(k+1) of the input size."""
+def vgg16_encoder(x, width: float, policy: str, argmax: bool = False, batch_norm: bool = False) -> list[Stage]:
+    """The five VGG16 blocks; stage k's pooled output is at 1/2^(k+1) of the input size.
+
+    With `batch_norm` every convolution is followed by batch normalisation before its ReLU (as in
+    VGG16-BN), which trains far more readily from scratch when no pretrained weights are at hand."""
     stages = []
     for block, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):
         for index in range(1, convs + 1):
-            x = conv(x, scaled(filters, width), f"block{block}_conv{index}", policy)
+            name = f"block{block}_conv{index}"
+            if batch_norm:
+                x = conv(x, scaled(filters, width), name, policy, activation=None)
+                x = keras.layers.BatchNormalization(name=f"block{block}_bn{index}", dtype=policy)(x)
+                x = keras.layers.ReLU(name=f"block{block}_relu{index}", dtype=policy)(x)
+            else:
+                x = conv(x, scaled(filters, width), name, policy)
         features = x
         if argmax:
             x, indices = MaxPoolWithArgmax(name=f"block{block}_pool", dtype=policy)(x)
