@@ -38,6 +38,8 @@ def _threshold(text: str) -> float | None:
               help="With --images: their pixel size in metres when the files do not say (Bijie: 0.8).")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average each prediction over the image's four "
               "flips (4x the prediction time).")
+@click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
+              "is a program: use this only for files from a source you trust.")
 @click.option("--threshold", default="0.5",
               help="Probability threshold, or 'optimal': the F1-optimal one on the validation folds of the records "
                    "the run trained on (never on the evaluated data).")
@@ -49,7 +51,7 @@ def _threshold(text: str) -> float | None:
 @click.pass_context
 def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
              fold: int | None, images: Path | None, mask_values: str | None, source_resolution: float | None,
-             tta: bool, threshold: str, figures: int, min_overlap: float, batch_size: int, overwrite: bool) -> None:
+             tta: bool, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int, overwrite: bool) -> None:
     """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
 
     Scores cover every chip of the data (landslide and non-landslide), then each kind apart; the
@@ -60,7 +62,7 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
 
     request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
                           source_resolution=source_resolution, split=split, fold=fold, threshold=_threshold(threshold),
-                          tta=tta, figures=figures, batch_size=batch_size, min_overlap=min_overlap)
+                          tta=tta, trust_model=trust_model, figures=figures, batch_size=batch_size, min_overlap=min_overlap)
     if split == "val" and fold is None and not images:
         raise ConfigError("--split val needs --fold (the validation fold of that model)")
     progress = ctx.obj["progress"]

@@ -13,11 +13,13 @@ import click
 @click.option("--fold", type=click.IntRange(0), help="Export this fold's model instead of the whole ensemble.")
 @click.option("--name", help="Model name, the folder TF Serving serves (default: the run folder's name).")
 @click.option("--version", type=click.IntRange(1), help="Version number (default: one more than the highest).")
-def export(run: Path, out: Path, fold: int | None, name: str | None, version: int | None) -> None:
+@click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
+              "is a program: use this only for files from a source you trust.")
+def export(run: Path, out: Path, fold: int | None, name: str | None, version: int | None, trust_model: bool) -> None:
     """Write RUN as a SavedModel that TF Serving loads: OUT/NAME/VERSION/, checked by reloading it."""
     from lim_tf.export import export_run
 
-    metadata = export_run(run, out, fold, name, version)
+    metadata = export_run(run, out, fold, name, version, trust=trust_model)
     click.echo(f"exported {', '.join(metadata['models'])} ({metadata['combine']} probability) to {metadata['path']}")
     click.echo(f"reload check: max |SavedModel - Keras| = {metadata['max_abs_difference']:.2e}")
     click.echo(f"signatures: {', '.join(metadata['signatures'])}")

@@ -71,7 +71,7 @@ def read_run_state(run: Path) -> dict[str, Any]:
     return state
 
 
-def load_run(run: Path, fold: int | None = None, tta: bool = False) -> tuple[Ensemble, dict[str, Any]]:
+def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
     """The ensemble of a run (fold=None) or one fold's model, with run.json."""
     state = read_run_state(run)
     names = state["ensemble"]["models"]
@@ -80,12 +80,14 @@ def load_run(run: Path, fold: int | None = None, tta: bool = False) -> tuple[Ens
         if not names:
             done = ", ".join(sorted(state["folds"]))
             raise InputError(f"{run}: fold {fold} has no finished model (finished folds: {done or 'none'})")
-    return Ensemble([load_model(Path(run) / n) for n in names], names, tta), state
+    return Ensemble([load_model(Path(run) / n, trust) for n in names], names, tta), state
 
 
-def load_models(path: Path, fold: int | None = None, tta: bool = False) -> tuple[Ensemble, dict[str, Any]]:
+def load_models(path: Path, fold: int | None = None, tta: bool = False,
+                trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
     """A run folder or a single .keras file (then the state holds only a threshold of 0.5)."""
     path = Path(path)
     if path.suffix == ".keras" or path.is_file():
-        return Ensemble([load_model(path)], [path.name], tta), {"threshold": 0.5, "ensemble": {"models": [path.name]}}
-    return load_run(path, fold, tta)
+        return (Ensemble([load_model(path, trust)], [path.name], tta),
+                {"threshold": 0.5, "ensemble": {"models": [path.name]}})
+    return load_run(path, fold, tta, trust)

@@ -154,7 +154,8 @@ def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
     return "\n".join(lines) + "\n", buffer.getvalue()
 
 
-def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, progress: bool = True) -> float:
+def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, progress: bool = True,
+                         trust: bool = False) -> float:
     """F1-optimal threshold on validation data only: each fold model on its own held-out fold of the
     records the run trained on (out-of-fold predictions for an ensemble), never on test data."""
     from lim_tf.ensemble import load_run
@@ -163,7 +164,7 @@ def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, pro
     folds = [fold] if fold is not None else sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
     sweep = ThresholdSweep()
     for k in folds:
-        member, _ = load_run(run, k)
+        member, _ = load_run(run, k, trust=trust)
         scored = record_items(records, "val", k)
         sweep = sweep + evaluate(member, scored.items, 0.5, total=scored.count, progress=progress).sweep
     threshold, f1 = sweep.best_threshold()
@@ -183,6 +184,7 @@ class EvalRequest:
     fold: int | None = None  # None: the ensemble of all finished folds
     threshold: float | None = None  # None: F1-optimal on the run's validation folds
     tta: bool = False  # average predictions over the four flips of each image
+    trust_model: bool = False  # load models that carry Python code
     figures: int = 8
     batch_size: int = 8
     min_overlap: float = 0.0
@@ -193,10 +195,10 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     """Evaluate one run into `out` (metrics.json, per_image.csv, figures); returns the metrics."""
     from lim_tf.ensemble import load_run
 
-    model, state = load_run(run, request.fold, request.tta)
+    model, state = load_run(run, request.fold, request.tta, request.trust_model)
     threshold = request.threshold
     if threshold is None:
-        threshold = validation_threshold(run, state, request.fold, progress)
+        threshold = validation_threshold(run, state, request.fold, progress, request.trust_model)
     if request.images:
         source = SourceConfig(mask_values=request.mask_values, resolution=request.source_resolution)
         scored = folder_items(request.images, source, state.get("resolution"))

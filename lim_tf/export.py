@@ -62,13 +62,13 @@ def _check_same_model(folder: Path, metadata: dict[str, Any]) -> None:
 
 
 def export_run(run: Path, out: Path, fold: int | None = None, name: str | None = None, version: int | None = None,
-               seed: int = 0) -> dict[str, Any]:
+               seed: int = 0, trust: bool = False) -> dict[str, Any]:
     """Export a fold model or the ensemble (mean probability in one graph); returns the metadata.
 
     The SavedModel is reloaded and compared with the Keras models on a random batch before the
     version folder appears; `max_abs_difference` in the result is that check.
     """
-    ensemble, state = load_run(Path(run), fold)
+    ensemble, state = load_run(Path(run), fold, trust=trust)
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or Path(run).resolve().name)
     folder = Path(out) / name
     metadata = _metadata(run, state, ensemble, fold)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from lim_tf.errors import InputError
 
 MAX_SIDE = 8192  # a guard against requests a server would choke on
+MAX_RESPONSE = 512 * 2**20  # bytes: a float32 answer for 8192 x 8192 pixels as JSON text fits; more is refused
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class ServingClient:
 
     url: str  # e.g. http://localhost:8501/v1/models/landslides
     bands: int
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds to connect, and between bytes of the answer
+    max_response: int = MAX_RESPONSE  # bytes; a larger answer is refused unread
 
     def check(self, images: np.ndarray) -> np.ndarray:
         """A (batch, height, width, bands) array of one size, or a clear error."""
@@ -70,5 +73,16 @@ class ServingClient:
         """POST raw images to the server and return its probability and landslide maps."""
         request = urllib.request.Request(f"{self.url}:predict", data=json.dumps(self.request_body(images)).encode(),
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-            return self.read_response(json.loads(answer.read()))
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                body = answer.read(self.max_response + 1)
+        except (OSError, urllib.error.URLError) as error:  # refused, unreachable, or no answer in time
+            raise InputError(f"{self.url}: no answer ({getattr(error, 'reason', error)}); check the server and "
+                             f"its address, or raise the timeout ({self.timeout:g} s)") from error
+        if len(body) > self.max_response:
+            raise InputError(f"{self.url}: the answer is larger than {self.max_response:,} bytes; send fewer or "
+                             "smaller images, or raise max_response")
+        try:
+            return self.read_response(json.loads(body))
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(f"{self.url}: the answer is not a TF Serving prediction ({str(error)[:120]})") from error

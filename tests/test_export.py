@@ -12,6 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from lim_tf.errors import InputError, OutputError
+from test_cli_data import run
 from lim_tf.export import export_run, read_metadata
 from lim_tf.models import load_model
 from lim_tf.serving import ServingClient
@@ -135,3 +136,53 @@ def test_client_refuses_bad_requests_before_sending():
         client.request_body(np.zeros((1, 0, 8, 3), np.uint8))
     with pytest.raises(InputError, match="cannot take PNG"):
         ServingClient("http://x", bands=5).encoded_request_body([b"png"])
+
+
+def test_serving_client_refuses_oversized_and_slow_answers():
+    import http.server
+    import threading
+
+    from lim_tf.errors import InputError
+    from lim_tf.serving import ServingClient
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path.startswith("/slow"):
+                threading.Event().wait(3)  # answers later than the client waits
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{" + b" " * 5000 + b"}")  # larger than the client accepts
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    chips = np.zeros((1, 4, 4, 3), np.uint8)
+    try:
+        with pytest.raises(InputError, match="larger than 1,000 bytes"):
+            ServingClient(f"{base}/big", bands=3, max_response=1000).predict(chips)
+        with pytest.raises(InputError, match="no answer"):
+            ServingClient(f"{base}/slow", bands=3, timeout=0.5).predict(chips)
+        with pytest.raises(InputError, match="no answer"):
+            ServingClient("http://127.0.0.1:9/v1/models/x", bands=3, timeout=2).predict(chips)
+    finally:
+        server.shutdown()
+
+
+def test_models_carrying_code_load_only_when_trusted(tmp_path):
+    import keras
+
+    from lim_tf.errors import InputError
+    from lim_tf.models import load_model
+
+    inputs = keras.Input((None, None, 3))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x[..., :1] * 0 + 0.5)(inputs)).save(tmp_path / "code.keras")
+    with pytest.raises(InputError, match="holds Python code.*--trust-model"):
+        load_model(tmp_path / "code.keras")
+    assert load_model(tmp_path / "code.keras", trust=True)(np.zeros((1, 2, 2, 3))).shape == (1, 2, 2, 1)
+    result = run("map", tmp_path / "scene.tif", tmp_path / "code.keras", tmp_path / "out")
+    assert result.exit_code != 0 and "--trust-model" in result.output and not (tmp_path / "out").exists()

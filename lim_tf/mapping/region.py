@@ -167,7 +167,8 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     finally:
         scene.close()
     folder.mkdir(parents=True, exist_ok=True)
-    run.job = SceneJob(path, str(Path(model_path).resolve()), config.fold, config.tta, config.bands, config.nodata,
+    run.job = SceneJob(path, str(Path(model_path).resolve()), config.fold, config.tta, config.trust_model,
+                       config.bands, config.nodata,
                        config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()))
     return run
 

@@ -35,7 +35,7 @@ class Mapping:
 
 def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, dict]:
     """Load the model and settle threshold and resolution: the options, else the run's."""
-    model, state = load_models(Path(model_path), config.fold, config.tta)
+    model, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
     return model, Mapping(threshold, config.resolution or state.get("resolution"), model.names, model.bands), state
 

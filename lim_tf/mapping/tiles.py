@@ -28,6 +28,7 @@ class SceneJob:
     model: str  # run folder or .keras file, readable by the worker
     fold: int | None
     tta: bool
+    trust_model: bool
     bands: tuple[str, ...]
     nodata: float | None
     allow_no_crs: bool
@@ -50,7 +51,7 @@ def run_batch(job: SceneJob, batch: list[Tile]) -> int:
     opened once per process and kept, so a worker pays for loading them once."""
     from lim_tf.mapping.predict import predict_batch
 
-    model = _load(job.model, job.fold, job.tta)[0]
+    model = _load(job.model, job.fold, job.tta, job.trust_model)[0]
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
     for result in predict_batch(scene, model, batch, job.threshold):
         save_result(job.folder, result)
@@ -58,10 +59,10 @@ def run_batch(job: SceneJob, batch: list[Tile]) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _load(model: str, fold: int | None, tta: bool):
+def _load(model: str, fold: int | None, tta: bool, trust: bool):
     from lim_tf.ensemble import load_models
 
-    return load_models(Path(model), fold, tta)
+    return load_models(Path(model), fold, tta, trust)
 
 
 @functools.lru_cache(maxsize=4)

@@ -65,14 +65,20 @@ def build_model(config: ModelConfig) -> keras.Model:
     return model
 
 
-def load_model(path: str | Path) -> keras.Model:
-    """Load a saved .keras model (lim-tf's custom layers are registered by importing this module)."""
+def load_model(path: str | Path, trust: bool = False) -> keras.Model:
+    """Load a saved .keras model (lim-tf's custom layers are registered by importing this module).
+
+    A model file can carry code (a Lambda layer's Python function), so it loads in Keras's safe
+    mode, which refuses such code, unless the caller trusts where the file came from."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: model file not found")
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as error:  # Keras raises many types for a bad archive
+        if "safe_mode" in str(error):
+            raise InputError(f"{path}: the model holds Python code (a Lambda layer), which is not run unless you "
+                             "trust its source; a model file is a program: pass --trust-model only if you do") from error
         raise InputError(f"{path}: cannot load as a Keras model ({str(error).splitlines()[0][:200]})") from error
 
 
