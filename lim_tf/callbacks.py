@@ -26,10 +26,11 @@ class BestModel(keras.callbacks.Callback):
         super().__init__()
         self.path, self.monitor, self.patience = Path(path), monitor, patience
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # losses fall, scores rise
-        values = [self.sign * v for v in _history_values(history, monitor)]
+        rows = _history_values(history, monitor)
+        values = [self.sign * v for _, v in rows]
         self.best = min(values, default=math.inf)
         self.waited = len(values) - 1 - values.index(self.best) if values else 0
-        self.best_epoch: int | None = None
+        self.best_epoch: int | None = rows[values.index(self.best)][0] if values else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
@@ -41,16 +42,89 @@ class BestModel(keras.callbacks.Callback):
                 self.model.stop_training = True
             return
         self.best, self.best_epoch, self.waited = self.sign * value, epoch, 0
-        temporary = self.path.with_name(f".{self.path.stem}.partial.keras")  # Keras wants the suffix
+        temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.keras")  # Keras wants the suffix
         self.model.save(temporary)
         os.replace(temporary, self.path)
 
 
-def _history_values(history: Path, key: str) -> list[float]:
+def _history_values(history: Path, key: str) -> list[tuple[int, float]]:
+    """(epoch, value) of `key` in the epochs that logged it."""
     if not history.exists():
         return []
     with history.open() as handle:
-        return [float(row[key]) for row in csv.DictReader(handle) if row.get(key) not in (None, "", "nan")]
+        return [(int(row["epoch"]), float(row[key])) for row in csv.DictReader(handle)
+                if row.get(key) not in (None, "", "nan")]
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """The whole training state after each epoch, in one file renamed into place, so a run killed at
+    any moment resumes from its last finished epoch and goes on exactly as if never stopped.
+
+    The state is every model variable (weights, batch-norm statistics and the dropout layers' seed
+    state, which Keras's own weights files leave out) and every optimizer variable."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+
+    def _variables(self, model: keras.Model) -> list:
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        return list(model.variables) + list(model.optimizer.variables)
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the newest backup into `model`; returns the first epoch still to run (0: none)."""
+        for path in sorted(self.folder.glob("epoch-*.npz"), reverse=True):
+            try:
+                with np.load(path) as saved:
+                    values = [saved[f"v{i}"] for i in range(len(saved.files))]
+            except (OSError, ValueError, KeyError):
+                continue  # not a finished backup: try the one before
+            variables = self._variables(model)
+            if len(values) != len(variables) or any(v.shape != tuple(x.shape) for v, x in zip(values, variables)):
+                continue
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+            return int(path.stem.split("-")[1]) + 1
+        return 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / f"epoch-{epoch:05d}.npz"
+        temporary = self.folder / f".{target.name}.partial-{os.getpid()}.npz"
+        np.savez(temporary, **{f"v{i}": np.asarray(v) for i, v in enumerate(self._variables(self.model))})
+        os.replace(temporary, target)
+        for older in self.folder.glob("epoch-*.npz"):
+            if older.name < target.name:
+                older.unlink()
+
+
+def keep_history_before(history: Path, epoch: int) -> None:
+    """Cut history.csv back to the epochs before `epoch` (rows of epochs that will run again, and a
+    row a kill left half-written, go); removed when none remain."""
+    if not history.exists():
+        return
+    with history.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        rows = [row for row in reader if _whole(row, fields) and int(row["epoch"]) < epoch]
+    if not rows:
+        history.unlink()
+        return
+    temporary = history.with_name(f".{history.name}.partial-{os.getpid()}")
+    with temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temporary, history)
+
+
+def _whole(row: dict, fields: list[str]) -> bool:
+    try:
+        int(row["epoch"])
+        return all(row.get(f) not in (None, "") for f in fields)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 class NanGuard(keras.callbacks.Callback):

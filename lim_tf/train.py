@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,8 @@ import keras
 import tensorflow as tf
 
 from lim_tf.atomic import atomic_file
-from lim_tf.callbacks import BestModel, NanGuard, ValidationImages, log_hparams
+from lim_tf.atomic import clean_leftovers
+from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, load_manifest
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
@@ -158,7 +160,6 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     folder = run / f"fold{fold}"
     folder.mkdir(exist_ok=True)
     pipeline = pipeline_config(config, fold, strategy.num_replicas_in_sync)
-    train_data = make_dataset(records, "train", fold, pipeline)
     val_data = make_dataset(records, "val", fold, pipeline)
     steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
     with strategy.scope():
@@ -166,23 +167,25 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
         model.compile(optimizer=make_optimizer(config.optimizer, learning_rate(config, steps), policy),
                       loss=make_loss(config.loss, manifest), weighted_metrics=[*scores, BestF1()])
+        backup = EpochBackup(folder / "backup")
+        start = backup.restore(model)  # resume from the last finished epoch, losing at most one
     history = folder / "history.csv"
+    keep_history_before(history, start)
+    clean_leftovers(folder, "model.keras")
+    # Epoch e's batches depend on (seed, e) alone, so a resumed run sees what it would have seen.
+    train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, config.epochs), steps=steps)
     best = BestModel(folder / "model.keras", config.monitor, history, config.patience)
     guard = NanGuard()
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(folder / "backup")),  # resume losing at most one epoch
-        guard, best,
-        keras.callbacks.CSVLogger(str(history), append=True),
-        keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False),
-        *extra_callbacks,
-    ]
+    callbacks = [guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
+                 keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False), *extra_callbacks]
     if config.log_images:
         shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
         callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", [s[0] for s in shown],
                                           [s[1] for s in shown], config.threshold, config.validation_every))
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
-              validation_freq=config.validation_every, callbacks=callbacks, verbose=_verbosity(progress),
-              shuffle=False)
+    if start < config.epochs:
+        model.fit(train_data, validation_data=val_data, initial_epoch=start, epochs=config.epochs,
+                  steps_per_epoch=steps, validation_freq=config.validation_every, callbacks=callbacks,
+                  verbose=_verbosity(progress), shuffle=False)
     if guard.failed_at is not None:
         epoch, step = guard.failed_at
         raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
@@ -191,6 +194,7 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
         raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
     log_hparams(run / "logs" / f"fold{fold}" / "hparams", f"{run.name}/fold{fold}", _flat_settings(config, fold),
                 history, best.best_epoch)
+    shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "replicas": strategy.num_replicas_in_sync, "precision": policy,

@@ -156,3 +156,33 @@ def test_resume_with_records_of_other_bands_is_refused(records, tmp_path):
     manifest["band_names"] = ["B4", "B3", "B2", "dem"]
     (records / "manifest.json").write_text(json.dumps(manifest))
     assert_one_line_error(run("train", records, tmp_path / "run", "--resume"), "do not match the run's")
+
+
+def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(records, tmp_path):
+    config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 4, "log_images": 0})
+    train(records, tmp_path / "whole", config, progress=False, isolate=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(records, tmp_path / "cut", config, progress=False, callbacks=[Interrupt()])
+    assert (tmp_path / "cut/fold0/backup/epoch-00001.npz").exists()
+    train(records, tmp_path / "cut", config, resume=True, progress=False, isolate=False)
+    assert not (tmp_path / "cut/fold0/backup").exists()  # a finished fold keeps no backup
+
+    def rows(run):
+        with (run / "fold0/history.csv").open() as handle:
+            return [(r["epoch"], r["loss"], r["val_loss"]) for r in csv.DictReader(handle)]
+
+    assert rows(tmp_path / "cut") == rows(tmp_path / "whole")
+    x = np.random.default_rng(3).uniform(0, 255, (2, 40, 36, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(load_model(tmp_path / "cut/fold0/model.keras")(x)),
+                                  np.asarray(load_model(tmp_path / "whole/fold0/model.keras")(x)))
+
+
+def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
+    from lim_tf.callbacks import keep_history_before
+
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss\n0,0.5\n1,0.4\n2,0.3\n3,0.")  # a kill cut the last row short
+    keep_history_before(history, 2)
+    assert history.read_text().splitlines() == ["epoch,loss", "0,0.5", "1,0.4"]
+    keep_history_before(history, 0)
+    assert not history.exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,12 +72,15 @@ def count_examples(manifest: dict[str, Any], split: Split, fold: int | None, kin
 
 
 def make_dataset(directory: Path, split: Split = "train", fold: int | None = None,
-                 config: PipelineConfig = PipelineConfig()) -> tf.data.Dataset:
+                 config: PipelineConfig = PipelineConfig(), epochs: range | None = None,
+                 steps: int | None = None) -> tf.data.Dataset:
     """Batches of (image float32 [B,H,W,C], target float32 [B,H,W,1], weight float32 [B,H,W]).
 
     Targets are 1 for landslide pixels; weights are 0 for ignored pixels (nodata, padding).
     Training splits ('train', 'all') repeat forever as tile x tile batches, shuffled, drawn by
-    chip kind and augmented; 'val' and 'test' give every original chip once (offline augmented
+    chip kind and augmented; with `epochs` and `steps` they hold `steps` batches for each of those
+    epochs, each epoch drawn from (seed, epoch) alone, so training resumed at any epoch meets the
+    batches an uninterrupted run would have; 'val' and 'test' give every original chip once (offline augmented
     copies would skew the kinds' ratio), whole, in record order (one chip per batch when chips
     differ in size).
     """
@@ -86,7 +89,17 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
     options = tf.data.Options()
     options.deterministic = config.deterministic
     if split in ("train", "all"):
-        dataset = _training(_records(files, manifest), manifest, split, fold, config)
+        records = _records(files, manifest)
+        if config.cache:
+            records = records.cache()  # decoded chips in their stored dtype, shared by every epoch's stream
+        if epochs is None:
+            dataset = _training(records, manifest, split, fold, config)
+        else:
+            streams = [_training(records, manifest, split, fold, replace(config, seed=_epoch_seed(config.seed, epoch)))
+                       .take(steps) for epoch in epochs]
+            dataset = streams[0] if streams else records.take(0)
+            for stream in streams[1:]:
+                dataset = dataset.concatenate(stream)
     else:
         dataset = _whole_chips(_records(files, manifest), manifest, split, fold, config)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
@@ -103,11 +116,12 @@ def _statistics(manifest: dict[str, Any]) -> dict[str, tf.Tensor]:
     return {key: tf.constant(np.array([s[key] for s in stats], np.float32)) for key in ("mean", "std", "min", "max")}
 
 
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed + 7919 * epoch  # a prime apart, so epochs of neighbouring folds (seed + fold) do not meet
+
+
 def _training(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
               config: PipelineConfig) -> tf.data.Dataset:
-    if config.cache:
-        records = records.cache()  # decoded chips in their stored dtype; the records are read once
-
     def stream(dataset: tf.data.Dataset, offset: int) -> tf.data.Dataset:
         return dataset.shuffle(config.shuffle_buffer, seed=config.seed + offset, reshuffle_each_iteration=True).repeat()
 
