@@ -69,6 +69,7 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.pass_context
 def build(ctx: click.Context, input_path: Path, out: Path, config_file: Path | None, **options) -> None:
     """Read INPUT, cut it into chips, split, augment and write sharded TFRecords to OUT."""
+    ctx.meta["output"] = out
     from lim_tf.data.build import build_dataset
     from lim_tf.data.manifest import imbalance_table
 
@@ -133,6 +134,16 @@ def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataC
                               mean_kernel=a.mean_kernel, gamma_range=a.gamma_range, noise_std=a.noise_std,
                               seed=pick("seed", o["seed"], a.seed)),
         examples_per_shard=base.examples_per_shard)
+
+
+@data.command()
+@click.argument("records", type=click.Path(path_type=Path))
+def verify(records: Path) -> None:
+    """Check that every shard the manifest of RECORDS lists is there, whole (SHA-256)."""
+    from lim_tf.data.manifest import verify_records
+
+    manifest = verify_records(records)
+    click.echo(f"{records}: {len(manifest['sha256'])} shards, all whole")
 
 
 @data.command()

@@ -57,6 +57,7 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
     Scores cover every chip of the data (landslide and non-landslide), then each kind apart; the
     landslide-only rows are the FCN-FL paper's protocol. Several RUNS also give comparison.md/.csv
     in the form of the paper's Tables 3 and 4."""
+    ctx.meta["output"] = out or runs[0] / "eval-*"
     from lim_tf.data.sample import parse_value_map
     from lim_tf.evaluate import EvalRequest, comparison_table, evaluate_run, evaluate_runs
 

@@ -15,8 +15,11 @@ import click
 @click.option("--version", type=click.IntRange(1), help="Version number (default: one more than the highest).")
 @click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
               "is a program: use this only for files from a source you trust.")
-def export(run: Path, out: Path, fold: int | None, name: str | None, version: int | None, trust_model: bool) -> None:
+@click.pass_context
+def export(ctx: click.Context, run: Path, out: Path, fold: int | None, name: str | None, version: int | None,
+           trust_model: bool) -> None:
     """Write RUN as a SavedModel that TF Serving loads: OUT/NAME/VERSION/, checked by reloading it."""
+    ctx.meta["output"] = out
     from lim_tf.export import export_run
 
     metadata = export_run(run, out, fold, name, version, trust=trust_model)

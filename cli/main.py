@@ -8,7 +8,7 @@ import sys
 import click
 
 from lim_tf import __version__
-from lim_tf.errors import LimError
+from lim_tf.errors import LimError, out_of_space
 from lim_tf.runtime import configure
 
 
@@ -21,6 +21,13 @@ class LimGroup(click.Group):
             return super().invoke(ctx)
         except LimError as error:
             raise click.ClickException(str(error)) from error
+        except Exception as error:
+            reason = out_of_space(error)
+            if reason is None:
+                raise  # a bug keeps its traceback
+            target = ctx.meta.get("output", "the output")
+            raise click.ClickException(f"{target}: could not be written ({reason}); free space or choose another "
+                                       "location: nothing was left half-written") from error
 
     def main(self, *args, **kwargs):
         kwargs["standalone_mode"] = False

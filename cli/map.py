@@ -64,6 +64,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
 
     Several scenes go to OUT/<scene>/ each, and OUT/region/ gets the inventory merged across scene
     seams, probability.vrt and landslides.vrt mosaics and summary.json."""
+    ctx.meta["output"] = out
     from lim_tf.mapping.config import MapConfig, PolygonOptions
     from lim_tf.mapping.scene_map import map_scene
 

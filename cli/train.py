@@ -98,6 +98,7 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file: Path | None,
           folds_text: str | None, resume: bool, fold_processes: bool | None, **options) -> None:
     """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
+    ctx.meta["output"] = run
     from lim_tf.config import resolve_train_config
     from lim_tf.train import train as train_run
 

@@ -23,3 +23,22 @@ class TrainingError(LimError):
 
 class WorkerError(LimError):
     """A worker process died without an answer (killed for memory, or crashed)."""
+
+
+NO_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def out_of_space(error: BaseException) -> str | None:
+    """Why a write failed when the disk filled up or a file-size limit was reached (in any of the
+    forms Python, GDAL, HDF5 and TensorFlow report it), else None."""
+    import errno
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return seen.strerror or str(seen)
+        for text in NO_SPACE:
+            if text in str(seen):
+                return text
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,25 +25,42 @@ def configure(level: int) -> None:
     """Log to stderr at `level`; import TensorFlow without its start-up chatter unless debugging."""
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if level > logging.DEBUG:
+    if level <= logging.DEBUG:
+        os.environ["LIM_TF_NATIVE_STDERR"] = "1"
+    else:
+        # GDAL prints the errors that no call of rasterio's catches (a write failing as a file is
+        # closed); lim-tf checks for those itself, so they reappear only with -vv.
+        os.environ.setdefault("CPL_LOG", os.devnull)
         import_tensorflow_quietly()
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with file descriptor 2 closed off: its native start-up lines
-    (oneDNN, CUDA probing) are printed before any log level applies."""
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null for a moment: native libraries (TensorFlow's start-up,
+    libtiff's write errors) print there below any log level. Only for short steps that draw no
+    progress bar, and whose failures lim-tf detects itself; -vv keeps them (LIM_TF_NATIVE_STDERR)."""
+    if os.environ.get("LIM_TF_NATIVE_STDERR") == "1":
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # device probing prints too
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its native start-up lines (oneDNN, CUDA probing), which are
+    printed before any log level applies."""
+    with native_stderr_silenced():
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device probing prints too
 
 
 def peak_memory_mb() -> float:

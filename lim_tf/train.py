@@ -22,6 +22,7 @@ from lim_tf.data.manifest import MANIFEST, load_manifest
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
+from lim_tf.memory import check_fits, training_bytes
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
@@ -164,6 +165,9 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
     with strategy.scope():
         model = build_model(model_config(config, manifest, policy))
+        check_fits(training_bytes(model, config.tile**2, config.batch_size),
+                   f"training with --tile {config.tile} and --batch-size {config.batch_size}",
+                   "lower --tile or --batch-size (or --width)")
         scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
         model.compile(optimizer=make_optimizer(config.optimizer, learning_rate(config, steps), policy),
                       loss=make_loss(config.loss, manifest), weighted_metrics=[*scores, BestF1()])

@@ -164,3 +164,16 @@ def test_real_l4s_builds_through_the_cli(tmp_path):
     manifest = load_manifest(tmp_path / "l4s")
     assert manifest["band_names"] == ["B4", "B3", "B2", "slope", "dem"] and manifest["chip_size"] is None
     assert manifest["resolution"] == 10.0  # Landslide4Sense's pixel size, kept: native chips
+
+
+def test_verify_finds_missing_and_changed_shards(bijie_dir, tmp_path):
+    out = tmp_path / "r"
+    assert run("data", "build", bijie_dir, out, "--test-landslide", "1", "--folds", "2").exit_code == 0
+    assert "all whole" in run("data", "verify", out).output
+    shard = sorted(out.glob("fold1-*.tfrecord.gz"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert_one_line_error(run("data", "verify", out), shard.name, "checksum")
+    shard.unlink()
+    assert_one_line_error(run("data", "verify", out), shard.name, "missing")

@@ -227,3 +227,16 @@ def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_pa
     scene = open_scene(path, (), 3, None)
     write_quicklook(scene, mask_path, tmp_path / "q.png", max_size=32)
     assert Image.open(tmp_path / "q.png").size == (30, 26)
+
+
+def test_a_tile_that_cannot_fit_in_memory_is_refused_up_front(tmp_path):
+    from lim_tf.memory import available_bytes
+
+    band = squares(64, 64, [(10, 10, 12)])
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    build_model(ModelConfig(name="unet", width=1 / 16)).save(tmp_path / "unet.keras")
+    # A window whose largest layer alone outgrows the free memory many times over.
+    side = int((available_bytes() / 50) ** 0.5) + 1
+    result = run("map", scene, tmp_path / "unet.keras", tmp_path / "out", "--tile", str(side), "--batch-size", "64")
+    assert_one_line_error(result, "needs about", "GiB are free", "lower --tile or --batch-size")
+    assert not (tmp_path / "out").exists()

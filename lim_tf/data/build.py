@@ -64,7 +64,7 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
                     tasks.append((str(temporary), shard, part, needed, config))
                 manifest["files"][name] = shard_names(name, len(entries), size)
             with tqdm(total=len(tasks), desc="writing", unit="shard", disable=not progress) as bar:
-                engine.apply(write_shard, tasks, bar)
+                manifest["sha256"] = dict(sorted(engine.apply(write_shard, tasks, bar)))
             write_manifest(manifest, temporary)
             dump_yaml(config, temporary / "data_config.yaml")
     log.info("wrote %d chips to %s", sum(len(m) for m in groups.values()), out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from lim_tf.data.sample import CLASS_VALUES
 from lim_tf.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+# Samples are read whole; a file declaring more than this is refused before anything is decoded
+# (a chip this size is already a scene: cut it, or use --format geotiff, which reads by window).
+MAX_SAMPLE_BYTES = 2 * 2**30
 DEFAULT_MASK_VALUES = ((0, "background"), (1, "landslide"), (255, "landslide"))
 
 
@@ -21,20 +25,34 @@ def read_image(path: Path) -> np.ndarray:
         return _read_tiff(path)
     try:
         with Image.open(path) as image:
+            check_declared_size(path, image.width, image.height, len(image.getbands()), 4)
             image.load()
             if image.mode in ("P", "RGBA", "LA", "CMYK", "YCbCr"):
                 image = image.convert("RGB")
             array = np.asarray(image)
     except FileNotFoundError as error:
         raise InputError(f"{path}: file not found") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InputError(f"{path}: cannot decode image ({error}); replace or remove the file") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            EOFError, IndexError, struct.error) as error:
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise InputError(f"{path}: cannot decode image ({reason}); replace or remove the file") from error
     return array[..., None] if array.ndim == 2 else array
+
+
+def check_declared_size(path: Path, width: int, height: int, bands: int, item_bytes: int) -> None:
+    """Refuse a sample whose header declares more pixels than MAX_SAMPLE_BYTES can hold."""
+    size = int(width) * int(height) * int(bands) * int(item_bytes)
+    if size > MAX_SAMPLE_BYTES:
+        raise InputError(f"{path}: declares {width} x {height} x {bands} values ({size / 2**30:.1f} GiB), over the "
+                         f"{MAX_SAMPLE_BYTES / 2**30:.0f} GiB limit for one sample; cut it into chips, or read it as a "
+                         "scene with --format geotiff")
 
 
 def _read_tiff(path: Path) -> np.ndarray:
     try:
         with rasterio.open(path) as dataset:
+            check_declared_size(path, dataset.width, dataset.height, dataset.count,
+                                np.dtype(dataset.dtypes[0]).itemsize)
             return np.moveaxis(dataset.read(), 0, -1)
     except rasterio.errors.RasterioIOError as error:
         raise InputError(f"{path}: cannot read raster ({error}); replace or remove the file") from error

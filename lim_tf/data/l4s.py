@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from lim_tf.config import SourceConfig
-from lim_tf.data.images import map_mask_values, select_bands
+from lim_tf.data.images import check_declared_size, map_mask_values, select_bands
 from lim_tf.data.sample import Sample
 from lim_tf.errors import InputError
 
@@ -30,10 +30,15 @@ def _root(path: Path) -> Path:
 def _read_key(path: Path, key: str) -> np.ndarray:
     try:
         with h5py.File(path, "r") as handle:
-            if key not in handle:
+            if key not in handle or not isinstance(handle[key], h5py.Dataset):
                 raise InputError(f"{path}: no dataset {key!r} (has {', '.join(handle.keys()) or 'none'}); "
                                  "is this a Landslide4Sense file?")
-            return np.asarray(handle[key])
+            data = handle[key]
+            if data.dtype.kind not in "uif":
+                raise InputError(f"{path}: {key!r} holds {data.dtype} values, not numbers; is this a Landslide4Sense file?")
+            check_declared_size(path, int(np.prod(data.shape[:2] or (1,))), 1,
+                                int(np.prod(data.shape[2:] or (1,))), data.dtype.itemsize)
+            return np.asarray(data)
     except OSError as error:
         raise InputError(f"{path}: cannot read HDF5 ({error}); replace or remove the file") from error
 

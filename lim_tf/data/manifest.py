@@ -27,6 +27,23 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def verify_records(directory: Path) -> dict[str, Any]:
+    """The manifest, once every shard it lists is present with the SHA-256 it records."""
+    import hashlib
+
+    manifest = load_manifest(Path(directory))
+    for name in (f for files in manifest["files"].values() for f in files):
+        path = Path(directory) / name
+        if not path.exists():
+            raise InputError(f"{path}: listed in the manifest but missing; rebuild the records")
+        expected = manifest.get("sha256", {}).get(name)
+        if expected is None:
+            raise InputError(f"{path}: the manifest records no checksum for it; rebuild the records")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise InputError(f"{path}: its contents differ from the manifest's checksum; rebuild the records")
+    return manifest
+
+
 def write_manifest(manifest: dict[str, Any], directory: Path) -> None:
     """Write the manifest with sorted keys so identical builds give identical bytes."""
     (Path(directory) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

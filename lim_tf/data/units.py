@@ -7,6 +7,7 @@ chips never travel to it; each shard is serialised by the worker that writes it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,9 @@ def band_sums(chip: Chip) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 
 def write_shard(directory: str, name: str, entries: list[tuple[int, int, int, str, int]],
-                units: dict[int, UnitChips], config: DataConfig) -> str:
-    """Write one shard: entries are (unit, index, fold, recipe or 'none', copy), in record order."""
+                units: dict[int, UnitChips], config: DataConfig) -> tuple[str, str]:
+    """Write one shard: entries are (unit, index, fold, recipe or 'none', copy), in record order.
+    Returns its name and SHA-256."""
     from lim_tf.data.augment import augment_copy
     from lim_tf.data.records import write_chips
 
@@ -85,4 +87,4 @@ def write_shard(directory: str, name: str, entries: list[tuple[int, int, int, st
         chip = dataclasses.replace(units[unit].chips[index], fold=fold)
         chips.append(chip if recipe == "none" else augment_copy(chip, recipe, copy, config.augment))
     write_chips(chips, Path(directory) / name)
-    return name
+    return name, hashlib.sha256((Path(directory) / name).read_bytes()).hexdigest()

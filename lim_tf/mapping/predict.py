@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping.scene import Scene
+from lim_tf.runtime import native_stderr_silenced
 
 log = logging.getLogger(__name__)
 PROBABILITY_NODATA = -1.0
@@ -52,6 +55,15 @@ def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Til
     or on a cluster, predicts these same batches, so they give the same pixels."""
     margin = _round32(config.margin) if config.margin else 0
     return _batches(scene_tiles(shape[0], shape[1], _round32(config.tile), margin), config.batch_size)
+
+
+def check_memory(models: list, config: PredictConfig) -> None:
+    """Refuse a tile and batch size whose prediction cannot fit in the memory that is free."""
+    from lim_tf.memory import check_fits, inference_bytes
+
+    side = _round32(config.tile) + 2 * (_round32(config.margin) if config.margin else 0)
+    check_fits(inference_bytes(models, side * side, config.batch_size),
+               f"mapping with --tile {config.tile} and --batch-size {config.batch_size}", "lower --tile or --batch-size")
 
 
 def predict_batch(scene: Scene, model: Ensemble, batch: list[Tile], threshold: float) -> list[TileResult]:
@@ -105,8 +117,16 @@ class SceneWriter:
             self.outputs[2].write(result.agreement, 1, window=window)
 
     def close(self) -> None:
+        """Close the rasters and check they reached the disk: GDAL writes cached blocks on closing
+        and only prints a failure there (a full disk), so a short file is the sign to stop at."""
+        with native_stderr_silenced():  # libtiff prints a failed write here; the size check reports it
+            for output in self.outputs:
+                output.close()
         for output in self.outputs:
-            output.close()
+            blocks = -(-output.height // 256) * -(-output.width // 256)
+            expected = blocks * 256 * 256 * np.dtype(output.dtypes[0]).itemsize
+            if os.path.getsize(output.name) < expected:
+                raise OSError(errno.ENOSPC, "No space left on device (the raster was cut short)", output.name)
 
 
 def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,

@@ -26,7 +26,7 @@ from lim_tf.atomic import atomic_directory
 from lim_tf.errors import ConfigError, InputError, LimError, OutputError
 from lim_tf.cluster import executor
 from lim_tf.mapping.config import MapConfig
-from lim_tf.mapping.predict import SceneWriter, plan_batches
+from lim_tf.mapping.predict import SceneWriter, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
 from lim_tf.mapping.scene_map import Mapping, finish_scene, resolve
 from lim_tf.mapping.terrain import SlopeSampler
@@ -111,6 +111,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     if work.exists() and not region.resume:
         shutil.rmtree(work)
     model, mapping, _ = resolve(Path(model_path), config)
+    check_memory(model.models, config.predict)  # as every worker will need, if it has what this machine has
     del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
             for name, path in zip(scene_names(paths), paths)]

@@ -16,7 +16,7 @@ from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.cog import write_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import check_against, clean, describe, vectorize
-from lim_tf.mapping.predict import SceneRasters, predict_scene
+from lim_tf.mapping.predict import SceneRasters, check_memory, predict_scene
 from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
@@ -48,6 +48,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     loaded = time.perf_counter()
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
+    check_memory(model.models, config.predict)
     scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     try:

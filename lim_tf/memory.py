@@ -1,0 +1,75 @@
+"""Memory a job will need, estimated from the model before it runs, and what the machine has: a tile
+or batch size that cannot fit is refused with the estimate, not left to the kernel's OOM killer."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lim_tf.errors import ConfigError
+
+PROBE = 64  # pixels: the side of the image the layer sizes are measured on
+# Measured peaks divided by these estimates stayed below 1 (benchmarks/bench_map.py, full-width
+# FCN-FL, tiles of 1024 and 2048 px); the margin covers TensorFlow's buffer pools.
+MARGIN = 1.3
+
+
+def available_bytes() -> int | None:
+    """Memory this process may still take: the kernel's MemAvailable, within a cgroup limit if one is set."""
+    limits = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            limits.append(int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+@functools.lru_cache(maxsize=8)
+def _layer_sizes(model: keras.Model) -> tuple[float, float, int]:
+    """(largest input + output of one layer, sum of all layer outputs), as values per input pixel,
+    and the bytes of one value in the model's compute precision."""
+    bands = model.input.shape[-1]
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    probe = keras.Model(model.input, [layer.output for layer in layers])
+    outputs = probe(np.zeros((1, PROBE, PROBE, bands), np.float32))
+    sizes = [float(np.prod(out.shape[1:])) / PROBE**2 for out in outputs]
+    peak = max(a + b for a, b in zip([bands] + sizes[:-1], sizes))
+    half = any(str(getattr(layer, "compute_dtype", "")) in ("bfloat16", "float16") for layer in layers)
+    return peak, float(sum(sizes)), 2 if half else 4
+
+
+def weight_bytes(model: keras.Model) -> int:
+    return int(sum(np.prod(w.shape) * 4 for w in model.weights))
+
+
+def inference_bytes(models: list[keras.Model], pixels: int, batch: int) -> int:
+    """Peak memory to predict `batch` windows of `pixels` with every member: weights, and the
+    largest layer's input and output at once (layers before it are freed)."""
+    peak = max(_layer_sizes(model)[0] * _layer_sizes(model)[2] for model in models)
+    return int(MARGIN * (sum(weight_bytes(m) for m in models) + peak * pixels * batch))
+
+
+def training_bytes(model: keras.Model, pixels: int, batch: int) -> int:
+    """Peak memory of a training step: weights, gradients and Adam's two moments, and every
+    layer's output kept for the backward pass with its gradient."""
+    _, total, width = _layer_sizes(model)
+    return int(MARGIN * (4 * weight_bytes(model) + 2 * total * width * pixels * batch))
+
+
+def check_fits(needed: int, what: str, advice: str) -> None:
+    """Refuse work whose estimate exceeds what the machine has free."""
+    free = available_bytes()
+    if free is not None and needed > free:
+        raise ConfigError(f"{what} needs about {needed / 2**30:.1f} GiB but {free / 2**30:.1f} GiB are free; {advice}")
