@@ -43,8 +43,12 @@ class BestModel(keras.callbacks.Callback):
             return
         self.best, self.best_epoch, self.waited = self.sign * value, epoch, 0
         temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.keras")  # Keras wants the suffix
-        self.model.save(temporary)
-        os.replace(temporary, self.path)
+        try:
+            self.model.save(temporary)
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def _history_values(history: Path, key: str) -> list[tuple[int, float]]:
@@ -92,8 +96,12 @@ class EpochBackup(keras.callbacks.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"epoch-{epoch:05d}.npz"
         temporary = self.folder / f".{target.name}.partial-{os.getpid()}.npz"
-        np.savez(temporary, **{f"v{i}": np.asarray(v) for i, v in enumerate(self._variables(self.model))})
-        os.replace(temporary, target)
+        try:
+            np.savez(temporary, **{f"v{i}": np.asarray(v) for i, v in enumerate(self._variables(self.model))})
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         for older in self.folder.glob("epoch-*.npz"):
             if older.name < target.name:
                 older.unlink()

@@ -194,7 +194,9 @@ class TrainConfig:
     learning_rate: float = 1e-4
     optimizer: Literal["adam", "sgd"] = "adam"
     folds: tuple[int, ...] = (0,)  # empty: every fold of the records (the K-fold ensemble)
-    monitor: Literal["val_loss", "val_f1", "val_best_f1"] = "val_loss"
+    # What picks the best epoch: the validation F1 at its best threshold (validation folds hold
+    # both kinds of chips), so the epoch kept is the one that maps best, not the lowest loss.
+    monitor: Literal["val_loss", "val_f1", "val_best_f1"] = "val_best_f1"
     encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
     encoder_bn: bool = False  # batch normalisation in the encoder (VGG16-BN): for training from scratch
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lim_tf.atomic import clean_leftovers
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import InputError, OutputError
 
@@ -73,11 +74,13 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     folder = Path(out) / name
     metadata = _metadata(run, state, ensemble, fold)
     _check_same_model(folder, metadata)
+    for entry in folder.glob(".*.partial-*") if folder.exists() else []:
+        clean_leftovers(folder, entry.name[1:].split(".partial-")[0])  # versions a killed export began
     version = version or next_version(folder)
     target = folder / str(version)
     if target.exists():
         raise OutputError(f"{target}: version {version} exists; omit --version to use {next_version(folder)}")
-    created = not folder.exists()
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if the export fails
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{version}.partial-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
@@ -88,7 +91,7 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
         (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         temporary.rename(target)
     except BaseException:
-        shutil.rmtree(temporary if not created else folder, ignore_errors=True)
+        shutil.rmtree(created[-1] if created else temporary, ignore_errors=True)
         raise
     metadata["path"] = str(target)
     return metadata

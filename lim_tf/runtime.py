@@ -7,6 +7,7 @@ import logging
 import os
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lim_tf.errors import LimError, WorkerError
+from lim_tf.errors import LimError, WorkerError, out_of_space
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 T = TypeVar("T")
@@ -83,7 +84,7 @@ def run_in_fresh_process(function: Callable[..., T], *args: Any) -> T:
         command = f"from lim_tf.runtime import serve; serve({str(job)!r}, {str(answer)!r}, {level})"
         # The child finds modules where this process does (a script may have extended sys.path).
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-        code = subprocess.call([sys.executable, "-c", command], env=environment)
+        code = subprocess.call([sys.executable, "-c", command], env=environment, preexec_fn=_die_with_parent)
         if not answer.exists():
             raise WorkerError(f"its process ended with code {code} before it finished (killed for memory?); "
                               "lower --batch-size or free memory")
@@ -93,6 +94,17 @@ def run_in_fresh_process(function: Callable[..., T], *args: Any) -> T:
     raise value
 
 
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to kill it when its parent dies, so a killed run
+    leaves no fold training on in the background (elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(job: str, answer: str, level: int) -> None:
     """The child's side of run_in_fresh_process: run the pickled call, pickle the outcome."""
     configure(level)
@@ -100,8 +112,8 @@ def serve(job: str, answer: str, level: int) -> None:
     try:
         outcome = (True, function(*args))
     except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
-        if not isinstance(error, LimError):
-            traceback.print_exc()  # a bug keeps its traceback
+        if not isinstance(error, LimError) and out_of_space(error) is None:
+            traceback.print_exc()  # a bug keeps its traceback; a full disk is reported by the parent
         outcome = (False, error)
     try:
         data = pickle.dumps(outcome)

@@ -10,7 +10,7 @@ worker's death costs only its unfinished batches (Dask runs them elsewhere).
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import glob
 import json
 import logging
@@ -121,16 +121,16 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     for run in runs:
         if run.job:
             run.remaining = sum(not batch_done(run.job, b) for b in run.batches)
-    if not single:
-        out.mkdir(parents=True, exist_ok=True)
-    with executor(region.cluster) as engine:
+    # Everything is staged beside OUT and takes its place only when whole; the tile files in the
+    # work folder are what a killed or failed run resumes from.
+    with atomic_directory(out, overwrite or region.resume) as staging, executor(region.cluster) as engine:
         log.info("mapping %d scene(s), %d batches of tiles (%d already done) %s", len(runs), len(tasks), reused,
                  engine.description)
         if progress and hasattr(engine, "client"):
             print(f"Dask dashboard: {engine.client.dashboard_link}", flush=True)
         for run in runs:  # scenes whose tiles were all done before
             if run.job and run.remaining == 0:
-                _assemble(run, out, single, config, mapping, overwrite or region.resume)
+                _assemble(run, staging, single, config, mapping)
         with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
             for (job, batch), _, error in engine.run(run_batch, tasks):
                 run = by_job[id(job)]
@@ -145,9 +145,11 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
                     continue
                 run.remaining -= 1
                 if run.remaining == 0:
-                    _assemble(run, out, single, config, mapping, overwrite or region.resume)
-    return _finish(runs, out, single, region, mapping, work, len(tasks), reused, time.perf_counter() - started,
-                   overwrite or region.resume)
+                    _assemble(run, staging, single, config, mapping)
+        summary = _finish(runs, staging, single, region, mapping, len(tasks), reused, time.perf_counter() - started)
+    if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
+        shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
+    return summary
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,
@@ -174,13 +176,14 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     return run
 
 
-def _assemble(run: SceneRun, out: Path, single: bool, config: MapConfig, mapping: Mapping, replace: bool) -> None:
-    """Build one scene's outputs from its tile files, atomically into OUT/<scene>/ (OUT when alone)."""
+def _assemble(run: SceneRun, staging: Path, single: bool, config: MapConfig, mapping: Mapping) -> None:
+    """Build one scene's outputs from its tile files into the staged OUT/<scene>/ (OUT when alone)."""
     scene = open_scene(Path(run.path), config.bands, mapping.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     try:
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
-        with atomic_directory(out if single else out / run.name, replace) as folder:
+        with contextlib.ExitStack() as stack:
+            folder = staging if single else stack.enter_context(atomic_directory(staging / run.name))
             writer = SceneWriter(scene, folder, len(mapping.model_names) > 1)
             try:
                 for batch in run.batches:
@@ -204,8 +207,9 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:300] if not isinstance(error, LimError) else text
 
 
-def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping, work: Path,
-            computed: int, reused: int, seconds: float, replace: bool) -> dict[str, Any]:
+def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping,
+            computed: int, reused: int, seconds: float) -> dict[str, Any]:
+    """The run's summary, and for several scenes the region layer, into the staged OUT."""
     from lim_tf.mapping.merge import write_region
 
     failed = [run for run in runs if run.error or not run.summary]
@@ -222,10 +226,9 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
         summary = {**runs[0].summary, "run": summary}
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     else:
-        done = [dataclasses.replace(run) for run in runs if run not in failed]
-        with atomic_directory(out / "region", replace) as folder:
-            summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs)
-            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if not failed:
-        shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
+        done = [run for run in runs if run not in failed]
+        folder = out / "region"
+        folder.mkdir()
+        summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
