@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -12,6 +13,26 @@ from typing import Any, Literal
 import yaml
 
 from lim_tf.errors import ConfigError
+
+
+def _require(config: Any, rules: dict[str, tuple[Any, str]]) -> None:
+    """Raise ConfigError for the first field whose value breaks its rule: {field: (test, 'must be ...')}."""
+    for name, (test, wanted) in rules.items():
+        value = getattr(config, name)
+        try:
+            ok = bool(test(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+
+
+def _positive(value: Any) -> bool:
+    return value > 0 and math.isfinite(value)
+
+
+def _optional(test):
+    return lambda value: value is None or test(value)
 
 SourceFormat = Literal["bijie", "folder", "l4s", "geotiff"]
 ChipMode = Literal["native", "resize", "grid"]
@@ -35,6 +56,9 @@ class SourceConfig:
     # None: the format's known value (Bijie 0.8 m, Landslide4Sense 10 m) or unknown.
     resolution: float | None = None
 
+    def __post_init__(self) -> None:
+        _require(self, {"resolution": (_optional(_positive), "a positive number of metres")})
+
 
 @dataclass(frozen=True)
 class ChipConfig:
@@ -52,6 +76,11 @@ class ChipConfig:
     stride: int | None = None  # grid stride when cutting; defaults to size
     resolution: float | None = None  # metres per pixel to resample to; None keeps the source's
 
+    def __post_init__(self) -> None:
+        _require(self, {"size": (lambda v: 8 <= v <= 65536, "a chip size of 8..65536 pixels"),
+                        "stride": (_optional(lambda v: v >= 1), "at least 1"),
+                        "resolution": (_optional(_positive), "a positive number of metres")})
+
 
 @dataclass(frozen=True)
 class SplitConfig:
@@ -68,6 +97,12 @@ class SplitConfig:
     folds: int = 5
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        _require(self, {"test_landslide": (lambda v: v >= 0 and math.isfinite(v), "a count or a fraction >= 0"),
+                        "test_non_landslide": (_optional(lambda v: v >= 0 and math.isfinite(v)),
+                                               "a count or a fraction >= 0"),
+                        "folds": (lambda v: v == 0 or v >= 2, "0 (a test-only set) or at least 2")})
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -81,6 +116,14 @@ class AugmentConfig:
     gamma_range: tuple[float, float] = (0.7, 1.5)
     noise_std: float = 0.03  # as a fraction of each band's range
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self, {"copies": (lambda v: v >= 0, "0 or more"),
+                        "target_ir": (_optional(_positive), "a positive ratio"),
+                        "max_copies": (lambda v: 1 <= v <= 1000, "1..1000"),
+                        "mean_kernel": (lambda v: v >= 1 and v % 2 == 1 and v <= 99, "an odd size of 1..99"),
+                        "gamma_range": (lambda v: 0 < v[0] <= v[1] and math.isfinite(v[1]), "0 < low <= high"),
+                        "noise_std": (lambda v: 0 <= v <= 10, "0..10")})
 
 
 @dataclass(frozen=True)
@@ -119,7 +162,10 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys are "
                           f"{', '.join(sorted(names))}")
     kwargs = {key: _coerce(hints[key], value, f"{where}.{key}") for key, value in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
@@ -146,18 +192,31 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(a, v, where) for a, v in zip(args, value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if hint in (int, str, bool) and not isinstance(value, hint):
+    if hint is float:
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint in (int, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value
 
 
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content (safe loader: no Python objects), or a one-line error naming the file."""
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config ({error.strerror})") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a text file ({error.reason}); give a YAML config") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML ({problem}{where}); fix the file") from error
+
+
 def load_yaml(cls: type, path: str | Path) -> Any:
     """Read a config dataclass from a YAML file, strictly."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot read config ({error})") from error
-    return from_dict(cls, data, str(path))
+    return from_dict(cls, read_yaml(path), str(path))
 
 
 def dump_yaml(config: Any, path: str | Path) -> None:
@@ -179,6 +238,12 @@ class LossConfig:
     alpha_for: Literal["landslide", "background"] = "background"  # background: the paper's reading
     landslide_weight: float | None = None  # weighted_bce; None: the training IR after augmentation
     tversky_weight: float = 0.0  # adds a Dice/Tversky term when > 0
+
+    def __post_init__(self) -> None:
+        _require(self, {"alpha": (_optional(lambda v: 0 <= v <= 1), "in 0..1 or null"),
+                        "gamma": (lambda v: 0 <= v <= 20, "in 0..20"),
+                        "landslide_weight": (_optional(_positive), "positive or null"),
+                        "tversky_weight": (lambda v: 0 <= v <= 1e3, "0 or more")})
 
 
 @dataclass(frozen=True)
@@ -218,6 +283,23 @@ class TrainConfig:
     log_images: int = 3  # validation images shown in TensorBoard
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        _require(self, {"width": (lambda v: 0 < v <= 8, "a width multiplier in (0, 8]"),
+                        "epochs": (lambda v: 1 <= v <= 100000, "at least 1"),
+                        "batch_size": (lambda v: 1 <= v <= 4096, "1..4096"),
+                        "learning_rate": (lambda v: 0 < v <= 10, "in (0, 10]"),
+                        "folds": (lambda v: all(k >= 0 for k in v), "fold numbers >= 0"),
+                        "cpu_replicas": (lambda v: v >= 0, "0 or more"),
+                        "steps_per_epoch": (_optional(lambda v: v >= 1), "at least 1 or null"),
+                        "tile": (lambda v: 8 <= v <= 16384, "a tile of 8..16384 pixels"),
+                        "landslide_share": (_optional(lambda v: 0 <= v <= 1), "in 0..1 or null"),
+                        "scale_jitter": (lambda v: 1 <= v <= 4, "in 1..4"),
+                        "warmup_epochs": (lambda v: v >= 0, "0 or more"),
+                        "patience": (_optional(lambda v: v >= 1), "at least 1 or null"),
+                        "validation_every": (lambda v: v >= 1, "at least 1"),
+                        "threshold": (lambda v: 0 <= v <= 1, "in 0..1"),
+                        "log_images": (lambda v: 0 <= v <= 100, "0..100")})
+
 
 FOCAL = LossConfig()
 CROSS_ENTROPY = LossConfig(name="bce", alpha=None, gamma=0.0)
@@ -239,10 +321,9 @@ def resolve_train_config(preset: str, yaml_path: str | Path | None = None,
         raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     data = to_dict(TrainConfig(preset=preset, **PRESETS[preset]))
     if yaml_path:
-        try:
-            loaded = yaml.safe_load(Path(yaml_path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"{yaml_path}: cannot read config ({error})") from error
+        loaded = read_yaml(yaml_path)
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{yaml_path}: expected a mapping of settings, got {type(loaded).__name__}")
         from_dict(TrainConfig, {**data, **loaded}, str(yaml_path))  # strict check of the file's keys
         data = _merge(data, loaded)
     for key, value in (overrides or {}).items():

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from lim_tf.atomic import atomic_directory
 from lim_tf.config import SourceConfig
 from lim_tf.data.items import Item, folder_items, record_items
-from lim_tf.data.manifest import load_manifest
+from lim_tf.data.manifest import load_manifest, verify_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.ensemble import Ensemble
 from lim_tf.errors import InputError
@@ -205,6 +205,7 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
         data = str(request.images)
     else:
         records = Path(request.records or state["records"])
+        verify_records(records)
         scored = record_items(records, request.split, request.fold if request.split == "val" else None)
         if scored.bands != model.bands:
             raise InputError(f"{records}: records have {scored.bands} bands but {run}'s model takes {model.bands}; "

@@ -18,7 +18,7 @@ from lim_tf.atomic import atomic_file
 from lim_tf.atomic import clean_leftovers
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
-from lim_tf.data.manifest import MANIFEST, load_manifest
+from lim_tf.data.manifest import MANIFEST, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
@@ -112,7 +112,7 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     process) are given.
     """
     records, run = Path(records), Path(run)
-    manifest = load_manifest(records)
+    manifest = verify_records(records)  # a damaged or missing shard stops here, before RUN is touched
     state = _open_run(run, records, manifest, config, resume)
     config = load_yaml(TrainConfig, run / CONFIG_FILE)
     folds = list(config.folds) or list(range(manifest["folds"]))

@@ -39,8 +39,9 @@ def _read_key(path: Path, key: str) -> np.ndarray:
             check_declared_size(path, int(np.prod(data.shape[:2] or (1,))), 1,
                                 int(np.prod(data.shape[2:] or (1,))), data.dtype.itemsize)
             return np.asarray(data)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read HDF5 ({error}); replace or remove the file") from error
+    except (OSError, RuntimeError, ValueError, KeyError) as error:  # h5py's errors on a damaged file vary
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise InputError(f"{path}: cannot read HDF5 ({reason}); replace or remove the file") from error
 
 
 def list_l4s(path: Path) -> list[Path]:

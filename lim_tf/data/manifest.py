@@ -19,12 +19,61 @@ def load_manifest(directory: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except FileNotFoundError as error:
         raise InputError(f"{directory}: no {MANIFEST}; build records first with 'lim-tf data build'") from error
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid JSON ({error}); rebuild the records") from error
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(f"{path}: schema version {manifest.get('schema_version')} is not "
-                         f"{SCHEMA_VERSION}; rebuild the records with this lim-tf")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror}); check the record set") from error
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
+        version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+        raise InputError(f"{path}: schema version {version} is not {SCHEMA_VERSION}; rebuild the records with this lim-tf")
+    problem = _check(manifest)
+    if problem:
+        raise InputError(f"{path}: {problem}; the manifest was edited or damaged: rebuild the records")
     return manifest
+
+
+DTYPES = ("uint8", "uint16", "int16", "float32")
+
+
+def _check(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a manifest's structure, or None: the keys everything else relies on."""
+    def is_count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    def is_number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+    bands = manifest.get("band_names")
+    if not isinstance(bands, list) or not bands or not all(isinstance(b, str) for b in bands):
+        return "band_names must be a list of band names"
+    if manifest.get("image_dtype") not in DTYPES:
+        return f"image_dtype must be one of {', '.join(DTYPES)}"
+    folds = manifest.get("folds")
+    if not is_count(folds) or folds == 1:
+        return "folds must be 0 or a count of at least 2"
+    if manifest.get("chip_size") is not None and not (is_count(manifest["chip_size"]) and manifest["chip_size"] > 0):
+        return "chip_size must be a positive count or null"
+    resolution = manifest.get("resolution")
+    if resolution is not None and not (is_number(resolution) and 0 < resolution < 1e6):
+        return "resolution must be a positive number of metres or null"
+    statistics = manifest.get("band_statistics")
+    if not isinstance(statistics, list) or len(statistics) != len(bands) or not all(
+            isinstance(s, dict) and all(is_number(s.get(k)) for k in ("mean", "std", "min", "max")) for s in statistics):
+        return "band_statistics must give mean, std, min and max for every band"
+    groups = ["test"] + [f"fold{k}" for k in range(folds)]
+    files, examples = manifest.get("files"), manifest.get("examples")
+    if not isinstance(files, dict) or set(files) != set(groups) or not all(
+            isinstance(f, list) and all(isinstance(n, str) and "/" not in n for n in f) for f in files.values()):
+        return f"files must list the shard names of {', '.join(groups)}"
+    if not isinstance(examples, dict) or not all(
+            isinstance(examples.get(g), dict) and all(is_count(examples[g].get(k)) for k in
+                                                      ("total", "landslide", "non_landslide", "augmented"))
+            for g in groups):
+        return f"examples must count the chips of {', '.join(groups)}"
+    checksums = manifest.get("sha256")
+    if not isinstance(checksums, dict) or not all(isinstance(v, str) for v in checksums.values()):
+        return "sha256 must map every shard to its checksum"
+    return None
 
 
 def verify_records(directory: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,11 @@ class Scene:
         bottom, right = min(row + rows, height), min(col + cols, width)
         if bottom > top and right > left:
             window = rasterio.windows.Window(left, top, right - left, bottom - top)
-            data = np.moveaxis(self.dataset.read(self.indexes, window=window), 0, -1).astype(np.float32)
+            try:
+                data = np.moveaxis(self.dataset.read(self.indexes, window=window), 0, -1).astype(np.float32)
+            except rasterio.errors.RasterioError as error:
+                raise InputError(f"{self.dataset.name}: cannot read rows {top}..{bottom}, columns {left}..{right} "
+                                 f"({str(error).splitlines()[0][:100]}); the file may be damaged") from error
             inside = (slice(top - row, bottom - row), slice(left - col, right - col))
             ok = valid_pixels(data, self.nodata)
             image[inside] = np.where(ok[..., None], data, 0)
@@ -64,7 +69,9 @@ def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: flo
     """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's
     bands. With `resolution` (metres) it is read on a grid of that pixel size (bilinear)."""
     try:
-        dataset = rasterio.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # reported below, our way
+            dataset = rasterio.open(path)
     except rasterio.errors.RasterioIOError as error:
         raise InputError(f"{path}: not a raster GDAL can read ({str(error)[:120]})") from error
     if dataset.crs is None:
