@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench reliability clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_input.py
 	$(BIN)/python benchmarks/bench_train.py
+
+# Kills at random moments, out-of-space writes and fuzzed inputs against every command (about an hour).
+reliability: $(BIN)/.installed
+	$(BIN)/python -m reliability
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

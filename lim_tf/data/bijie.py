@@ -50,7 +50,7 @@ def read_bijie_unit(root: Path, unit: tuple[str, Path], config: SourceConfig) ->
         mask = read_mask(mask_path, image.shape, value_map)
     else:
         mask = np.zeros(image.shape[:2], np.uint8)
-    yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names, config.resolution or RESOLUTION)
+    yield Sample(image, mask, f"{name}/{path.stem}", "bijie", names, config.resolution or RESOLUTION, str(path))
 
 
 def _add_dem(folder: Path, image_path: Path, image: np.ndarray,

@@ -78,7 +78,7 @@ def _check(facts: Sequence[ChipFacts], path: Path) -> None:
     first = facts[0]
     for fact in facts:
         if (fact.band_names, fact.dtype) != (first.band_names, first.dtype):
-            raise InputError(f"{fact.chip_id}: bands {fact.band_names} ({fact.dtype}) differ from {first.chip_id}'s "
+            raise InputError(f"{fact.path}: bands {fact.band_names} ({fact.dtype}) differ from {first.path}'s "
                              f"{first.band_names} ({first.dtype}); every sample needs the same bands")
 
 

@@ -60,7 +60,8 @@ def resample(sample: Sample, resolution: float | None) -> Sample:
 def make_chips(sample: Sample, config: ChipConfig) -> Iterator[Chip]:
     """The chips of one sample; tiles keep the sample as their origin for grouped folds."""
     if sample.image.dtype == np.float64:
-        sample = dataclasses.replace(sample, image=sample.image.astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):  # too large becomes inf, refused as non-finite
+            sample = dataclasses.replace(sample, image=sample.image.astype(np.float32))
     image = sample.image
     if config.mode == "resize":
         yield Chip(resize_image(image, config.size), resize_mask(sample.mask, config.size),

@@ -34,4 +34,5 @@ def read_folder_unit(root: Path, path: Path, config: SourceConfig) -> Iterator[S
     image = read_image(path)
     image, names = select_bands(image, default_band_names(image.shape[-1]), config.bands, str(path))
     value_map = config.mask_values or DEFAULT_MASK_VALUES
-    yield Sample(image, read_mask(mask_path, image.shape, value_map), path.stem, "folder", names, config.resolution)
+    yield Sample(image, read_mask(mask_path, image.shape, value_map), path.stem, "folder", names, config.resolution,
+                 str(path))

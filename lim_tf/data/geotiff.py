@@ -93,7 +93,7 @@ def _cut(scene: Path, original, src, labels: "_LabelSource", config: SourceConfi
             mask[~valid] = IGNORE
             image = np.where(valid[..., None], image, 0).astype(image.dtype)
             image, band_names = select_bands(image, names, config.bands, str(scene))
-            yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names, resolution)
+            yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names, resolution, str(scene))
 
 
 def _read_padded(src, window: Window, fill: float, indexes=None) -> np.ndarray:

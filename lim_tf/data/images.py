@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,10 @@ def check_declared_size(path: Path, width: int, height: int, bands: int, item_by
 
 def _read_tiff(path: Path) -> np.ndarray:
     try:
-        with rasterio.open(path) as dataset:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # a chip needs no transform
+            dataset = rasterio.open(path)
+        with dataset:
             check_declared_size(path, dataset.width, dataset.height, dataset.count,
                                 np.dtype(dataset.dtypes[0]).itemsize)
             return np.moveaxis(dataset.read(), 0, -1)

@@ -69,9 +69,11 @@ def read_l4s_unit(image_path: Path, config: SourceConfig) -> Iterator[Sample]:
     image = _read_key(image_path, "img")
     if image.ndim != 3 or image.shape[-1] != len(L4S_BANDS):
         raise InputError(f"{image_path}: expected (H, W, 14) bands, found shape {image.shape}")
-    image, names = select_bands(image.astype(np.float32), L4S_BANDS, config.bands, str(image_path))
+    with np.errstate(over="ignore", invalid="ignore"):  # too large becomes inf, refused as non-finite later
+        image = image.astype(np.float32)
+    image, names = select_bands(image, L4S_BANDS, config.bands, str(image_path))
     raw = _read_key(mask_path, "mask")
     if raw.shape != image.shape[:2]:
         raise InputError(f"{mask_path}: mask shape {raw.shape} differs from its image {image.shape[:2]}")
     mask = map_mask_values(raw, value_map, str(mask_path))
-    yield Sample(image, mask, f"image_{number}", "l4s", names, config.resolution or RESOLUTION)
+    yield Sample(image, mask, f"image_{number}", "l4s", names, config.resolution or RESOLUTION, str(image_path))

@@ -23,6 +23,7 @@ class Sample:
     source: str
     band_names: tuple[str, ...]
     resolution: float | None = None  # metres per pixel, when known
+    path: str = ""  # the file it was read from, for messages
 
 
 @dataclass(frozen=True)

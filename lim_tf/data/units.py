@@ -34,6 +34,7 @@ class ChipFacts:
     counts: PixelCounts
     unit: int  # which unit's chips it is in, and where
     index: int
+    path: str  # the file it comes from, for messages
     sums: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]  # band sum, sum of squares, min, max, pixels
     fold: int = -1
     augmentation: str = "none"
@@ -45,24 +46,27 @@ class UnitChips:
 
     chips: list[Chip]
     resolutions: list[float | None]
+    paths: list[str]  # per chip: the file it comes from
 
 
 def read_unit_chips(path: Path, unit: Any, config: DataConfig) -> UnitChips:
     """Read one unit and cut or resize it into chips; NaN pixels are refused."""
-    chips, resolutions = [], []
+    chips, resolutions, paths = [], [], []
     for sample in read_unit(Path(path), unit, config.source, config.chip):
         if np.issubdtype(sample.image.dtype, np.floating) and not np.isfinite(sample.image).all():
-            raise InputError(f"{sample.sample_id}: image has NaN or infinite values; mark them as nodata "
-                             "(--nodata nan for rasters) or clean the file")
+            raise InputError(f"{sample.path or sample.sample_id}: image has NaN or infinite values; mark them as "
+                             "nodata (--nodata nan for rasters) or clean the file")
         resolutions.append(None if sample.resolution is None else round(sample.resolution, 3))
-        chips.extend(make_chips(sample, config.chip))
-    return UnitChips(chips, resolutions)
+        made = list(make_chips(sample, config.chip))
+        chips.extend(made)
+        paths.extend([sample.path or sample.sample_id] * len(made))
+    return UnitChips(chips, resolutions, paths)
 
 
 def describe_chips(unit_chips: UnitChips, unit: int) -> tuple[list[ChipFacts], list[float | None]]:
     """The facts of a unit's chips, and its samples' pixel sizes."""
     facts = [ChipFacts(c.chip_id, c.origin_id, c.is_landslide, c.band_names, c.image.dtype.name, chip_counts(c),
-                       unit, index, band_sums(c)) for index, c in enumerate(unit_chips.chips)]
+                       unit, index, unit_chips.paths[index], band_sums(c)) for index, c in enumerate(unit_chips.chips)]
     return facts, unit_chips.resolutions
 
 
