@@ -13,6 +13,20 @@ from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
 
 
+def cpu_model() -> str:
+    """The CPU's model name (benchmarks report it: figures depend on the machine)."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def forward_flops(model: keras.Model, size: int, bands: int) -> float:
     """Multiply-add FLOPs (2 per MAC) of the convolutions for one size x size image."""
     layers = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +33,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import yaml  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import cpu_model  # noqa: E402
 from lim_tf.config import ChipConfig, DataConfig, SplitConfig, from_dict, resolve_train_config  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.ensemble import load_run  # noqa: E402
@@ -41,16 +43,6 @@ from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.train import train  # noqa: E402
 
 SCORES = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def build(data: Path, out: Path, settings: dict) -> Path:

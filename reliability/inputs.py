@@ -124,19 +124,13 @@ def bijie_images(draw) -> Scenario:
             mask = np.zeros((size[0] + 1, size[1]), np.uint8)
         elif mask_kind == "stray values":
             mask[0, 0] = 7
-        if target == "image":
-            image_path.write_bytes(corrupt(data, how, rng))
-            culprit = image_path.name
-        else:
-            image_path.write_bytes(data)
-            culprit = mask_path.name
+        image_path.write_bytes(corrupt(data, how, rng) if target == "image" else data)
         if mask_kind != "missing":
             picture = Image.fromarray(mask).convert("RGB") if mask_kind == "rgb" else Image.fromarray(mask)
             buffer = io.BytesIO()
             picture.save(buffer, "PNG")
             mask_path.write_bytes(corrupt(buffer.getvalue(), how if target == "mask" else "none", rng))
-        elif target == "image":
-            culprit = image_path.name
+        # A refusal may name the image or its mask: both are the fuzzed sample's files.
         return ["data", "build", root, folder / "out", "--folds", "2", "--test-landslide", "0"], "fuzz"
 
     return Scenario("bijie image", write)

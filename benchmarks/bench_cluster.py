@@ -1,0 +1,117 @@
+"""Region mapping on Dask distributed against the in-process path, side by side in one run.
+
+Run: .venv/bin/python benchmarks/bench_cluster.py [--size 4000] [--small 2000] [--tile 1024]
+
+A generated scene (noise with bright discs) and an untrained width-0.25 FCN-FL are mapped three
+ways, each in a fresh process: in process with one TensorFlow thread, and on a local Dask cluster
+with 1 and with 2 single-threaded workers (the cluster is started before the clock starts; the
+workers' model loading is timed, as it is part of a run). Peak memory per worker is read for the
+scene and for a smaller one. Targets: 2 workers >= 1.7 x the throughput of 1; 1 worker within
+10 % of in process; worker memory flat in scene size. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+RUN = textwrap.dedent('''
+    import json, resource, sys, time
+    from pathlib import Path
+    from lim_tf.mapping.config import MapConfig, PredictConfig
+    from lim_tf.mapping.region import RegionConfig, map_region
+    from lim_tf.mapping.scene_map import map_scene
+    scene, model, out, workers, tile = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    config = MapConfig(predict=PredictConfig(tile=tile, margin=32, batch_size=1), threshold=0.99)
+    def main():
+        if workers == 0:
+            started = time.perf_counter()
+            map_scene(Path(scene), model, out, config, progress=False)  # the default path for one scene
+            seconds = time.perf_counter() - started
+            peaks = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
+        else:
+            from distributed import Client, LocalCluster
+            from lim_tf.cluster import WORKER_ENVIRONMENT
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=":0", env=WORKER_ENVIRONMENT) as cluster, Client(cluster) as client:
+                started = time.perf_counter()
+                map_region([scene], model, out, config, RegionConfig(cluster=cluster.scheduler_address), progress=False)
+                seconds = time.perf_counter() - started
+                peaks = list(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024).values())
+        print(json.dumps({"seconds": seconds, "peak_mb": peaks}))
+    if __name__ == "__main__":
+        main()
+''')
+
+
+def write_scene(path: Path, size: int) -> None:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(0)
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32648",
+                       transform=from_origin(500000, 3000000, 1.6, 1.6), tiled=True) as dst:
+        for top in range(0, size, 1024):
+            rows = min(1024, size - top)
+            block = rng.integers(40, 120, (3, rows, size)).astype(np.uint8)
+            for _ in range(rows * size // 200000):
+                r, c, radius = rng.integers(0, rows), rng.integers(0, size), rng.integers(5, 25)
+                block[:, max(0, r - radius):r + radius, max(0, c - radius):c + radius] = 200
+            dst.write(block, window=rasterio.windows.Window(0, top, size, rows))
+
+
+def timed(scene: Path, model: Path, work: Path, workers: int, tile: int) -> dict:
+    script = work / "run_one.py"
+    script.write_text(RUN)
+    out = work / f"out-{scene.stem}-{workers}"
+    environment = {**os.environ, **ONE_THREAD}
+    done = subprocess.run([sys.executable, str(script), str(scene), str(model), str(out), str(workers), str(tile)],
+                          capture_output=True, text=True, env=environment, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4000)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--tile", type=int, default=1024)
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.dirname(__file__))
+    from common import cpu_model
+    from lim_tf.models import ModelConfig, build_model
+
+    work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    model = work / "fcn_fl.keras"
+    build_model(ModelConfig(name="fcn-fl", width=0.25, mean=(80.0,) * 3, std=(40.0,) * 3)).save(model)
+    big, small = work / "big.tif", work / "small.tif"
+    write_scene(big, args.size)
+    write_scene(small, args.small)
+    megapixels = args.size**2 / 1e6
+    results = {}
+    for label, workers in (("in_process_one_thread", 0), ("cluster_1_worker", 1), ("cluster_2_workers", 2)):
+        results[label] = timed(big, model, work, workers, args.tile)
+        results[label]["mpx_per_second"] = megapixels / results[label]["seconds"]
+        print(f"{label}: {results[label]['seconds']:.1f} s, {results[label]['mpx_per_second']:.3f} Mpx/s, "
+              f"peak {max(results[label]['peak_mb']):.0f} MB", flush=True)
+    results["cluster_2_workers_small_scene"] = timed(small, model, work, 2, args.tile)
+    speedup = results["cluster_2_workers"]["mpx_per_second"] / results["cluster_1_worker"]["mpx_per_second"]
+    one_vs_here = results["cluster_1_worker"]["mpx_per_second"] / results["in_process_one_thread"]["mpx_per_second"]
+    print(json.dumps({"cpu": cpu_model(),
+                      "scene_px": args.size, "small_scene_px": args.small, "tile": args.tile, "results": results,
+                      "two_workers_over_one": speedup, "one_worker_over_in_process": one_vs_here,
+                      "worker_peak_mb": {"big": max(results["cluster_2_workers"]["peak_mb"]),
+                                         "small": max(results["cluster_2_workers_small_scene"]["peak_mb"])}}))
+
+
+if __name__ == "__main__":
+    main()
