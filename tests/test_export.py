@@ -12,7 +12,6 @@ import tensorflow as tf
 from PIL import Image
 
 from lim_tf.errors import InputError, OutputError
-from test_cli_data import run
 from lim_tf.export import export_run, read_metadata
 from lim_tf.models import load_model
 from lim_tf.serving import ServingClient

@@ -96,7 +96,8 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
     here = map_region([str(a), str(b)], model, folder / "here", TILES, progress=False)
     there = map_region([str(a), str(b)], model, folder / "there", TILES, RegionConfig(cluster=scheduler),
                        progress=False)
-    assert there["cluster"] == scheduler and there["failed"] == 0
+    assert here["cluster"] == "in process" and there["cluster"] == scheduler
+    assert here["failed"] == there["failed"] == 0
     mine, theirs = rasters(folder / "here"), rasters(folder / "there")
     for key in mine:
         np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
