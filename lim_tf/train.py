@@ -81,7 +81,7 @@ def pipeline_config(config: TrainConfig, fold: int, replicas: int = 1) -> Pipeli
     """How a fold's batches are made: tiles, chip-kind share and online augmentation."""
     return PipelineConfig(batch_size=config.batch_size, tile=config.tile, landslide_share=config.landslide_share,
                           augment=config.augment, photometric=config.photometric, scale_jitter=config.scale_jitter,
-                          seed=config.seed + fold, deterministic=True, whole_chips_per_batch=replicas)
+                          seed=config.seed + fold, deterministic=True, replicas=replicas)
 
 
 def learning_rate(config: TrainConfig, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:

@@ -39,10 +39,15 @@ def test_validation_and_test_give_every_chip_once_and_whole(records, bijie_dir):
     assert fold0["augmented"] > 0
     assert count(make_dataset(records, "val", 0)) == fold0["total"] - fold0["augmented"]  # originals only
     assert count(make_dataset(records, "test")) == manifest["examples"]["test"]["total"]
-    sizes = [tuple(batch[0].shape[1:3]) for batch in make_dataset(records, "test")]
     stems = [p for p in (bijie_dir / "landslide/image").glob("*.png")] + list((bijie_dir / "non-landslide/image").glob("*.png"))
-    source_sizes = {Image.open(p).size[::-1] for p in stems}
-    assert sizes and all(size in source_sizes for size in sizes)  # native chips: each at its own size
+    source_sizes = sorted(Image.open(p).size[::-1] for p in stems)
+    seen = []
+    for image, _, weight in make_dataset(records, "test"):
+        for one in weight.numpy():  # each chip whole: its unpadded extent is a source image's size
+            assert one.shape[0] % 32 == 0 and one.shape[1] % 32 == 0
+            rows, cols = np.nonzero(one)
+            seen.append((rows.max() + 1, cols.max() + 1))
+    assert len(seen) == manifest["examples"]["test"]["total"] and all(size in source_sizes for size in seen)
 
 
 def test_deterministic_mode_repeats_exactly(records):
@@ -106,6 +111,25 @@ def test_masks_follow_every_geometric_change_and_photometry_changes_images_only(
         # mask says exactly where the bright band is, after rescaling, cropping, flips and turns.
         agree = (band > 130) == inside
         assert agree[valid].mean() > 0.97
+
+
+def test_whole_chips_padded_for_batching_predict_as_alone(records):
+    from lim_tf.data.records import read_records
+    from lim_tf.models import ModelConfig, build_model
+
+    manifest = json.loads((records / "manifest.json").read_text())
+    stats = manifest["band_statistics"]
+    model = build_model(ModelConfig(name="unet", width=1 / 16, mean=tuple(s["mean"] for s in stats),
+                                    std=tuple(s["std"] for s in stats)))
+    chips = [c for c in read_records([records / f for f in manifest["files"]["fold0"]]) if c.augmentation == "none"]
+    batches = list(make_dataset(records, "val", 0, PipelineConfig(whole_chips_per_batch=4)))
+    assert sum(len(b[0]) for b in batches) == len(chips)
+    alone = sorted(float(np.asarray(model(c.image[None].astype(np.float32)))[0].sum()) for c in chips)
+    padded = []
+    for image, _, weight in batches:
+        prediction = np.asarray(model(image))[..., 0]
+        padded += [float((p * (w > 0)).sum()) for p, w in zip(prediction, weight.numpy())]
+    np.testing.assert_allclose(sorted(padded), alone, rtol=1e-4)
 
 
 def test_padding_is_ignored_and_holds_the_band_means(tmp_path):

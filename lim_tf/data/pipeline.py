@@ -34,9 +34,12 @@ class PipelineConfig:
     deterministic: bool = False  # same batches in the same order on every run
     seed: int = 0
     cache: bool = True  # keep decoded chips in memory after the first pass (training only)
-    # Whole chips of different sizes go one per batch; several replicas need as many per batch, so
-    # chips are then padded to the largest in their batch (padding ignored, image zero there).
-    whole_chips_per_batch: int = 1
+    # Whole chips of different sizes are padded to a multiple of 32 with their band means (what the
+    # model pads with, so predictions do not change; the padding is ignored) and batched by that
+    # shape, up to this many. Several replicas need one chip each per batch: chips are then padded
+    # to the largest in their batch instead.
+    whole_chips_per_batch: int = 8
+    replicas: int = 1
 
 
 def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: int | None) -> list[Path]:
@@ -162,15 +165,29 @@ def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Spli
     dataset = records.filter(lambda x: tf.logical_not(x["augmented"]))
     dataset = dataset.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
                           num_parallel_calls=tf.data.AUTOTUNE)
-    if manifest.get("chip_size"):
-        size = config.batch_size
-        dataset = dataset.batch(size, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        size = config.whole_chips_per_batch
-        dataset = dataset.padded_batch(size) if size > 1 else dataset.batch(1)
-    # A known length gives Keras a progress-bar total and a clean end of epoch.
     chips = count_examples(manifest, split, fold) - count_examples(manifest, split, fold, "augmented")
-    return dataset.apply(tf.data.experimental.assert_cardinality(-(-chips // size)))
+    if manifest.get("chip_size"):
+        dataset = dataset.batch(config.batch_size, num_parallel_calls=tf.data.AUTOTUNE)
+        # A known length gives Keras a progress-bar total and a clean end of epoch.
+        return dataset.apply(tf.data.experimental.assert_cardinality(-(-chips // config.batch_size)))
+    if config.replicas > 1:
+        return dataset.padded_batch(config.replicas)
+    means = _statistics(manifest)["mean"]
+    dataset = dataset.map(lambda image, target, weight: _pad_to_32(image, target, weight, means),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    size = config.whole_chips_per_batch
+    return dataset.group_by_window(lambda image, *_: tf.cast(tf.shape(image)[0] * 100000 + tf.shape(image)[1],
+                                                             tf.int64),
+                                   lambda _, window: window.batch(size), window_size=size)
+
+
+def _pad_to_32(image: tf.Tensor, target: tf.Tensor, weight: tf.Tensor,
+               means: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Pad bottom and right to a multiple of 32: image with band means, target 0, weight 0."""
+    pad = (-tf.shape(image)[:2]) % 32
+    paddings = [[0, pad[0]], [0, pad[1]]]
+    image = tf.pad(image - means, paddings + [[0, 0]]) + means
+    return image, tf.pad(target, paddings + [[0, 0]]), tf.pad(weight, paddings)
 
 
 def _to_targets(image: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -1,0 +1,105 @@
+"""How much of a training run trains: lim-tf's fit loop against the bare training step, side by side.
+
+Run: .venv/bin/python benchmarks/bench_fit.py [--model unet] [--width 0.25] [--tile 128] [--batch-size 16]
+                                              [--epochs 6] [--steps 60]
+
+Records are built from generated chips; `train` runs one fold with everything a real run has
+(validation on whole chips each epoch, the epoch backup, the best model saved on improvement,
+TensorBoard scalars and images). The bare step is the same compiled model and loss with
+train_on_batch on batches of the same shape. The ratio is bare seconds / fit seconds for the same
+number of steps, counted after the first epoch (tracing). Target: >= 0.9. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import cpu_model  # noqa: E402
+from lim_tf.config import DataConfig, SplitConfig, resolve_train_config  # noqa: E402
+from lim_tf.data.build import build_dataset  # noqa: E402
+from lim_tf.data.manifest import load_manifest  # noqa: E402
+from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
+from lim_tf.optimizers import make_optimizer  # noqa: E402
+from lim_tf.train import make_loss, model_config, resolve_precision, train  # noqa: E402
+from lim_tf.models import build_model  # noqa: E402
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall time from the start of each epoch to the start of the next (validation and saving included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.starts.append(time.perf_counter())
+
+    def on_train_end(self, logs=None):
+        self.starts.append(time.perf_counter())
+
+
+def bare_seconds(manifest: dict, config, steps: int) -> float:
+    """Seconds for `steps` compiled training steps on random tiles of the same shape."""
+    policy = resolve_precision(config.precision)
+    model = build_model(model_config(config, manifest, policy))
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
+                  loss=make_loss(config.loss, manifest))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (config.batch_size, config.tile, config.tile, 3)).astype(np.float32)
+    y = (rng.random((config.batch_size, config.tile, config.tile, 1)) > 0.9).astype(np.float32)
+    w = np.ones((config.batch_size, config.tile, config.tile), np.float32)
+    for _ in range(3):
+        model.train_on_batch(x, y, sample_weight=w)
+    started = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y, sample_weight=w)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="unet")
+    parser.add_argument("--width", type=float, default=0.25)
+    parser.add_argument("--tile", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--encoder-bn", action="store_true", default=True)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-fit-"))
+    write_synthetic(work / "synthetic", SynthConfig(landslide_chips=150, non_landslide_chips=200, min_size=80,
+                                                    max_size=220, scene_size=64))
+    build_dataset(work / "synthetic" / "bijie", work / "records", DataConfig(split=SplitConfig(folds=5)), progress=False)
+    manifest = load_manifest(work / "records")
+    config = resolve_train_config("unet", overrides={
+        "model": args.model, "width": args.width, "tile": args.tile, "batch_size": args.batch_size,
+        "epochs": args.epochs, "steps_per_epoch": args.steps, "encoder_bn": args.encoder_bn, "learning_rate": 1e-3})
+    clock = EpochClock()
+    train(work / "records", work / "run", config, progress=False, callbacks=[clock])
+    fit = clock.starts[-1] - clock.starts[1]  # epochs 2.. (the first traces the step)
+    steps = (args.epochs - 1) * args.steps
+    bare = bare_seconds(manifest, config, steps)
+    with (work / "run" / "fold0" / "history.csv").open() as handle:
+        validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss"))
+    validation_chips = manifest["examples"]["fold0"]["total"] - manifest["examples"]["fold0"]["augmented"]
+    print(json.dumps({"cpu": cpu_model(), "model": args.model, "width": args.width, "tile": args.tile,
+                      "batch_size": args.batch_size, "steps_per_epoch": args.steps, "epochs_timed": args.epochs - 1,
+                      "validation_chips": validation_chips, "validated_epochs": validated,
+                      "fit_seconds": fit, "bare_seconds": bare, "ratio": bare / fit}))
+
+
+if __name__ == "__main__":
+    main()
