@@ -59,3 +59,23 @@ def test_map_a_sentinel2_product_through_the_cli(tmp_path):
     with rasterio.open(tmp_path / "map_sentinel2_rgb.tif") as scene, rasterio.open(out / "landslides.tif") as mapped:
         assert scene.res == (5.0, 5.0) and mapped.transform == scene.transform and mapped.shape == (80, 80)
         assert (mapped.read(1)[:10] == 255).all()  # nodata rows of the product stay nodata
+
+
+def test_resolution_is_in_metres_in_a_geographic_crs(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from lim_tf.geo.grid import ground_resolution
+    from lim_tf.mapping.sentinel2 import prepare_sentinel2
+
+    bands = []
+    for name in ("B04", "B03", "B02"):  # about 10 m near 22.4 N, as the Chittagong chips are
+        path = tmp_path / f"T_{name}_10m.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint16",
+                           crs="EPSG:4326", transform=from_origin(91.8, 22.49, 8.983e-5, 8.983e-5), nodata=0) as dst:
+            dst.write(np.random.default_rng(0).integers(1000, 3000, (1, 64, 64)).astype(np.uint16))
+        bands.append(path)
+    prepare_sentinel2(bands, tmp_path / "rgb.tif", 2.0, None)
+    with rasterio.open(bands[0]) as source, rasterio.open(tmp_path / "rgb.tif") as out:
+        assert abs(ground_resolution(out) - 2.0) < 0.05
+        np.testing.assert_allclose(out.bounds, source.bounds, atol=2e-5)  # the same footprint, finer pixels

@@ -15,6 +15,7 @@ from rasterio.vrt import WarpedVRT
 from tqdm.auto import tqdm
 
 from lim_tf.errors import InputError
+from lim_tf.geo.grid import resampled_grid
 
 log = logging.getLogger(__name__)
 RGB_BANDS = ("B04", "B03", "B02")  # red, green, blue: the order of RGB training chips
@@ -51,9 +52,9 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
     """
     with rasterio.open(band_files[0]) as first:
         crs, transform = first.crs, first.transform
-        scale = (resolution / abs(transform.a)) if resolution else 1.0
-        width, height = int(round(first.width / scale)), int(round(first.height / scale))
-        target = rasterio.Affine(transform.a * scale, 0, transform.c, 0, transform.e * scale, transform.f)
+        grid = resampled_grid(first, resolution)  # metres, in projected and geographic CRSs alike
+        target, width, height = (grid.transform, grid.width, grid.height) if grid else (transform, first.width,
+                                                                                         first.height)
     sources = [rasterio.open(p) for p in band_files]
     try:
         vrts = [WarpedVRT(s, crs=crs, transform=target, width=width, height=height, resampling=Resampling.bilinear,
