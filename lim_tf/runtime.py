@@ -33,6 +33,8 @@ def configure(level: int) -> None:
         # closed); lim-tf checks for those itself, so they reappear only with -vv.
         os.environ.setdefault("CPL_LOG", os.devnull)
         import_tensorflow_quietly()
+        # TensorFlow's own Python warnings (retracing heuristics, deprecations) are for developers.
+        logging.getLogger("tensorflow").setLevel(max(level, logging.ERROR))
 
 
 @contextlib.contextmanager
