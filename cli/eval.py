@@ -9,9 +9,11 @@ import click
 from lim_tf.errors import ConfigError
 
 
-def _threshold(text: str) -> float | None:
+def _threshold(text: str) -> float | str | None:
     if text.strip().lower() == "optimal":
         return None
+    if text.strip().lower() == "run":
+        return "run"
     try:
         value = float(text)
     except ValueError as error:
@@ -40,9 +42,10 @@ def _threshold(text: str) -> float | None:
               "flips (4x the prediction time).")
 @click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
               "is a program: use this only for files from a source you trust.")
-@click.option("--threshold", default="0.5",
-              help="Probability threshold, or 'optimal': the F1-optimal one on the validation folds of the records "
-                   "the run trained on (never on the evaluated data).")
+@click.option("--threshold", default="run",
+              help="Probability threshold: 'run' (the one training chose on its validation folds), a number, or "
+                   "'optimal': the F1-optimal one recomputed on the validation folds of the records the run trained "
+                   "on (never on the evaluated data).")
 @click.option("--figures", type=click.IntRange(0), default=8, help="Overlay figures to draw (TP green, FP red, FN blue).")
 @click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.0,
               help="Share of a labelled landslide that must be predicted for it to count as detected.")

@@ -34,8 +34,8 @@ class BestModel(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(value):
-            return
+        if value is None or not math.isfinite(value) or not math.isfinite((logs or {}).get("loss", 0.0)):
+            return  # an epoch whose training diverged is never kept, however its validation scored
         if self.sign * value >= self.best:
             self.waited += 1
             if self.patience is not None and self.waited >= self.patience:

@@ -182,7 +182,7 @@ class EvalRequest:
     source_resolution: float | None = None  # --images: their pixel size in metres when the files do not say
     split: str = "test"
     fold: int | None = None  # None: the ensemble of all finished folds
-    threshold: float | None = None  # None: F1-optimal on the run's validation folds
+    threshold: float | str | None = "run"  # "run": the run's own; None: F1-optimal on its validation folds
     tta: bool = False  # average predictions over the four flips of each image
     trust_model: bool = False  # load models that carry Python code
     figures: int = 8
@@ -197,7 +197,9 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
 
     model, state = load_run(run, request.fold, request.tta, request.trust_model)
     threshold = request.threshold
-    if threshold is None:
+    if threshold == "run":
+        threshold = float(state.get("threshold", 0.5))
+    elif threshold is None:
         threshold = validation_threshold(run, state, request.fold, progress, request.trust_model)
     if request.images:
         source = SourceConfig(mask_values=request.mask_values, resolution=request.source_resolution)
@@ -216,7 +218,8 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
                       scored.count, progress)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
              "resolution_m": state.get("resolution"),
-             "threshold_source": "given" if request.threshold is not None else "f1-optimal on validation folds"}
+             "threshold_source": {"run": state.get("threshold_source", "the run's setting"), None:
+                                  "f1-optimal on validation folds"}.get(request.threshold, "given")}
     return write_report(result, out, extra, overwrite)
 
 

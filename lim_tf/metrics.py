@@ -197,9 +197,9 @@ class BestF1(keras.metrics.Metric):
     Accumulates histograms of predicted probability for landslide and background pixels, as
     ThresholdSweep does, so the score does not depend on a threshold fixed before training."""
 
-    def __init__(self, bins: int = 100, name: str = "best_f1", **kwargs) -> None:
+    def __init__(self, bins: int = 100, name: str = "best_f1", report: str = "f1", **kwargs) -> None:
         super().__init__(name=name, **kwargs)
-        self.bins = bins
+        self.bins, self.report = bins, report  # report "threshold": the threshold that F1 is reached at
         self.histograms = self.add_variable(shape=(2, bins), initializer="zeros", name="histograms")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -216,10 +216,13 @@ class BestF1(keras.metrics.Metric):
         tp = tf.cumsum(positives, reverse=True)
         fp = tf.cumsum(negatives, reverse=True)
         fn = tf.reduce_sum(positives) - tp
-        return tf.reduce_max(2 * tp / tf.maximum(2 * tp + fp + fn, 1e-12))
+        f1 = 2 * tp / tf.maximum(2 * tp + fp + fn, 1e-12)
+        if self.report == "threshold":
+            return tf.cast(tf.argmax(f1), tf.float32) / self.bins
+        return tf.reduce_max(f1)
 
     def reset_state(self):
         self.histograms.assign(tf.zeros((2, self.bins)))
 
     def get_config(self):
-        return {**super().get_config(), "bins": self.bins}
+        return {**super().get_config(), "bins": self.bins, "report": self.report}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from lim_tf.atomic import atomic_file
@@ -142,6 +143,12 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
         state["folds"][str(fold)] = {**result, "own_process": isolate}
         state["ensemble"]["models"] = [f"fold{k}/model.keras" for k in sorted(map(int, state["folds"]))
                                        if state["folds"][str(k)]["status"] == "done"]
+        # The run's threshold: where the best epochs' validation F1 peaked (validation holds both
+        # kinds of chips); averaged over the folds of an ensemble. map, eval and export use it.
+        chosen = [v["threshold"] for v in state["folds"].values() if v.get("threshold") is not None]
+        if chosen:
+            state["threshold"] = float(np.mean(chosen))
+            state["threshold_source"] = "F1-optimal on validation folds"
         _write_json(run / RUN_FILE, state)
     return state
 
@@ -170,7 +177,8 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
                    "lower --tile or --batch-size (or --width)")
         scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
         model.compile(optimizer=make_optimizer(config.optimizer, learning_rate(config, steps), policy),
-                      loss=make_loss(config.loss, manifest), weighted_metrics=[*scores, BestF1()])
+                      loss=make_loss(config.loss, manifest),
+                      weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
         backup = EpochBackup(folder / "backup")
         start = backup.restore(model)  # resume from the last finished epoch, losing at most one
     history = folder / "history.csv"
@@ -201,8 +209,20 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
+            "threshold": _best_threshold(history, best.best_epoch, config.threshold),
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb())}
+
+
+def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float:
+    """The validation F1-optimal threshold logged at the best epoch."""
+    import csv
+
+    with history.open() as handle:
+        for row in csv.DictReader(handle):
+            if epoch is not None and int(row["epoch"]) == epoch and row.get("val_best_threshold") not in (None, ""):
+                return float(row["val_best_threshold"])
+    return fallback
 
 
 def _verbosity(progress: bool) -> int:

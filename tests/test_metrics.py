@@ -88,3 +88,20 @@ def test_sweep_finds_the_separating_threshold():
     assert 0.35 < threshold <= 0.8 and f1 == 1.0
     curve = sweep.curve()
     assert curve["recall"][0] == 1.0 and math.isclose(curve["precision"][0], 3 / 7)
+
+
+def test_best_f1_metric_agrees_with_the_threshold_sweep():
+    from lim_tf.metrics import BestF1, ThresholdSweep
+
+    rng = np.random.default_rng(4)
+    truth = rng.random((3, 20, 20)) > 0.8
+    probability = np.clip(truth * 0.35 + rng.random((3, 20, 20)) * 0.65, 0, 0.999).astype(np.float32)
+    weight = (rng.random((3, 20, 20)) > 0.1).astype(np.float32)
+    f1, threshold = BestF1(bins=100), BestF1(bins=100, report="threshold")
+    for metric in (f1, threshold):
+        metric.update_state(truth[..., None].astype(np.float32), probability[..., None], weight)
+    sweep = ThresholdSweep(bins=100)
+    sweep.add(truth, probability, weight > 0)
+    best, best_f1 = sweep.best_threshold()
+    assert float(threshold.result()) == pytest.approx(best)
+    assert float(f1.result()) == pytest.approx(best_f1, rel=1e-5)

@@ -154,6 +154,7 @@ def test_resume_with_records_of_other_bands_is_refused(records, tmp_path):
     train(records, tmp_path / "run", config, progress=False)
     manifest = json.loads((records / "manifest.json").read_text())
     manifest["band_names"] = ["B4", "B3", "B2", "dem"]
+    manifest["band_statistics"].append(dict(manifest["band_statistics"][0], name="dem"))
     (records / "manifest.json").write_text(json.dumps(manifest))
     assert_one_line_error(run("train", records, tmp_path / "run", "--resume"), "do not match the run's")
 
@@ -186,3 +187,17 @@ def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
     assert history.read_text().splitlines() == ["epoch,loss", "0,0.5", "1,0.4"]
     keep_history_before(history, 0)
     assert not history.exists()
+
+
+def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
+    _, _, run_dir = trained
+    state = json.loads((run_dir / "run.json").read_text())
+    chosen = []
+    for fold in ("0", "1"):
+        epoch = state["folds"][fold]["best_epoch"]
+        with (run_dir / f"fold{fold}/history.csv").open() as handle:
+            row = next(r for r in csv.DictReader(handle) if int(r["epoch"]) == epoch)
+        assert state["folds"][fold]["threshold"] == float(row["val_best_threshold"])
+        chosen.append(float(row["val_best_threshold"]))
+    assert state["threshold"] == pytest.approx(np.mean(chosen))
+    assert state["threshold_source"] == "F1-optimal on validation folds"

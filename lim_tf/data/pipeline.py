@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from lim_tf.data.manifest import load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
-from lim_tf.data.schema import COMPRESSION, parse_example
+from lim_tf.data.schema import COMPRESSION, FEATURES, parse_example
 from lim_tf.data.transforms import crop_or_pad, photometric, random_flip_rotate, scale_jitter
 from lim_tf.errors import ConfigError, InputError
 
@@ -104,7 +104,7 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
             for stream in streams[1:]:
                 dataset = dataset.concatenate(stream)
     else:
-        dataset = _whole_chips(_records(files, manifest), manifest, split, fold, config)
+        dataset = _whole_chips(_records(files, manifest), manifest, split, fold, config, files)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
@@ -161,7 +161,7 @@ def _training_tile(x: dict[str, tf.Tensor], seed: tf.Tensor, stats: dict[str, tf
 
 
 def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
-                 config: PipelineConfig) -> tf.data.Dataset:
+                 config: PipelineConfig, files: list[str]) -> tf.data.Dataset:
     dataset = records.filter(lambda x: tf.logical_not(x["augmented"]))
     dataset = dataset.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
                           num_parallel_calls=tf.data.AUTOTUNE)
@@ -176,9 +176,25 @@ def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Spli
     dataset = dataset.map(lambda image, target, weight: _pad_to_32(image, target, weight, means),
                           num_parallel_calls=tf.data.AUTOTUNE)
     size = config.whole_chips_per_batch
-    return dataset.group_by_window(lambda image, *_: tf.cast(tf.shape(image)[0] * 100000 + tf.shape(image)[1],
-                                                             tf.int64),
-                                   lambda _, window: window.batch(size), window_size=size)
+    dataset = dataset.group_by_window(lambda image, *_: tf.cast(tf.shape(image)[0] * 100000 + tf.shape(image)[1],
+                                                                tf.int64),
+                                      lambda _, window: window.batch(size), window_size=size)
+    # Each padded shape gives ceil(chips / size) batches: a known length, so Keras ends each
+    # validation pass cleanly (counted from the records' sizes, without decoding an image).
+    return dataset.apply(tf.data.experimental.assert_cardinality(_grouped_batches(files, size)))
+
+
+def _grouped_batches(files: list[str], size: int) -> int:
+    """Batches of up to `size` original chips of one padded shape that the records' chips make."""
+    features = {key: FEATURES[key] for key in ("image/height", "image/width", "sample/augmentation")}
+    sizes = tf.data.TFRecordDataset(files, compression_type=COMPRESSION).map(
+        lambda r: tf.io.parse_single_example(r, features), num_parallel_calls=tf.data.AUTOTUNE)
+    shapes: dict[tuple[int, int], int] = {}
+    for x in sizes.as_numpy_iterator():
+        if x["sample/augmentation"] == b"none":
+            key = (-(-int(x["image/height"]) // 32), -(-int(x["image/width"]) // 32))
+            shapes[key] = shapes.get(key, 0) + 1
+    return sum(-(-count // size) for count in shapes.values())
 
 
 def _pad_to_32(image: tf.Tensor, target: tf.Tensor, weight: tf.Tensor,
