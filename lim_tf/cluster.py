@@ -46,9 +46,14 @@ class InProcess:
 
     description = "in process"
 
-    def keep(self, function: Callable, tasks: Sequence[tuple]) -> list[Any]:
-        """Results kept where they were made (here: the results themselves)."""
-        return [function(*task) for task in tasks]
+    def keep(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
+        """Results kept where they were made (here: the results themselves); `bar` counts them."""
+        results = []
+        for task in tasks:
+            results.append(function(*task))
+            if bar is not None:
+                bar.update(1)
+        return results
 
     def apply(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
         """Results brought here, in task order; errors raise."""
@@ -74,9 +79,13 @@ class DaskExecutor:
         self.client = client
         self.description = f"Dask at {client.scheduler.address} (dashboard {client.dashboard_link})"
 
-    def keep(self, function: Callable, tasks: Sequence[tuple]) -> list[Any]:
-        """Futures of results that stay on the workers that made them."""
-        return [self.client.submit(function, *task, pure=False) for task in tasks]
+    def keep(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
+        """Futures of results that stay on the workers that made them; `bar` counts them as they finish."""
+        futures = [self.client.submit(function, *task, pure=False) for task in tasks]
+        if bar is not None:
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update(1))
+        return futures
 
     def apply(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
         """Results brought here, in task order (futures in a task are resolved on the worker); errors raise."""

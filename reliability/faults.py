@@ -53,12 +53,14 @@ def fail_once(case: Case, work: Path, reference: Path) -> list[str]:
     return problems + ([f"temporaries left: {stray[:3]}"] if stray else [])
 
 
-def run_faults(work: Path) -> dict[str, Any]:
-    """Each command once, out of space half-way. Returns the report."""
+def run_faults(work: Path, only: list[str] | None = None, inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Each command (or those named) once, out of space half-way. Returns the report."""
     work.mkdir(parents=True, exist_ok=True)
-    inputs = prepare(work)
+    inputs = inputs or prepare(work)
     report = {}
     for case in cases(inputs):
+        if only and case.name not in only:
+            continue
         reference = work / f"{case.name}-reference"
         if not reference.exists():
             lim_tf(*case.args(reference))

@@ -239,10 +239,11 @@ def cases(inputs: dict[str, Path]) -> list[Case]:
     ]
 
 
-def run_kills(work: Path, kills: int, seed: int = 0, only: list[str] | None = None) -> dict[str, Any]:
-    """Every case: a reference run, then `kills` killed runs. Returns the report."""
+def run_kills(work: Path, kills: int, seed: int = 0, only: list[str] | None = None,
+              inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Every case (or those named): a reference run, then `kills` killed runs. Returns the report."""
     work.mkdir(parents=True, exist_ok=True)
-    inputs = prepare(work)
+    inputs = inputs or prepare(work)
     report = {}
     for number, case in enumerate(cases(inputs)):
         if only and case.name not in only:

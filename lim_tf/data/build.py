@@ -43,8 +43,8 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
     units = list_units(path, config.source)
     with executor(cluster) as engine:
         with tqdm(total=len(units), desc="reading", unit="file", disable=not progress) as bar:
-            kept = engine.keep(read_unit_chips, [(path, unit, config) for unit in units])
-            described = engine.apply(describe_chips, [(chips, index) for index, chips in enumerate(kept)], bar)
+            kept = engine.keep(read_unit_chips, [(path, unit, config) for unit in units], bar)
+            described = engine.apply(describe_chips, [(chips, index) for index, chips in enumerate(kept)])
         facts = [fact for unit_facts, _ in described for fact in unit_facts]
         _check(facts, path)
         facts = assign_splits(facts, config.split)
