@@ -127,29 +127,36 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
         log.info("mapping %d scene(s), %d batches of tiles (%d already done) %s", len(runs), len(tasks), reused,
                  engine.description)
         if progress and hasattr(engine, "client"):
-            print(f"Dask dashboard: {engine.client.dashboard_link}", flush=True)
+            tqdm.write(f"Dask dashboard: {engine.client.dashboard_link}")  # beside the progress bar it explains
         for run in runs:  # scenes whose tiles were all done before
             if run.job and run.remaining == 0:
                 _assemble(run, staging, single, config, mapping)
-        with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
-            for (job, batch), _, error in engine.run(run_batch, tasks):
-                run = by_job[id(job)]
-                bar.update(len(batch))
-                if run.error:
-                    continue
-                if error is not None:
-                    run.error = _describe(error)
-                    log.error("%s: %s", run.path, run.error)
-                    if region.fail_fast:
-                        raise InputError(f"{run.path}: {run.error}")
-                    continue
-                run.remaining -= 1
-                if run.remaining == 0:
-                    _assemble(run, staging, single, config, mapping)
+        _run(engine, tasks, by_job, staging, single, config, mapping, region.fail_fast, progress)
         summary = _finish(runs, staging, single, region, mapping, len(tasks), reused, time.perf_counter() - started)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary
+
+
+def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config: MapConfig, mapping: Mapping,
+         fail_fast: bool, progress: bool) -> None:
+    """Run the tile batches; a scene is assembled as soon as its last batch is in, and a failed
+    batch fails its scene alone (every scene, with fail_fast)."""
+    with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
+        for (job, batch), _, error in engine.run(run_batch, tasks):
+            run = by_job[id(job)]
+            bar.update(len(batch))
+            if run.error:
+                continue
+            if error is not None:
+                run.error = _describe(error)
+                log.error("%s: %s", run.path, run.error)
+                if fail_fast:
+                    raise InputError(f"{run.path}: {run.error}")
+                continue
+            run.remaining -= 1
+            if run.remaining == 0:
+                _assemble(run, staging, single, config, mapping)
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,
