@@ -13,9 +13,10 @@ TP, FP, FN = (0, 200, 0), (230, 30, 30), (40, 90, 255)
 def display_rgb(image: np.ndarray) -> np.ndarray:
     """The first three bands (or a grey band) stretched to uint8 between the 2nd and 98th percentiles."""
     rgb = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
-    rgb = rgb.astype(np.float32)
+    rgb = np.nan_to_num(rgb.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)  # a display, not data
     low, high = np.percentile(rgb, 2), np.percentile(rgb, 98)
-    return np.clip((rgb - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.clip((rgb - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8)
 
 
 def overlay(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray, opacity: float = 0.55) -> np.ndarray:
