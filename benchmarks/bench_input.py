@@ -1,10 +1,12 @@
 """Input pipeline speed against what one FCN-FL training step consumes, measured in one run.
 
 Run: .venv/bin/python benchmarks/bench_input.py [--batches 300] [--steps 3]
-Builds the synthetic dataset at 256 x 256 in a temporary folder, times the tf.data pipeline
-(parallel reads, decoding, online flips/rotations, shuffle, batch 8) and then full-width FCN-FL
-training steps at batch 8 in the auto precision (bf16 where the CPU has it). The last line is a
-JSON object with both rates and their ratio (target: at least 20).
+Builds the synthetic dataset (native chips) in a temporary folder, times the tf.data pipeline
+(decoding once, chip-kind sampling, scale jitter, crops, flips and turns, photometric changes)
+for 256-px tiles in batches of 8 and for the CPU recipe's 128-px tiles in batches of 16, then
+the training steps that consume them (full-width FCN-FL; the recipe's width-0.25 U-Net), in the
+auto precision. The last line is JSON with the rates and their ratios (target: at least 20 for
+the full-width network).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import training_images_per_second  # noqa: E402
+from common import cpu_model, training_images_per_second  # noqa: E402
 from lim_tf.config import DataConfig  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.pipeline import PipelineConfig, make_dataset  # noqa: E402
@@ -30,9 +32,10 @@ from lim_tf.train import resolve_precision  # noqa: E402
 BATCH = 8
 
 
-def pipeline_images_per_second(records: Path, batches: int) -> float:
-    """Images/s the training pipeline delivers with online augmentation."""
-    dataset = make_dataset(records, "train", 0, PipelineConfig(batch_size=BATCH, augment=True), repeat=True)
+def pipeline_images_per_second(records: Path, batches: int, tile: int = 256, batch: int = BATCH) -> float:
+    """Tiles/s the training pipeline delivers with every online augmentation (scale jitter, crop,
+    flips and turns, photometric) and chip-kind sampling."""
+    dataset = make_dataset(records, "train", 0, PipelineConfig(batch_size=batch, tile=tile))
     iterator = iter(dataset)
     for _ in range(10):  # fill the prefetch and shuffle buffers
         next(iterator)
@@ -51,13 +54,19 @@ def main() -> None:
         records = Path(folder) / "records"
         build_dataset(synthetic / "bijie", records, DataConfig(), progress=False)
         delivered = pipeline_images_per_second(records, args.batches)
-        print(f"pipeline: {delivered:.1f} images/s", flush=True)
+        print(f"pipeline, 256 px: {delivered:.1f} images/s", flush=True)
+        recipe_delivered = pipeline_images_per_second(records, args.batches, tile=128, batch=16)
+        print(f"pipeline, 128 px (the CPU recipe): {recipe_delivered:.1f} images/s", flush=True)
     policy = resolve_precision("auto")
     consumed, _ = training_images_per_second("fcn-fl", policy, 256, BATCH, args.steps)
-    print(f"training ({policy}): {consumed:.2f} images/s", flush=True)
-    print(json.dumps({"size": 256, "batch_size": BATCH, "precision": policy,
-                      "pipeline_images_per_second": delivered, "training_images_per_second": consumed,
-                      "ratio": delivered / consumed}))
+    print(f"training full-width FCN-FL ({policy}): {consumed:.2f} images/s", flush=True)
+    recipe, _ = training_images_per_second("unet", policy, 128, 16, args.steps * 3, width=0.25)
+    print(f"training the CPU recipe's U-Net ({policy}): {recipe:.2f} images/s", flush=True)
+    print(json.dumps({"cpu": cpu_model(), "precision": policy,
+                      "full_width": {"size": 256, "batch_size": BATCH, "pipeline_images_per_second": delivered,
+                                     "training_images_per_second": consumed, "ratio": delivered / consumed},
+                      "cpu_recipe": {"size": 128, "batch_size": 16, "pipeline_images_per_second": recipe_delivered,
+                                     "training_images_per_second": recipe, "ratio": recipe_delivered / recipe}}))
 
 
 if __name__ == "__main__":
