@@ -114,12 +114,11 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     """
     records, run = Path(records), Path(run)
     manifest = verify_records(records)  # a damaged or missing shard stops here, before RUN is touched
+    _check_folds(config, manifest, records)
     state = _open_run(run, records, manifest, config, resume)
     config = load_yaml(TrainConfig, run / CONFIG_FILE)
+    _check_folds(config, manifest, records)
     folds = list(config.folds) or list(range(manifest["folds"]))
-    bad = [k for k in folds if not 0 <= k < manifest["folds"]]
-    if bad:
-        raise ConfigError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
     done = [k for k in folds if state["folds"].get(str(k), {}).get("status") == "done"]
     if done:
         log.info("folds %s are finished; skipping them", done)
@@ -151,6 +150,14 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
             state["threshold_source"] = "F1-optimal on validation folds"
         _write_json(run / RUN_FILE, state)
     return state
+
+
+def _check_folds(config: TrainConfig, manifest: dict[str, Any], records: Path) -> None:
+    if manifest["folds"] < 2:
+        raise InputError(f"{records}: a test-only record set has no folds to train on; build training records")
+    bad = [k for k in config.folds if not 0 <= k < manifest["folds"]]
+    if bad:
+        raise ConfigError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
 
 
 def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, policy: str,

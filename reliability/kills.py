@@ -91,7 +91,7 @@ def kill_once(case: Case, work: Path, seed: int) -> None:
         assert case.fingerprint(output) == case.reference, "the finished output differs from an uninterrupted run"
         results["equal"] += 1
     except (AssertionError, RuntimeError) as error:
-        results["failures"].append(f"seed {seed}: {str(error)[:300]}")
+        results["failures"].append(f"seed {seed}: {str(error)[-2500:]}")
     finally:
         shutil.rmtree(output, ignore_errors=True)
 

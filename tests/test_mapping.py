@@ -240,3 +240,11 @@ def test_a_tile_that_cannot_fit_in_memory_is_refused_up_front(tmp_path):
     result = run("map", scene, tmp_path / "unet.keras", tmp_path / "out", "--tile", str(side), "--batch-size", "64")
     assert_one_line_error(result, "needs about", "GiB are free", "lower --tile or --batch-size")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scene_in_a_crs_without_ground_units_is_refused(tmp_path):
+    band = squares(32, 32, [(4, 4, 8)])
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:4978", from_origin(0, 0, 1, 1), band)  # geocentric
+    result = run("map", scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out")
+    assert_one_line_error(result, "scene.tif", "neither projected nor geographic")
+    assert not (tmp_path / "out").exists()

@@ -65,6 +65,7 @@ def test_two_fold_run_through_the_cli(records, tmp_path):
 
 def test_bad_training_requests(records, tmp_path):
     assert_one_line_error(run("train", records, tmp_path / "r", "--folds", "5"), "fold 5 is out of range")
+    assert not (tmp_path / "r").exists()  # refused before the run folder is made
     assert_one_line_error(run("train", records, tmp_path / "r2", "--preset", "deeplab"), "deeplab")
     assert_one_line_error(run("train", tmp_path / "nothing", tmp_path / "r3"), "no manifest.json")
 

@@ -80,6 +80,11 @@ def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: flo
             raise InputError(f"{path}: the scene has no CRS, so outputs could not be placed on a map; "
                              "assign one (gdal_edit.py -a_srs) or pass --allow-no-crs")
         log.warning("%s has no CRS: outputs carry pixel coordinates only and areas are in pixels", path)
+    elif not (dataset.crs.is_projected or dataset.crs.is_geographic):
+        crs = dataset.crs.to_string()[:80]
+        dataset.close()
+        raise InputError(f"{path}: its CRS ({crs}) is neither projected nor geographic, so pixel sizes and areas "
+                         "cannot be measured; reproject it (gdalwarp -t_srs EPSG:...)")
     names = tuple(d or f"band{i + 1}" for i, d in enumerate(dataset.descriptions))
     try:
         indexes = [i + 1 for i in band_indexes(names, bands, str(path))]
