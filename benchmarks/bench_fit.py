@@ -78,24 +78,30 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--encoder-bn", action="store_true", default=True)
+    parser.add_argument("--records", type=Path, help="existing records (e.g. Bijie at 1.6 m); default: generated")
+    parser.add_argument("--validation-every", type=int, default=1)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-fit-"))
-    write_synthetic(work / "synthetic", SynthConfig(landslide_chips=150, non_landslide_chips=200, min_size=80,
-                                                    max_size=220, scene_size=64))
-    build_dataset(work / "synthetic" / "bijie", work / "records", DataConfig(split=SplitConfig(folds=5)), progress=False)
-    manifest = load_manifest(work / "records")
+    records = args.records or work / "records"
+    if args.records is None:
+        write_synthetic(work / "synthetic", SynthConfig(landslide_chips=150, non_landslide_chips=200, min_size=80,
+                                                        max_size=220, scene_size=64))
+        build_dataset(work / "synthetic" / "bijie", records, DataConfig(split=SplitConfig(folds=5)), progress=False)
+    manifest = load_manifest(records)
     config = resolve_train_config("unet", overrides={
         "model": args.model, "width": args.width, "tile": args.tile, "batch_size": args.batch_size,
-        "epochs": args.epochs, "steps_per_epoch": args.steps, "encoder_bn": args.encoder_bn, "learning_rate": 1e-3})
+        "epochs": args.epochs, "steps_per_epoch": args.steps, "encoder_bn": args.encoder_bn, "learning_rate": 1e-3,
+        "validation_every": args.validation_every})
     clock = EpochClock()
-    train(work / "records", work / "run", config, progress=False, callbacks=[clock])
+    train(records, work / "run", config, progress=False, callbacks=[clock])
     fit = clock.starts[-1] - clock.starts[1]  # epochs 2.. (the first traces the step)
     steps = (args.epochs - 1) * args.steps
     bare = bare_seconds(manifest, config, steps)
     with (work / "run" / "fold0" / "history.csv").open() as handle:
         validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss"))
     validation_chips = manifest["examples"]["fold0"]["total"] - manifest["examples"]["fold0"]["augmented"]
-    print(json.dumps({"cpu": cpu_model(), "model": args.model, "width": args.width, "tile": args.tile,
+    print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
+                      "model": args.model, "width": args.width, "tile": args.tile,
                       "batch_size": args.batch_size, "steps_per_epoch": args.steps, "epochs_timed": args.epochs - 1,
                       "validation_chips": validation_chips, "validated_epochs": validated,
                       "fit_seconds": fit, "bare_seconds": bare, "ratio": bare / fit}))
