@@ -98,7 +98,7 @@ def main() -> None:
     steps = (args.epochs - 1) * args.steps
     bare = bare_seconds(manifest, config, steps)
     with (work / "run" / "fold0" / "history.csv").open() as handle:
-        validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss"))
+        validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss") not in (None, "", "NA"))
     validation_chips = manifest["examples"]["fold0"]["total"] - manifest["examples"]["fold0"]["augmented"]
     print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
                       "model": args.model, "width": args.width, "tile": args.tile,
