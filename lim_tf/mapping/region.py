@@ -10,7 +10,6 @@ worker's death costs only its unfinished batches (Dask runs them elsewhere).
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import logging
@@ -26,11 +25,11 @@ from lim_tf.atomic import atomic_directory
 from lim_tf.errors import ConfigError, InputError, LimError, OutputError
 from lim_tf.cluster import executor
 from lim_tf.mapping.config import MapConfig
-from lim_tf.mapping.predict import SceneWriter, check_memory, plan_batches
+from lim_tf.mapping.assembly import SceneAssembly
+from lim_tf.mapping.predict import check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
-from lim_tf.mapping.scene_map import Mapping, finish_scene, resolve
-from lim_tf.mapping.terrain import SlopeSampler
-from lim_tf.mapping.tiles import SceneJob, batch_done, load_result, run_batch
+from lim_tf.mapping.scene_map import Mapping, resolve
+from lim_tf.mapping.tiles import SceneJob, batch_done, run_batch
 
 log = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
@@ -57,6 +56,7 @@ class SceneRun:
     remaining: int = 0
     error: str | None = None
     summary: dict | None = None
+    assembly: SceneAssembly | None = None  # open from its first finished batch to its last
 
 
 def list_scenes(items: list[str]) -> list[str]:
@@ -115,12 +115,13 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
             for name, path in zip(scene_names(paths), paths)]
+    done_before = {id(run): [b for b in run.batches if batch_done(run.job, b)] for run in runs if run.job}
     tasks = [(run.job, batch) for run in runs if run.job for batch in run.batches if not batch_done(run.job, batch)]
-    reused = sum(len(run.batches) for run in runs if run.job) - len(tasks)
+    reused = sum(len(batches) for batches in done_before.values())
     by_job = {id(run.job): run for run in runs if run.job}
     for run in runs:
         if run.job:
-            run.remaining = sum(not batch_done(run.job, b) for b in run.batches)
+            run.remaining = len(run.batches)  # counted down as batches are written, old and new
     # Everything is staged beside OUT and takes its place only when whole; the tile files in the
     # work folder are what a killed or failed run resumes from.
     with atomic_directory(out, overwrite or region.resume) as staging, executor(region.cluster) as engine:
@@ -128,10 +129,15 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
                  engine.description)
         if progress and hasattr(engine, "client"):
             tqdm.write(f"Dask dashboard: {engine.client.dashboard_link}")  # beside the progress bar it explains
-        for run in runs:  # scenes whose tiles were all done before
-            if run.job and run.remaining == 0:
-                _assemble(run, staging, single, config, mapping)
-        _run(engine, tasks, by_job, staging, single, config, mapping, region.fail_fast, progress)
+        try:
+            for run in runs:  # tiles finished by an earlier, interrupted run
+                for batch in done_before.get(id(run), []):
+                    _add(run, batch, staging, single, config, mapping)
+            _run(engine, tasks, by_job, staging, single, config, mapping, region.fail_fast, progress)
+        finally:
+            for run in runs:  # a scene left open here failed, or the run stops
+                if run.assembly is not None:
+                    run.assembly.abandon()
         summary = _finish(runs, staging, single, region, mapping, len(tasks), reused, time.perf_counter() - started)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
@@ -140,8 +146,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
 
 def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config: MapConfig, mapping: Mapping,
          fail_fast: bool, progress: bool) -> None:
-    """Run the tile batches; a scene is assembled as soon as its last batch is in, and a failed
-    batch fails its scene alone (every scene, with fail_fast)."""
+    """Run the tile batches, writing each into its scene's outputs as it comes in; a scene is finished
+    when its last batch is in, and a failed batch fails its scene alone (every scene, with fail_fast)."""
     with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
         for (job, batch), _, error in engine.run(run_batch, tasks):
             run = by_job[id(job)]
@@ -154,9 +160,7 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
                 if fail_fast:
                     raise InputError(f"{run.path}: {run.error}")
                 continue
-            run.remaining -= 1
-            if run.remaining == 0:
-                _assemble(run, staging, single, config, mapping)
+            _add(run, batch, staging, single, config, mapping)
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,
@@ -183,29 +187,24 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     return run
 
 
-def _assemble(run: SceneRun, staging: Path, single: bool, config: MapConfig, mapping: Mapping) -> None:
-    """Build one scene's outputs from its tile files into the staged OUT/<scene>/ (OUT when alone)."""
-    scene = open_scene(Path(run.path), config.bands, mapping.bands, config.nodata, config.allow_no_crs,
-                       mapping.resolution)
+def _add(run: SceneRun, batch: list, staging: Path, single: bool, config: MapConfig, mapping: Mapping) -> None:
+    """Write a finished batch into its scene's outputs; the last one finishes the scene."""
+    if run.error:
+        return
     try:
-        slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
-        with contextlib.ExitStack() as stack:
-            folder = staging if single else stack.enter_context(atomic_directory(staging / run.name))
-            writer = SceneWriter(scene, folder, len(mapping.model_names) > 1)
-            try:
-                for batch in run.batches:
-                    for tile in batch:
-                        writer.write(load_result(run.job.folder, tile))
-            finally:
-                writer.close()
-            summary = finish_scene(scene, Path(run.path), writer.rasters, folder, config, mapping, slope)
-            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        run.summary = summary
+        if run.assembly is None:
+            run.assembly = SceneAssembly(run.job, run.name, staging, single, config, mapping)
+        run.assembly.add(batch)
+        run.remaining -= 1
+        if run.remaining == 0:
+            assembly, run.assembly = run.assembly, None
+            run.summary = assembly.finish()
     except LimError as error:
         run.error = str(error)
         log.error("%s: %s", run.path, error)
-    finally:
-        scene.close()
+        if run.assembly is not None:
+            run.assembly.abandon()
+            run.assembly = None
 
 
 def _describe(error: BaseException) -> str:
