@@ -30,7 +30,8 @@ def lim_tf(*args: Any, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "lim_tf_cli.main", "-q", *map(str, args)], capture_output=True,
                           text=True)
     if check and done.returncode:
-        raise RuntimeError(f"lim-tf {' '.join(map(str, args))} failed: {done.stderr[-800:]}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise RuntimeError(f"lim-tf {' '.join(map(str, args))} failed: {lines[-1] if lines else done.returncode}")
     return done
 
 
