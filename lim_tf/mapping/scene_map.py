@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,12 +72,16 @@ def finish_scene(scene: Scene, scene_path: Path, rasters: SceneRasters, folder: 
     """From the raw rasters to the outputs in `folder`: COGs, inventory (GPKG, GeoJSON), quicklook,
     check.json; the raw rasters are removed. Returns the summary (written by the caller)."""
     crs = scene.dataset.crs
-    write_cog(rasters.probability, folder / "probability.tif", "AVERAGE",
-              scale_to_uint8=config.predict.probability_dtype == "uint8")
-    write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
-    options = config.polygons
-    features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
-                        rasters.agreement, crs, options.min_area)
+    # The probability COG (the largest output) is written on a second thread while the landslide COG
+    # and the polygons are made here: GDAL releases the GIL, and each thread opens its own handles.
+    with ThreadPoolExecutor(1) as pool:
+        probability = pool.submit(write_cog, rasters.probability, folder / "probability.tif", "AVERAGE",
+                                  config.predict.probability_dtype == "uint8")
+        write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
+        options = config.polygons
+        features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
+                            rasters.agreement, crs, options.min_area)
+        probability.result()
     if slope is not None:
         for feature in features:
             feature["mean_slope"] = slope.mean_slope(feature["geometry"])
