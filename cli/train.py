@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lim_tf.config import PRESETS
-from lim_tf.errors import ConfigError
+from lim_tf.errors import ConfigError, FoldRangeError
 
 # Command-line option -> TrainConfig key (dotted for the loss section).
 OVERRIDES = {
@@ -108,7 +108,12 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
     if folds is not None:
         overrides["folds"] = list(folds)
     config = resolve_train_config(preset, config_file, overrides)
-    state = train_run(records, run, config, resume=resume, progress=ctx.obj["progress"], isolate=fold_processes)
+    try:
+        state = train_run(records, run, config, resume=resume, progress=ctx.obj["progress"], isolate=fold_processes)
+    except FoldRangeError as error:
+        if folds is None and config_file is not None:  # the folds came from the config file: name it
+            raise FoldRangeError(f"{config_file}: 'folds': {error}") from error
+        raise
     models = ", ".join(state["ensemble"]["models"])
     click.echo(f"run: {run}\nmodels: {models} (combined by {state['ensemble']['combine']} probability)")
     click.echo(f"TensorBoard: tensorboard --logdir {run / 'logs'}")

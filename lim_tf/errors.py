@@ -13,6 +13,10 @@ class ConfigError(LimError):
     """An option or configuration value is invalid."""
 
 
+class FoldRangeError(ConfigError):
+    """Folds asked for that the records do not have (the caller knows whether a config file asked)."""
+
+
 class OutputError(LimError):
     """An output location exists or cannot be written."""
 

@@ -21,7 +21,7 @@ from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages,
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
-from lim_tf.errors import ConfigError, InputError, OutputError, TrainingError, WorkerError
+from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.memory import check_fits, training_bytes
 from lim_tf.metrics import BestF1, LandslideScore
@@ -157,7 +157,7 @@ def _check_folds(config: TrainConfig, manifest: dict[str, Any], records: Path) -
         raise InputError(f"{records}: a test-only record set has no folds to train on; build training records")
     bad = [k for k in config.folds if not 0 <= k < manifest["folds"]]
     if bad:
-        raise ConfigError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
+        raise FoldRangeError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
 
 
 def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, policy: str,

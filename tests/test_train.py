@@ -66,6 +66,8 @@ def test_two_fold_run_through_the_cli(records, tmp_path):
 def test_bad_training_requests(records, tmp_path):
     assert_one_line_error(run("train", records, tmp_path / "r", "--folds", "5"), "fold 5 is out of range")
     assert not (tmp_path / "r").exists()  # refused before the run folder is made
+    (tmp_path / "c.yaml").write_text("folds: [9]\n")  # the same from a config file: the line names the file
+    assert_one_line_error(run("train", records, tmp_path / "r1", "--config", tmp_path / "c.yaml"), "c.yaml")
     assert_one_line_error(run("train", records, tmp_path / "r2", "--preset", "deeplab"), "deeplab")
     assert_one_line_error(run("train", tmp_path / "nothing", tmp_path / "r3"), "no manifest.json")
 
