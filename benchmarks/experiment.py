@@ -106,8 +106,8 @@ def main() -> None:
         run = args.out / "runs" / name
         started = time.time()
         config = resolve_train_config(spec.get("preset", "fcn-fl"), overrides=spec.get("train", {}))
-        if not (run / "run.json").exists() or any(v.get("status") != "done" for v in
-                                                   json.loads((run / "run.json").read_text())["folds"].values()):
+        folds = json.loads((run / "run.json").read_text())["folds"] if (run / "run.json").exists() else {}
+        if not folds or any(v.get("status") != "done" for v in folds.values()):  # none yet, or one unfinished
             train(records, run, config, resume=run.exists(), progress=False)
         seconds = results.get(name, {}).get("train_seconds") or round(time.time() - started)
         entry = {"records": spec["records"], "preset": spec.get("preset", "fcn-fl"), "train": spec.get("train", {}),
