@@ -42,9 +42,11 @@ def _layer_sizes(model: keras.Model) -> tuple[float, float, int]:
     and the bytes of one value in the model's compute precision."""
     bands = model.input.shape[-1]
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    probe = keras.Model(model.input, [layer.output for layer in layers])
-    outputs = probe(np.zeros((1, PROBE, PROBE, bands), np.float32))
-    sizes = [float(np.prod(out.shape[1:])) / PROBE**2 for out in outputs]
+    # A layer may have several outputs (SegNet's pooling also returns its indices): count them all.
+    per_layer = [keras.tree.flatten(layer.output) for layer in layers]
+    probe = keras.Model(model.input, [out for outs in per_layer for out in outs])
+    flat = iter(probe(np.zeros((1, PROBE, PROBE, bands), np.float32)))
+    sizes = [sum(float(np.prod(next(flat).shape[1:])) for _ in outs) / PROBE**2 for outs in per_layer]
     peak = max(a + b for a, b in zip([bands] + sizes[:-1], sizes))
     half = any(str(getattr(layer, "compute_dtype", "")) in ("bfloat16", "float16") for layer in layers)
     return peak, float(sum(sizes)), 2 if half else 4

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from lim_tf.errors import ConfigError
+from lim_tf.memory import inference_bytes, training_bytes, weight_bytes
 from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
 from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool, PatchConv2D
 
@@ -179,3 +180,14 @@ def test_encoder_batch_norm_follows_every_encoder_convolution(name, tmp_path):
     np.testing.assert_allclose(np.asarray(load_model(tmp_path / "bn.keras")(x)), np.asarray(model(x)), atol=1e-6)
     with pytest.raises(ConfigError, match="without batch normalisation"):
         build_model(ModelConfig(name=name, width=1.0, batch_norm=True, encoder_weights="imagenet"))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_memory_estimates_count_every_layer_output(name):
+    # SegNet's pooling layers return (values, indices); the estimate must count both, not fail.
+    model = build_model(ModelConfig(name=name, width=0.0625, mean=(0.0,) * 3, std=(1.0,) * 3))
+    weights = weight_bytes(model)
+    # A training step holds at least the weights, their gradients and Adam's two moments, plus the
+    # activations: the network's own output (one float per pixel) is a lower bound for those.
+    assert training_bytes(model, 64 * 64, 2) > 4 * weights + 64 * 64 * 2 * 2
+    assert inference_bytes([model], 64 * 64, 1) > weights
