@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
 from lim_tf.config import ChipConfig, DataConfig, SplitConfig, from_dict, resolve_train_config  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
+from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.ensemble import load_run  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate, evaluate_run  # noqa: E402
 from lim_tf.data.items import record_items  # noqa: E402
@@ -106,8 +107,9 @@ def main() -> None:
         run = args.out / "runs" / name
         started = time.time()
         config = resolve_train_config(spec.get("preset", "fcn-fl"), overrides=spec.get("train", {}))
-        folds = json.loads((run / "run.json").read_text())["folds"] if (run / "run.json").exists() else {}
-        if not folds or any(v.get("status") != "done" for v in folds.values()):  # none yet, or one unfinished
+        state = json.loads((run / "run.json").read_text())["folds"] if (run / "run.json").exists() else {}
+        wanted = config.folds or range(load_manifest(records)["folds"])
+        if any(state.get(str(k), {}).get("status") != "done" for k in wanted):  # train (or resume) what is left
             train(records, run, config, resume=run.exists(), progress=False)
         seconds = results.get(name, {}).get("train_seconds") or round(time.time() - started)
         entry = {"records": spec["records"], "preset": spec.get("preset", "fcn-fl"), "train": spec.get("train", {}),
