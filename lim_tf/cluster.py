@@ -47,13 +47,8 @@ class InProcess:
     description = "in process"
 
     def keep(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
-        """Results kept where they were made (here: the results themselves); `bar` counts them."""
-        results = []
-        for task in tasks:
-            results.append(function(*task))
-            if bar is not None:
-                bar.update(1)
-        return results
+        """Results kept where they were made: here, the results themselves, as apply gives them."""
+        return self.apply(function, tasks, bar)
 
     def apply(self, function: Callable, tasks: Sequence[tuple], bar: Any = None) -> list[Any]:
         """Results brought here, in task order; errors raise."""
