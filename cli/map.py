@@ -66,7 +66,6 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
     seams, probability.vrt and landslides.vrt mosaics and summary.json."""
     ctx.meta["output"] = out
     from lim_tf.mapping.config import MapConfig, PolygonOptions
-    from lim_tf.mapping.scene_map import map_scene
 
     config = MapConfig(
         predict=PredictConfig(tile=tile, margin=overlap, batch_size=batch_size, probability_dtype=probability_dtype),
@@ -76,17 +75,13 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
         trust_model=trust_model)
-    one_file = len(scenes) == 1 and not any(c in scenes[0] for c in "*?[") and not Path(scenes[0]).is_dir()
-    if sentinel2 or (one_file and not (cluster or resume)):
-        summary = map_scene(Path(scenes[0]), model, out, config, overwrite, ctx.obj["progress"])
-    else:
-        from lim_tf.mapping.region import RegionConfig, map_region
+    from lim_tf.mapping.region import RegionConfig, map_scenes
 
-        region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)
-        summary = map_region(list(scenes), model, out, config, region, overwrite, ctx.obj["progress"])
-        if "region" in summary:
-            _echo_region(summary, out)
-            return
+    region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)
+    summary = map_scenes(list(scenes), model, out, config, region, overwrite, ctx.obj["progress"])
+    if "region" in summary:
+        _echo_region(summary, out)
+        return
     click.echo(f"{summary['landslides']} landslides, {summary['total_area_m2']:,.0f} m² in total "
                f"(largest {summary['largest_area_m2']:,.0f} m²) at threshold {summary['threshold']:.2f}")
     if summary["centroid_extent_lonlat"]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import tensorflow as tf
 
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
+from lim_tf.run import read_state
 
 
 FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
@@ -62,17 +62,22 @@ class Ensemble:
 
 def read_run_state(run: Path) -> dict[str, Any]:
     """run.json of a training run; a folder without finished models is an error."""
-    path = Path(run) / "run.json"
-    if not path.exists():
-        raise InputError(f"{run}: not a training run (no run.json); train one with 'lim-tf train'")
-    state = json.loads(path.read_text())
+    state = read_state(Path(run))
     if not state["ensemble"]["models"]:
         raise InputError(f"{run}: no finished fold model yet; finish training with 'lim-tf train --resume'")
     return state
 
 
 def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
-    """The ensemble of a run (fold=None) or one fold's model, with run.json."""
+    """The ensemble of a run (fold=None) or one fold's model, with run.json; a shipped model's name
+    (lim_tf.zoo) gives that model and the state its card describes."""
+    from lim_tf import zoo
+
+    if zoo.is_zoo_name(run):
+        if fold not in (None, 0):
+            raise InputError(f"{run}: a shipped model has no fold {fold}; drop --fold")
+        model, state = zoo.load(str(run))
+        return Ensemble([model], [str(run)], tta), state
     state = read_run_state(run)
     names = state["ensemble"]["models"]
     if fold is not None:
@@ -85,7 +90,8 @@ def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool 
 
 def load_models(path: Path, fold: int | None = None, tta: bool = False,
                 trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
-    """A run folder or a single .keras file (then the state holds only a threshold of 0.5)."""
+    """A run folder, a shipped model's name or a single .keras file (then the state holds only a
+    threshold of 0.5)."""
     path = Path(path)
     if path.suffix == ".keras" or path.is_file():
         return (Ensemble([load_model(path, trust)], [path.name], tta),

@@ -81,7 +81,10 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     if target.exists():
         raise OutputError(f"{target}: version {version} exists; omit --version to use {next_version(folder)}")
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if the export fails
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # e.g. OUT lies under a regular file
+        raise OutputError(f"{folder}: cannot create ({error.strerror}); choose a writable folder for OUT") from error
     temporary = folder / f".{version}.partial-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     try:
@@ -125,19 +128,26 @@ def _reload_check(path: Path, ensemble: Ensemble, seed: int) -> float:
 def _metadata(run: Path, state: dict[str, Any], ensemble: Ensemble, fold: int | None) -> dict[str, Any]:
     from lim_tf.data.manifest import load_manifest
 
-    manifest_path = Path(state["records"]) / "manifest.json"
-    statistics = load_manifest(Path(state["records"]))["band_statistics"] if manifest_path.exists() else None
-    evaluation = Path(run) / "eval-test" / "metrics.json"
-    config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
+    records = Path(state["records"]) if state.get("records") else None
+    statistics = load_manifest(records)["band_statistics"] if records and (records / "manifest.json").exists() else None
+    if state.get("zoo"):  # a shipped model: its card holds the scores and the recipe
+        from lim_tf.zoo import card
+
+        entry = card(state["zoo"])
+        metrics, config = entry["scores"], json.dumps(entry["model"], sort_keys=True)
+    else:
+        evaluation = Path(run) / "eval-test" / "metrics.json"
+        metrics = json.loads(evaluation.read_text()) if evaluation.exists() else None
+        config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
     return {
-        "architecture": _architecture(config), "band_names": state["band_names"], "bands": ensemble.bands,
+        "architecture": state.get("architecture") or _architecture(config), "band_names": state["band_names"], "bands": ensemble.bands,
         "chip_size": state["chip_size"], "resolution_m": state.get("resolution"), "threshold": state["threshold"],
         "models": ensemble.names,
         "combine": "mean", "fold": fold,
         "normalisation": {"inside_model": True, "band_statistics": statistics},
         "training_manifest_sha256": state.get("manifest_sha256"),
         "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
-        "metrics": json.loads(evaluation.read_text()) if evaluation.exists() else None,
+        "metrics": metrics, "zoo": state.get("zoo"),
         "signatures": {"serving_default": "images float32 [batch, height, width, bands]",
                        "serve_uint8": "images uint8 [batch, height, width, bands]",
                        **({"serve_encoded": "encoded string [batch]: PNG or JPEG bytes of one size"}

@@ -27,10 +27,10 @@ from lim_tf.memory import check_fits, training_bytes
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
+from lim_tf.run import RUN_FILE, read_state
 from lim_tf.runtime import peak_memory_mb, run_in_fresh_process
 
 log = logging.getLogger(__name__)
-RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
 
 
@@ -254,7 +254,7 @@ def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainC
     if state_path.exists():
         if not resume:
             raise OutputError(f"{run}: holds a run already; pass --resume to continue it or choose another folder")
-        state = json.loads(state_path.read_text())
+        state = read_state(run)
         if (state["band_names"], state.get("resolution")) != (manifest["band_names"], manifest.get("resolution")):
             raise InputError(f"{records}: bands {manifest['band_names']} at {manifest.get('resolution')} m do not match "
                              f"the run's {state['band_names']} at {state.get('resolution')} m; use the run's records")

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from lim_tf.config import ChipConfig
+from lim_tf.data.images import MAX_SAMPLE_BYTES
 from lim_tf.data.sample import IGNORE, Chip, Sample
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import TOLERANCE
@@ -53,6 +54,11 @@ def resample(sample: Sample, resolution: float | None) -> Sample:
     factor = sample.resolution / resolution
     height = max(1, round(sample.mask.shape[0] * factor))
     width = max(1, round(sample.mask.shape[1] * factor))
+    size = height * width * sample.image.shape[-1] * 4  # float32 while resampling
+    if size > MAX_SAMPLE_BYTES:  # checked before anything is allocated
+        raise InputError(f"{sample.path or sample.sample_id}: at {resolution:g} m its {sample.resolution:g} m pixels "
+                         f"become {width} x {height} ({size / 2**30:.1f} GiB), over the {MAX_SAMPLE_BYTES / 2**30:.0f} "
+                         "GiB limit for one sample; choose a coarser --resolution")
     return dataclasses.replace(sample, image=resize_image(sample.image, height, width, antialias=True),
                                mask=resize_mask(sample.mask, height, width), resolution=resolution)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import shapely
 from rasterio.enums import Resampling
 from rasterio.features import rasterize
 from rasterio.windows import Window
@@ -127,6 +128,7 @@ class _LabelSource:
         self.shapes: list = []
         if path.suffix.lower() in VECTOR_SUFFIXES:
             self.shapes = read_inventory(path, scene.crs)
+            _check_overlap(path, self.shapes, scene)
         else:
             self.raster = _open(path)
             same = (self.raster.crs == scene.crs and self.raster.transform.almost_equals(scene.transform)
@@ -155,3 +157,17 @@ class _LabelSource:
             if self.labels is not self.raster:
                 self.labels.close()
             self.raster.close()
+
+
+def _check_overlap(path: Path, shapes: list, scene: rasterio.DatasetReader) -> None:
+    """An inventory without features, or none on the scene, labels nothing: say so, naming the file."""
+    if not shapes:
+        raise InputError(f"{path}: the inventory holds no features, so it labels nothing in {scene.name}; "
+                         "give the landslide polygons of this scene")
+    bounds = shapely.box(*scene.bounds)
+    if not any(shapely.intersects(shapes, bounds)):
+        west, south, east, north = shapely.total_bounds(shapes)
+        raise InputError(f"{path}: none of its {len(shapes)} features overlaps {scene.name} (features span "
+                         f"{west:.6g},{south:.6g} to {east:.6g},{north:.6g} in the scene's CRS, the scene "
+                         f"{scene.bounds.left:.6g},{scene.bounds.bottom:.6g} to {scene.bounds.right:.6g},"
+                         f"{scene.bounds.top:.6g}); check the CRS of both files or choose this scene's labels")

@@ -23,8 +23,11 @@ def load_manifest(directory: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not valid JSON ({error}); rebuild the records") from error
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror}); check the record set") from error
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: expected a JSON object, got a {type(manifest).__name__}; the manifest was edited "
+                         "or damaged: rebuild the records")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        version = manifest.get("schema_version")
         raise InputError(f"{path}: schema version {version} is not {SCHEMA_VERSION}; rebuild the records with this lim-tf")
     problem = _check(manifest)
     if problem:

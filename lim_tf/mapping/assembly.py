@@ -26,7 +26,7 @@ class SceneAssembly:
         self.job, self.config, self.mapping = job, config, mapping
         self.stack = contextlib.ExitStack()
         try:
-            self.scene = open_scene(Path(job.scene), config.bands, mapping.bands, config.nodata,
+            self.scene = open_scene(job.scene, config.bands, mapping.bands, config.nodata,
                                     config.allow_no_crs, mapping.resolution)
             self.stack.callback(self.scene.close)
             self.folder = staging if single else self.stack.enter_context(atomic_directory(staging / name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from rasterio.windows import Window
 from tqdm.auto import tqdm
 
 from lim_tf.ensemble import Ensemble
+from lim_tf.errors import OutputError
 from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig
@@ -64,6 +66,17 @@ def check_memory(models: list, config: PredictConfig) -> None:
     side = _round32(config.tile) + 2 * (_round32(config.margin) if config.margin else 0)
     check_fits(inference_bytes(models, side * side, config.batch_size),
                f"mapping with --tile {config.tile} and --batch-size {config.batch_size}", "lower --tile or --batch-size")
+
+
+def check_disk(folder: Path, shape: tuple[int, int], members: int) -> None:
+    """Refuse a scene whose uncompressed intermediate rasters (float32 probability, uint8 landslides
+    and, for an ensemble, uint8 agreement) cannot fit on the disk that holds `folder`."""
+    needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0))
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise OutputError(f"{folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {needed / 2**30:,.1f} GiB "
+                          f"of intermediate rasters but {free / 2**30:,.1f} GiB is free; free space, choose another "
+                          "OUT, or map at a coarser --resolution")
 
 
 def predict_batch(scene: Scene, model: Ensemble, batch: list[Tile], threshold: float) -> list[TileResult]:
@@ -132,6 +145,7 @@ class SceneWriter:
 def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
+    check_disk(folder, scene.shape, len(model.models))
     batches = plan_batches(scene.shape, config)
     writer = SceneWriter(scene, folder, len(model.models) > 1)
     start, pixels = time.perf_counter(), 0

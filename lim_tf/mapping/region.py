@@ -26,10 +26,11 @@ from lim_tf.errors import ConfigError, InputError, LimError, OutputError
 from lim_tf.cluster import executor
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.assembly import SceneAssembly
-from lim_tf.mapping.predict import check_memory, plan_batches
+from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
-from lim_tf.mapping.scene_map import Mapping, resolve
+from lim_tf.mapping.scene_map import Mapping, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batch
+from lim_tf.zoo import is_zoo_name
 
 log = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
@@ -59,13 +60,31 @@ class SceneRun:
     assembly: SceneAssembly | None = None  # open from its first finished batch to its last
 
 
+def is_gdal_path(item: str) -> bool:
+    """A path for one of GDAL's virtual file systems (/vsicurl/, /vsis3/, ...) or a URL: given to GDAL
+    as it is, never globbed (a signed URL holds '?') nor normalised (that would drop a '/' of '//')."""
+    return item.startswith("/vsi") or "://" in item
+
+
+def map_scenes(scenes: list[str], model_path: Path, out: Path, config: MapConfig = MapConfig(),
+               region: RegionConfig | None = None, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """`lim-tf map`: one file maps in this process straight into OUT; several scenes, a folder, a
+    glob, a cluster or --resume go through the region path (OUT/<scene>/ and OUT/region/)."""
+    region = region or RegionConfig()
+    item = scenes[0]
+    one_file = len(scenes) == 1 and (is_gdal_path(item) or not (any(c in item for c in "*?[") or Path(item).is_dir()))
+    if config.sentinel2 or (one_file and not (region.cluster or region.resume)):
+        return map_scene(item, model_path, out, config, overwrite, progress)
+    return map_region(list(scenes), model_path, out, config, region, overwrite, progress)
+
+
 def list_scenes(items: list[str]) -> list[str]:
     """Scene paths from files, folders (their rasters) and glob patterns; GDAL paths (/vsis3/...,
     /vsicurl/...) pass through unchanged."""
     scenes: list[str] = []
     for item in items:
         path = Path(item)
-        if item.startswith("/vsi") or "://" in item:
+        if is_gdal_path(item):
             scenes.append(item)
         elif path.is_dir():
             scenes += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
@@ -168,7 +187,7 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     """Open the scene here to check it and cut it into batches; an unreadable scene fails alone."""
     run = SceneRun(name, path)
     try:
-        scene = open_scene(Path(path), config.bands, mapping.bands, config.nodata, config.allow_no_crs,
+        scene = open_scene(path, config.bands, mapping.bands, config.nodata, config.allow_no_crs,
                            mapping.resolution)
     except LimError as error:
         if fail_fast:
@@ -178,10 +197,18 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
         return run
     try:
         run.batches = plan_batches(scene.shape, config.predict)
+        folder.mkdir(parents=True, exist_ok=True)
+        check_disk(folder, scene.shape, len(mapping.model_names))
+    except LimError as error:
+        if fail_fast:
+            raise
+        run.error, run.batches = str(error), []
+        log.error("%s", error)
+        return run
     finally:
         scene.close()
-    folder.mkdir(parents=True, exist_ok=True)
-    run.job = SceneJob(path, str(Path(model_path).resolve()), config.fold, config.tta, config.trust_model,
+    model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it
+    run.job = SceneJob(path, model, config.fold, config.tta, config.trust_model,
                        config.bands, config.nodata,
                        config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()))
     return run

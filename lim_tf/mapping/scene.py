@@ -16,6 +16,7 @@ from lim_tf.errors import InputError
 from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
 
 log = logging.getLogger(__name__)
+MAX_SIDE = 2**31 - 1  # GDAL's limit on a raster's width or height
 
 
 @dataclass
@@ -64,14 +65,15 @@ class Scene:
         return image, valid
 
 
-def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
+def open_scene(path: str | Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
                allow_no_crs: bool = False, resolution: float | None = None) -> Scene:
     """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's
-    bands. With `resolution` (metres) it is read on a grid of that pixel size (bilinear)."""
+    bands. With `resolution` (metres) it is read on a grid of that pixel size (bilinear). `path` is
+    passed to GDAL as given, so /vsicurl/http://... and /vsis3/... keep their double slashes."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # reported below, our way
-            dataset = rasterio.open(path)
+            dataset = rasterio.open(str(path))
     except rasterio.errors.RasterioIOError as error:
         raise InputError(f"{path}: not a raster GDAL can read ({str(error)[:120]})") from error
     if dataset.crs is None:
@@ -97,6 +99,11 @@ def open_scene(path: Path, bands: tuple[str, ...], model_bands: int, nodata: flo
                          "choose them with --bands (e.g. --bands 1,2,3)")
     nodata = nodata if nodata is not None else dataset.nodata
     grid = resampled_grid(dataset, resolution)
+    if grid is not None and max(grid.width, grid.height) > MAX_SIDE:  # before any tile is planned
+        dataset.close()
+        raise InputError(f"{path}: at --resolution {resolution:g} m the scene would be {grid.width} x {grid.height} "
+                         f"pixels, over GeoTIFF's {MAX_SIDE} per side; choose a coarser --resolution (the scene's own "
+                         f"is {ground_resolution(dataset):.3g} m)")
     if grid is None:
         return Scene(dataset, indexes, nodata)
     log.info("%s: %.2f m pixels, mapped at the model's %.2f m", path, ground_resolution(dataset), resolution)

@@ -41,7 +41,7 @@ def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, dic
     return model, Mapping(threshold, config.resolution or state.get("resolution"), model.names, model.bands), state
 
 
-def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
+def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
               overwrite: bool = False, progress: bool = True) -> dict:
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
@@ -50,7 +50,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
     check_memory(model.models, config.predict)
-    scene = open_scene(Path(scene_path), config.bands, model.bands, config.nodata, config.allow_no_crs,
+    scene = open_scene(scene_path, config.bands, model.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     try:
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
@@ -58,7 +58,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
             predict = dataclasses.replace(config.predict, threshold=mapping.threshold)
             rasters = predict_scene(scene, model, folder, predict, progress)
             predicted = time.perf_counter()
-            summary = finish_scene(scene, Path(scene_path), rasters, folder, config, mapping, slope)
+            summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
             summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}
             (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -67,7 +67,7 @@ def map_scene(scene_path: Path, model_path: Path, out: Path, config: MapConfig =
     return summary
 
 
-def finish_scene(scene: Scene, scene_path: Path, rasters: SceneRasters, folder: Path, config: MapConfig,
+def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, folder: Path, config: MapConfig,
                  mapping: Mapping, slope: SlopeSampler | None) -> dict:
     """From the raw rasters to the outputs in `folder`: COGs, inventory (GPKG, GeoJSON), quicklook,
     check.json; the raw rasters are removed. Returns the summary (written by the caller)."""
@@ -117,7 +117,7 @@ def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float 
     return target
 
 
-def _summary(scene_path: Path, models: list[str], threshold: float, features: list[dict]) -> dict:
+def _summary(scene_path: str | Path, models: list[str], threshold: float, features: list[dict]) -> dict:
     centroids = [(f["centroid_lon"], f["centroid_lat"]) for f in features]
     return {"scene": str(scene_path), "models": models, "threshold": threshold, "landslides": len(features),
             "total_area_m2": float(sum(f["area_m2"] for f in features)),

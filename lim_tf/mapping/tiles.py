@@ -70,7 +70,7 @@ def _scene(path: str, bands: tuple[str, ...], nodata: float | None, allow_no_crs
            resolution: float | None, model_bands: int):
     from lim_tf.mapping.scene import open_scene
 
-    return open_scene(Path(path), bands, model_bands, nodata, allow_no_crs, resolution)
+    return open_scene(path, bands, model_bands, nodata, allow_no_crs, resolution)
 
 
 def save_result(folder: str | Path, result: "TileResult") -> None:

@@ -3,6 +3,7 @@ returns one float32 channel: the landslide probability."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,9 @@ def load_model(path: str | Path, trust: bool = False) -> keras.Model:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: model file not found")
+    if path.is_file() and not zipfile.is_zipfile(path):  # Keras would call it "not found"
+        raise InputError(f"{path}: not a Keras model file (a .keras file is a zip archive); give a model saved "
+                         "by 'lim-tf train' or keras.Model.save")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as error:  # Keras raises many types for a bad archive

@@ -1,0 +1,70 @@
+"""Trained models that ship with the package: NAME.json (the model card) beside NAME.weights.h5.
+
+A zoo model is rebuilt from its card's architecture in float32 and its weights are assigned from
+the file (stored as float16 to keep the package small), so loading one runs no code from a file:
+it is as safe as Keras's safe mode. Wherever a run folder or a .keras file is accepted, a zoo name
+works too (`lim-tf map scene.tif bijie OUT`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from lim_tf.errors import InputError
+
+ZOO = Path(__file__).resolve().parent
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # plain names: never mistaken for a path
+
+
+def names() -> list[str]:
+    """The shipped models' names."""
+    return sorted(path.stem for path in ZOO.glob("*.json"))
+
+
+def card(name: str) -> dict[str, Any]:
+    """A shipped model's card (architecture, bands, resolution, threshold, scores, licence, command)."""
+    path = ZOO / f"{name}.json"
+    if not NAME.match(name) or not path.exists():
+        raise InputError(f"{name!r}: no such file or folder, and not a shipped model; shipped models: "
+                         f"{', '.join(names()) or 'none'} (see 'lim-tf models')")
+    return json.loads(path.read_text())
+
+
+def is_zoo_name(text: str | Path) -> bool:
+    """Whether `text` means a shipped model: a plain name that is not an existing file or folder.
+
+    A plain name that is neither raises, listing the shipped names, so a typo is caught here."""
+    text = str(text)
+    if Path(text).exists() or not NAME.match(text):
+        return False
+    card(text)
+    return True
+
+
+def weights_path(name: str) -> Path:
+    return ZOO / f"{name}.weights.h5"
+
+
+def run_state(name: str) -> dict[str, Any]:
+    """What a run folder's run.json says of its models, from the card (no records: a zoo model is
+    scored with eval --records or --images)."""
+    entry = card(name)
+    return {"zoo": name, "band_names": entry["bands"], "chip_size": None, "resolution": entry["resolution_m"],
+            "threshold": entry["threshold"], "threshold_source": "the model card (validation)",
+            "ensemble": {"combine": "mean", "models": [name]}, "folds": {}, "architecture": entry["model"]["name"]}
+
+
+def load(name: str) -> tuple[Any, dict[str, Any]]:
+    """The shipped model (a float32 Keras model) and its run state."""
+    from lim_tf.models import ModelConfig, build_model
+    from lim_tf.zoo.weights import load_weights
+
+    entry = card(name)
+    spec = entry["model"]
+    model = build_model(ModelConfig(name=spec["name"], bands=len(entry["bands"]), width=spec["width"],
+                                    batch_norm=spec["batch_norm"], policy="float32"))
+    load_weights(model, weights_path(name))
+    return model, run_state(name)
