@@ -82,7 +82,7 @@ def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
                             overwrite=True, progress=False)
         import pyogrio.raw
 
-        _, _, geometry, _ = pyogrio.raw.read(out / "s2-maps" / image.stem / "inventory.gpkg")
+        _, _, geometry, _ = pyogrio.raw.read(out / "s2-maps" / image.stem / "inventory.gpkg", layer="inventory")
         predicted = list(shapely.from_wkb(geometry)) if len(geometry) else []
         labels = folder / "labels" / image.name
         landslide_blobs, other_blobs = blobs(labels, 2), blobs(labels, 1)

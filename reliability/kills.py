@@ -166,10 +166,10 @@ def _map_check(out: Path) -> None:
                 assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG", f"{folder / name}.tif is not a COG"
                 assert src.overviews(1) or max(src.shape) <= 512, f"{folder / name}.tif has no overviews"
                 src.read()
-        pyogrio.read_info(folder / "inventory.gpkg")
+        pyogrio.read_info(folder / "inventory.gpkg", layer="inventory")
         json.loads((folder / "summary.json").read_text())
     if (out / "region").exists():
-        pyogrio.read_info(out / "region" / "inventory.gpkg")
+        pyogrio.read_info(out / "region" / "inventory.gpkg", layer="inventory")
         json.loads((out / "region" / "summary.json").read_text())
 
 

@@ -70,7 +70,7 @@ def test_known_model_gives_the_exact_map_and_areas_for_any_tiling(equal_area_sce
             assert (output.crs, output.transform, output.shape) == (src.crs, src.transform, src.shape)
         np.testing.assert_array_equal(mapped.read(1), (band >= 128).astype(np.uint8))
     assert summary["landslides"] == len(BOXES)
-    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
     assert rasterio.crs.CRS.from_user_input(meta["crs"]) == rasterio.crs.CRS.from_epsg(6933)
     areas = sorted(fields[list(meta["fields"]).index("area_m2")])
     expected = sorted(size * size * 100.0 for _, _, size in BOXES)  # 10 m pixels, equal-area CRS
@@ -112,7 +112,7 @@ def test_geographic_scene_areas_match_an_equal_area_computation(tmp_path):
     band = squares(80, 80, [(10, 10, 15), (40, 50, 25)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:4326", from_origin(104.3, 27.3, 1e-4, 1e-4), band)
     map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", progress=False)
-    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
     to_equal_area = Transformer.from_crs("EPSG:4326", "EPSG:6933", always_xy=True)
     for polygon, area in zip(shapely.from_wkb(geometry), fields[list(meta["fields"]).index("area_m2")]):
         projected = shapely.ops.transform(to_equal_area.transform, polygon)
@@ -130,7 +130,7 @@ def test_dem_slope_flags_and_drops_gentle_slopes(tmp_path):
         dst.write(elevation, 1)
     config = MapConfig(dem=str(tmp_path / "dem.tif"), min_slope=15)
     map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", config, progress=False)
-    meta, _, _, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg")
+    meta, _, _, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
     names = list(meta["fields"])
     by_lon = sorted(zip(fields[names.index("centroid_lon")], fields[names.index("mean_slope")],
                         fields[names.index("low_slope")]))

@@ -43,7 +43,7 @@ def write_region(folder: Path) -> tuple[Path, Path]:
 
 
 def areas(gpkg: Path) -> list[float]:
-    meta, _, _, fields = pyogrio.raw.read(gpkg)
+    meta, _, _, fields = pyogrio.raw.read(gpkg, layer="inventory")
     return sorted(fields[list(meta["fields"]).index("area_m2")])
 
 
@@ -109,7 +109,7 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
         np.testing.assert_allclose(areas(folder / run_folder / "region/inventory.gpkg"), expected, rtol=1e-4)
     np.testing.assert_allclose(areas(folder / "there/a/inventory.gpkg"), [n / 0.9996**2 for n in (200, 320, 600)],
                                rtol=1e-4)  # A sees 16 of the 40 columns of the landslide across its edge
-    meta, _, _, fields = pyogrio.raw.read(folder / "there/region/inventory.gpkg")
+    meta, _, _, fields = pyogrio.raw.read(folder / "there/region/inventory.gpkg", layer="inventory")
     scenes = sorted(fields[list(meta["fields"]).index("scenes")])
     assert scenes == ["a", "a,b", "a,b", "b"]
     with rasterio.open(folder / "there/region/landslides.vrt") as mosaic:

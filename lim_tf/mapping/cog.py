@@ -23,6 +23,8 @@ def write_cog(source: Path, target: Path, resampling: str, scale_to_uint8: bool 
                     out = np.where(data == PROBABILITY_NODATA, MASK_NODATA, np.round(data * 254))
                     dst.write(out.astype(np.uint8), 1, window=window)
                 dst.scales = (1 / 254,)  # GDAL and QGIS unscale to probability
+                dst.set_band_description(1, src.descriptions[0] or "")
+                dst.update_tags(1, **src.tags(1))
         source = scaled
     # The predictor (floating-point for float32) makes DEFLATE both faster and smaller here.
     rasterio.shutil.copy(source, target, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=512,

@@ -50,6 +50,25 @@ def clean(polygons: list[shapely.Polygon], options: PolygonOptions) -> list[shap
     return out
 
 
+def burn(polygons: list[shapely.Polygon], mask_path: Path, target: Path) -> None:
+    """`target`: the landslide raster that the inventory's polygons make (1 inside, by pixel centre,
+    0 outside, nodata kept), so the map agrees with the polygons after --min-area, --fill-holes and
+    --simplify. Written strip by strip, with the source's profile and colour table."""
+    tree = shapely.STRtree(polygons) if polygons else None
+    with rasterio.open(mask_path) as src, rasterio.open(target, "w", **src.profile) as dst:
+        dst.write_colormap(1, src.colormap(1))
+        dst.set_band_description(1, src.descriptions[0] or "")
+        for top in range(0, src.height, STRIP):
+            window = Window(0, top, src.width, min(STRIP, src.height - top))
+            shape = (int(window.height), src.width)
+            hits = tree.query(shapely.box(*rasterio.windows.bounds(window, src.transform))) if tree else []
+            inside = rasterize(((polygons[i], 1) for i in hits), out_shape=shape,
+                               transform=src.window_transform(window), fill=0, dtype="uint8") if len(hits) \
+                else np.zeros(shape, np.uint8)
+            raw = src.read(1, window=window)
+            dst.write(np.where(raw == src.nodata, raw, inside), 1, window=window)
+
+
 def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path | None, crs: Any,
              min_area: float) -> list[dict[str, Any]]:
     """Attributes per polygon: id, area, perimeter, mean/max probability, centroid, agreement.

@@ -12,8 +12,9 @@ import rasterio
 import shapely
 from rasterio.crs import CRS
 
-from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat
+from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat, write_vector
 from lim_tf.mapping.mosaic import write_mosaic
+from lim_tf.mapping.styles import add_default_style, write_raster_styles
 
 WEIGHTED = ("mean_probability", "model_agreement", "mean_slope")  # area-weighted over the merged parts
 HIGHEST = ("max_probability", "low_slope")
@@ -36,10 +37,12 @@ def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs:
         return {"landslides": 0, "total_area_m2": 0.0, "crs": None}
     crs = region_crs(scene_folders, asked_crs)
     features = merge_inventories(scene_folders, crs)
-    _write(features, folder / "inventory.gpkg", crs)
+    write_vector(_ordered(features), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True)
+    add_default_style(folder / "inventory.gpkg", "inventory")
     for name in ("probability", "landslides"):
         write_mosaic([f / f"{name}.tif" for _, f in scene_folders], folder / f"{name}.vrt", crs,
                      "average" if name == "probability" else "nearest")
+    write_raster_styles(folder)
     return {"crs": crs.to_string(), "landslides": len(features),
             "total_area_m2": float(sum(f["area_m2"] for f in features)),
             "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0))}
@@ -50,7 +53,7 @@ def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS) -> list[d
     one, with area, perimeter and centroid recomputed and the scenes that saw it listed."""
     polygons, rows = [], []
     for name, scene_folder in scene_folders:
-        meta, _, geometry, fields = pyogrio.raw.read(scene_folder / "inventory.gpkg")
+        meta, _, geometry, fields = pyogrio.raw.read(scene_folder / "inventory.gpkg", layer="inventory")
         shapes = list(shapely.from_wkb(geometry)) if len(geometry) else []
         source = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
         if shapes and source is not None and source != crs:
@@ -58,7 +61,8 @@ def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS) -> list[d
         columns = list(meta["fields"])
         for index, shape in enumerate(shapes):
             polygons.append(shape)
-            rows.append({"scene": name, **{c: float(fields[columns.index(c)][index]) for c in columns if c != "id"}})
+            rows.append({"scene": name, **{c: float(fields[columns.index(c)][index]) for c in columns
+                                           if c not in ("id", "review")}})
     groups = _touching_groups(polygons, [row["scene"] for row in rows], crs)
     merged = [_merge(group, polygons, rows) for group in groups]
     if not merged:
@@ -110,12 +114,8 @@ def _merge(group: list[int], polygons: list, rows: list[dict]) -> dict[str, Any]
     return feature
 
 
-def _write(features: list[dict[str, Any]], path: Path, crs: CRS) -> None:
-    names = ["id", "area_m2", "perimeter_m", "centroid_lon", "centroid_lat", "scenes"]
-    extra = [k for k in WEIGHTED + HIGHEST if features and all(k in f for f in features)]
-    names += extra
-    columns = [np.array([f[n] for f in features], dtype=np.int64 if n == "id" else object if n == "scenes"
-                        else np.float64) for n in names]
-    geometries = shapely.to_wkb([f["geometry"] for f in features]) if features else np.array([], dtype=object)
-    pyogrio.raw.write(path, geometries, columns, names, driver="GPKG", geometry_type="MultiPolygon",
-                      crs=crs.to_wkt(), promote_to_multi=True)
+def _ordered(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The region's columns in a fixed order, with the analyst's empty review column last."""
+    names = ["id", "geometry", "area_m2", "perimeter_m", "centroid_lon", "centroid_lat", "scenes"]
+    names += [k for k in WEIGHTED + HIGHEST if features and all(k in f for f in features)]
+    return [{**{n: f[n] for n in names}, "review": None} for f in features]

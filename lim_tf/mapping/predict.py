@@ -22,6 +22,7 @@ from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping.scene import Scene
+from lim_tf.mapping.styles import style_landslide_band, style_probability_band
 from lim_tf.runtime import native_stderr_silenced
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def tile_results(batch: list[Tile], members: np.ndarray, valids: list[np.ndarray
 class SceneWriter:
     """The scene's raw (uncompressed, tiled) GeoTIFFs, written tile result by tile result."""
 
-    def __init__(self, scene: Scene, folder: Path, ensemble: bool) -> None:
+    def __init__(self, scene: Scene, folder: Path, ensemble: bool, threshold: float) -> None:
         height, width = scene.shape
         profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
                        transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
@@ -120,6 +121,8 @@ class SceneWriter:
         if ensemble:
             self.outputs.append(rasterio.open(self.rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA,
                                               **profile))
+        style_probability_band(self.outputs[0], threshold)
+        style_landslide_band(self.outputs[1])
 
     def write(self, result: TileResult) -> None:
         t = result.tile
@@ -147,7 +150,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
     check_disk(folder, scene.shape, len(model.models))
     batches = plan_batches(scene.shape, config)
-    writer = SceneWriter(scene, folder, len(model.models) > 1)
+    writer = SceneWriter(scene, folder, len(model.models) > 1, config.threshold)
     start, pixels = time.perf_counter(), 0
     pixel_km2 = _pixel_area_km2(scene)
     bar = tqdm(total=sum(map(len, batches)), desc="mapping", unit="tile", disable=not progress)

@@ -16,11 +16,12 @@ from lim_tf.errors import OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.cog import write_cog
 from lim_tf.mapping.config import MapConfig
-from lim_tf.mapping.inventory import check_against, clean, describe, vectorize
+from lim_tf.mapping.inventory import burn, check_against, clean, describe, vectorize
 from lim_tf.mapping.predict import SceneRasters, check_memory, predict_scene
 from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
+from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
 
 
@@ -72,26 +73,29 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     """From the raw rasters to the outputs in `folder`: COGs, inventory (GPKG, GeoJSON), quicklook,
     check.json; the raw rasters are removed. Returns the summary (written by the caller)."""
     crs = scene.dataset.crs
-    # The probability COG (the largest output) is written on a second thread while the landslide COG
-    # and the polygons are made here: GDAL releases the GIL, and each thread opens its own handles.
+    # The probability COG (the largest output) is written on a second thread while the polygons and
+    # the landslide COG are made here: GDAL releases the GIL, and each thread opens its own handles.
     with ThreadPoolExecutor(1) as pool:
         probability = pool.submit(write_cog, rasters.probability, folder / "probability.tif", "AVERAGE",
                                   config.predict.probability_dtype == "uint8")
-        write_cog(rasters.landslides, folder / "landslides.tif", "NEAREST")
         options = config.polygons
-        features = describe(clean(vectorize(rasters.landslides), options), rasters.probability,
-                            rasters.agreement, crs, options.min_area)
+        polygons = vectorize(rasters.landslides)
+        features = describe(clean(polygons, options), rasters.probability, rasters.agreement, crs, options.min_area)
+        features = _slope(features, slope, config) if slope is not None else features
+        landslides = rasters.landslides
+        if options.fill_holes or options.simplify or len(features) < len(polygons):
+            landslides = folder / "landslides_kept_raw.tif"  # the map as the inventory has it
+            burn([f["geometry"] for f in features], rasters.landslides, landslides)
+        write_cog(landslides, folder / "landslides.tif", "NEAREST")
         probability.result()
-    if slope is not None:
-        for feature in features:
-            feature["mean_slope"] = slope.mean_slope(feature["geometry"])
-            feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
-        if config.slope_action == "drop":
-            features = [f for f in features if not f["low_slope"]]
+    for feature in features:
+        feature["review"] = None  # the analyst's column: confirmed or rejected (lim-tf data build --review)
     write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
+    add_default_style(folder / "inventory.gpkg", "inventory")
+    write_raster_styles(folder)
     if config.geojson:
         write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
-    write_quicklook(scene, rasters.landslides, folder / "quicklook.png")
+    write_quicklook(scene, landslides, folder / "quicklook.png")
     summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
     summary["resolution_m"] = mapping.resolution if scene.resampled else None
     summary["tta"] = config.tta
@@ -103,6 +107,14 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     for path in folder.glob("*_raw*.tif"):
         path.unlink()
     return summary
+
+
+def _slope(features: list[dict], slope: SlopeSampler, config: MapConfig) -> list[dict]:
+    """Mean slope per polygon; low-slope polygons flagged, or dropped if asked."""
+    for feature in features:
+        feature["mean_slope"] = slope.mean_slope(feature["geometry"])
+        feature["low_slope"] = float(feature["mean_slope"] < config.min_slope)
+    return [f for f in features if not f["low_slope"]] if config.slope_action == "drop" else features
 
 
 def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool,

@@ -75,7 +75,7 @@ def load_model(path: str | Path, trust: bool = False) -> keras.Model:
     if not path.exists():
         raise InputError(f"{path}: model file not found")
     if path.is_file() and not zipfile.is_zipfile(path):  # Keras would call it "not found"
-        raise InputError(f"{path}: not a Keras model file (a .keras file is a zip archive); give a model saved "
+        raise InputError(f"{path}: cannot load: not a Keras model file (a .keras file is a zip archive); give a model saved "
                          "by 'lim-tf train' or keras.Model.save")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=not trust)

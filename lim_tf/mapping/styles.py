@@ -1,0 +1,125 @@
+"""How the map outputs look when opened: colour table and band descriptions in the rasters, QML
+sidecars that QGIS loads with them, and a default style in the GeoPackage's layer_styles table.
+
+Landslides are red over transparent background and nodata, so the imagery and the probability
+layer stay visible beneath; probability is a yellow-to-red ramp, transparent near 0; polygons are
+red outlines, green when an analyst confirmed them and grey when rejected (the `review` column).
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+
+LANDSLIDE_RED = (227, 26, 28, 255)
+LANDSLIDE_COLOURS = {0: (0, 0, 0, 0), 1: LANDSLIDE_RED, 255: (0, 0, 0, 0)}  # background, landslide, nodata
+REVIEW_VALUES = ("confirmed", "rejected")  # what an analyst writes in the inventory's review column
+
+_HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.22.16\" " \
+          "styleCategories=\"AllStyleCategories\">\n"
+_RASTER_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0"/>
+    <rasterresampler maxOversampling="2"/>
+    <resamplingStage>resamplingFilter</resamplingStage>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
+
+LANDSLIDES_QML = _HEADER + """  <pipe>
+    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+      <rasterTransparency/>
+      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>
+      <cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>
+      <stdDevFactor>2</stdDevFactor></minMaxOrigin>
+      <colorPalette>
+        <paletteEntry value="0" color="#000000" alpha="0" label="background"/>
+        <paletteEntry value="1" color="#e31a1c" alpha="255" label="landslide"/>
+      </colorPalette>
+    </rasterrenderer>
+""" + _RASTER_TAIL
+
+_RAMP = (("0", "#ffffb2", 0), ("0.25", "#fecc5c", 90), ("0.5", "#fd8d3c", 170), ("0.75", "#f03b20", 220),
+         ("1", "#bd0026", 255))
+PROBABILITY_QML = _HEADER + """  <pipe>
+    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="0.8" alphaBand="-1" classificationMin="0"
+      classificationMax="1" nodataColor="">
+      <rasterTransparency/>
+      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>
+      <cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>
+      <stdDevFactor>2</stdDevFactor></minMaxOrigin>
+      <rastershader>
+        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="0"
+          maximumValue="1" labelPrecision="2">
+""" + "".join(f'          <item value="{v}" color="{c}" alpha="{a}" label="{v}"/>\n' for v, c, a in _RAMP) + \
+    """        </colorrampshader>
+      </rastershader>
+    </rasterrenderer>
+""" + _RASTER_TAIL
+
+
+def _fill_symbol(name: str, fill: str, outline: str, width: float, style: str = "solid") -> str:
+    return f"""      <symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">
+        <layer class="SimpleFill" enabled="1" locked="0" pass="0">
+          <Option type="Map">
+            <Option type="QString" name="color" value="{fill}"/>
+            <Option type="QString" name="outline_color" value="{outline}"/>
+            <Option type="QString" name="outline_style" value="{style}"/>
+            <Option type="QString" name="outline_width" value="{width}"/>
+            <Option type="QString" name="outline_width_unit" value="MM"/>
+            <Option type="QString" name="style" value="solid"/>
+          </Option>
+        </layer>
+      </symbol>
+"""
+
+
+INVENTORY_QML = _HEADER + """  <renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" forceraster="0">
+    <rules key="root">
+      <rule key="confirmed" symbol="0" label="confirmed" filter="&quot;review&quot; = 'confirmed'"/>
+      <rule key="rejected" symbol="1" label="rejected (false alarm)" filter="&quot;review&quot; = 'rejected'"/>
+      <rule key="unreviewed" symbol="2" label="landslide (not reviewed)" filter="ELSE"/>
+    </rules>
+    <symbols>
+""" + _fill_symbol("0", "26,150,65,60", "26,150,65,255", 0.6) + \
+    _fill_symbol("1", "128,128,128,30", "128,128,128,255", 0.4, "dash") + \
+    _fill_symbol("2", "227,26,28,50", "227,26,28,255", 0.6) + """    </symbols>
+  </renderer-v2>
+  <blendMode>0</blendMode>
+  <featureBlendMode>0</featureBlendMode>
+  <layerGeometryType>2</layerGeometryType>
+</qgis>
+"""
+
+
+def style_landslide_band(dataset) -> None:
+    """Colour table and description on an open landslide raster (0 background, 1 landslide, 255 nodata)."""
+    dataset.write_colormap(1, LANDSLIDE_COLOURS)
+    dataset.set_band_description(1, "landslide (1), background (0); 255 = no data")
+
+
+def style_probability_band(dataset, threshold: float) -> None:
+    """Description, the 0..1 range for a default stretch, and the threshold the map used."""
+    dataset.set_band_description(1, "landslide probability")
+    dataset.update_tags(1, STATISTICS_MINIMUM="0", STATISTICS_MAXIMUM="1", LANDSLIDE_THRESHOLD=f"{threshold:g}")
+
+
+def write_raster_styles(folder: Path) -> None:
+    """QML sidecars that QGIS applies when it opens landslides.tif and probability.tif (or the
+    region's .vrt mosaics): QGIS looks for NAME.qml beside NAME.tif."""
+    (folder / "landslides.qml").write_text(LANDSLIDES_QML)
+    (folder / "probability.qml").write_text(PROBABILITY_QML)
+
+
+def add_default_style(gpkg: Path, layer: str) -> None:
+    """Store the inventory style in the GeoPackage's layer_styles table (as QGIS itself does), marked
+    as the default, so QGIS applies it on open."""
+    names = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",
+             "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
+    values = ["", "", layer, "geom", layer, INVENTORY_QML, "", 1, "lim-tf: red outlines; review column: "
+              "confirmed green, rejected grey", "lim-tf", "", datetime.datetime.now(datetime.UTC).isoformat()]
+    columns = [np.array([v], dtype=np.int64 if isinstance(v, int) else object) for v in values]
+    pyogrio.raw.write(gpkg, None, columns, names, layer="layer_styles", driver="GPKG", append=True)
