@@ -8,18 +8,29 @@ import click
 
 
 @click.command("export")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--fold", type=click.IntRange(0), help="Export this fold's model instead of the whole ensemble.")
 @click.option("--name", help="Model name, the folder TF Serving serves (default: the run folder's name).")
 @click.option("--version", type=click.IntRange(1), help="Version number (default: one more than the highest).")
 @click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
               "is a program: use this only for files from a source you trust.")
+@click.option("--format", "kind", type=click.Choice(["savedmodel", "onnx"]), default="savedmodel",
+              help="savedmodel: OUT/NAME/VERSION/ for TF Serving. onnx: OUT/NAME.onnx for ONNX Runtime and QGIS "
+                   "(the Deepness plugin reads its metadata); input [batch, bands, height, width] = pixels / 255.")
 @click.pass_context
 def export(ctx: click.Context, run: Path, out: Path, fold: int | None, name: str | None, version: int | None,
-           trust_model: bool) -> None:
-    """Write RUN as a SavedModel that TF Serving loads: OUT/NAME/VERSION/, checked by reloading it."""
+           trust_model: bool, kind: str) -> None:
+    """Write RUN (a run folder or a shipped model's name) as a SavedModel that TF Serving loads,
+    OUT/NAME/VERSION/, or as one ONNX file; either is checked against the Keras model first."""
     ctx.meta["output"] = out
+    if kind == "onnx":
+        from lim_tf.export_onnx import export_onnx
+
+        metadata = export_onnx(run, out, fold, name, trust=trust_model)
+        click.echo(f"exported {', '.join(metadata['lim_tf_models'])} (mean probability) to {metadata['path']}")
+        click.echo(f"check: max |ONNX Runtime - Keras float32| = {metadata['max_abs_difference']:.2e}")
+        return
     from lim_tf.export import export_run
 
     metadata = export_run(run, out, fold, name, version, trust=trust_model)

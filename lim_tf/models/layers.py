@@ -19,8 +19,10 @@ class PadToMultiple(keras.layers.Layer):
 
     def call(self, inputs):
         shape = tf.shape(inputs)
-        pad_h = (-shape[1]) % self.multiple
-        pad_w = (-shape[2]) % self.multiple
+        # Non-negative operands: ONNX's Mod truncates where TensorFlow's floors, so (-h) % m would
+        # pad by a negative amount in an ONNX export.
+        pad_h = (self.multiple - shape[1] % self.multiple) % self.multiple
+        pad_w = (self.multiple - shape[2] % self.multiple) % self.multiple
         return tf.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
 
     def compute_output_shape(self, input_shape):
