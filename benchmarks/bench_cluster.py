@@ -42,10 +42,10 @@ RUN = textwrap.dedent('''
         else:
             from distributed import Client, LocalCluster
             from lim_tf.cluster import WORKER_ENVIRONMENT
-            from lim_tf.worker import QuietTensorFlow
+            from lim_tf.worker import WorkerSetup
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=":0", env=WORKER_ENVIRONMENT) as cluster, Client(cluster) as client:
-                client.register_plugin(QuietTensorFlow())  # TensorFlow imported, as it is here before the clock
+                client.register_plugin(WorkerSetup())  # TensorFlow imported, as it is here before the clock
                 started = time.perf_counter()
                 map_region([scene], model, out, config, RegionConfig(cluster=cluster.scheduler_address), progress=False)
                 seconds = time.perf_counter() - started

@@ -117,7 +117,7 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         return
     from distributed import Client, LocalCluster
 
-    from lim_tf.worker import QuietTensorFlow
+    from lim_tf.worker import WorkerSetup
 
     kind, value = parsed
     # Dask logs its own start and stop at INFO; show them only when lim-tf is asked for as much (-v).
@@ -130,7 +130,7 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=":0", env=WORKER_ENVIRONMENT, silence_logs=quiet)
         with cluster, Client(cluster) as client:
-            client.register_plugin(QuietTensorFlow(level <= logging.DEBUG))
+            client.register_plugin(WorkerSetup(level <= logging.DEBUG))
             yield DaskExecutor(client)
         return
     try:
@@ -139,5 +139,5 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         raise ConfigError(f"--cluster {value}: no Dask scheduler answers there ({error}); start one with "
                           "'dask scheduler' or check the address") from error
     with client:
-        client.register_plugin(QuietTensorFlow(level <= logging.DEBUG))
+        client.register_plugin(WorkerSetup(level <= logging.DEBUG))
         yield DaskExecutor(client)

@@ -57,13 +57,14 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly() -> Any:
     """Import TensorFlow without its native start-up lines (oneDNN, CUDA probing), which are
-    printed before any log level applies."""
+    printed before any log level applies; returns the module."""
     with native_stderr_silenced():
         import tensorflow
 
         tensorflow.config.list_physical_devices()  # device probing prints too
+    return tensorflow
 
 
 def peak_memory_mb() -> float:
