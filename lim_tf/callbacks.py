@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lim_tf.figures import display_rgb, overlay
+from lim_tf.figures import OVERLAY_KEY, display_rgb, overlay, with_key
 
 
 class BestModel(keras.callbacks.Callback):
@@ -153,6 +153,10 @@ class NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+PANEL_KEY = ("Each row: the image | its truth (green) | the prediction at the run's threshold: green = landslide "
+             "found (TP), red = false alarm (FP), blue = missed (FN).")
+
+
 class ValidationImages(keras.callbacks.Callback):
     """Writes a few validation chips with truth and prediction overlays to TensorBoard on the
     epochs that validate."""
@@ -169,7 +173,7 @@ class ValidationImages(keras.callbacks.Callback):
         predicted = [np.asarray(self.model(image[None], training=False))[0] >= self.threshold for image in self.images]
         with self.writer.as_default():
             tf.summary.image("validation/image_truth_prediction", overlay_panels(self.images, self.targets, predicted),
-                             step=epoch, max_outputs=len(self.images))
+                             step=epoch, max_outputs=len(self.images), description=PANEL_KEY)
         self.writer.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:
@@ -182,8 +186,9 @@ def overlay_panels(images: list[np.ndarray], truth: list[np.ndarray], predicted:
     panels = []
     for image, true, pred in zip(images, truth, predicted):
         true = true[..., 0] > 0.5
-        panels.append(np.concatenate([display_rgb(image), overlay(image, true, true), overlay(image, true, pred[..., 0])],
-                                     axis=1))
+        panel = np.concatenate([display_rgb(image), overlay(image, true, true), overlay(image, true, pred[..., 0])],
+                               axis=1)
+        panels.append(with_key(panel, OVERLAY_KEY, "image | truth | prediction"))
     height, width = max(p.shape[0] for p in panels), max(p.shape[1] for p in panels)
     padded = np.zeros((len(panels), height, width, 3), np.uint8)
     for index, panel in enumerate(panels):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 TP, FP, FN = (0, 200, 0), (230, 30, 30), (40, 90, 255)
 
@@ -27,10 +27,65 @@ def overlay(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray, opacity
     return canvas.astype(np.uint8)
 
 
+OVERLAY_KEY = ((TP, "landslide found (TP)"), (FP, "false alarm (FP)"), (FN, "missed (FN)"))
+READABLE = 720  # px: figures narrower than this are enlarged (nearest neighbour) so pixels stay visible
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def with_key(panel: np.ndarray, key: tuple, note: str = "", scale_bar: tuple[int, str] | None = None) -> np.ndarray:
+    """`panel` (enlarged to a readable width) above a strip naming each colour of `key`
+    ((rgb, label), ...) and, if given, a scale bar of (length in panel pixels, label)."""
+    factor = max(1, -(-READABLE // panel.shape[1]))
+    image = Image.fromarray(panel).resize((panel.shape[1] * factor, panel.shape[0] * factor), Image.NEAREST)
+    size = 15
+    strip = Image.new("RGB", (image.width, size * 2 + 12), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    x = 8
+    for colour, label in key:
+        draw.rectangle([x, 8, x + size, 8 + size], fill=tuple(colour), outline=(0, 0, 0))
+        draw.text((x + size + 5, 7), label, fill=(0, 0, 0), font=_font(size))
+        x += size + 14 + int(draw.textlength(label, font=_font(size)))
+    if note:
+        draw.text((x, 7), note, fill=(90, 90, 90), font=_font(size))
+    if scale_bar is not None:
+        length, label = scale_bar
+        length *= factor
+        right = image.width - 10
+        draw.rectangle([right - length, size + 14, right, size + 19], fill=(0, 0, 0))
+        width = draw.textlength(label, font=_font(size - 2))
+        draw.text((right - length / 2 - width / 2, 1 if x < right - length - width else size + 20), label,
+                  fill=(0, 0, 0), font=_font(size - 2))
+        if x >= right - length - width:  # no room beside the key: the bar's own row
+            strip = _taller(strip, size + 6)
+    out = Image.new("RGB", (image.width, image.height + strip.height), (255, 255, 255))
+    out.paste(image, (0, 0))
+    out.paste(strip, (0, image.height))
+    return np.asarray(out)
+
+
+def _taller(strip: Image.Image, extra: int) -> Image.Image:
+    taller = Image.new("RGB", (strip.width, strip.height + extra), (255, 255, 255))
+    taller.paste(strip, (0, 0))
+    return taller
+
+
 def overlay_png(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray, path: Path) -> None:
-    """[image | overlay] side by side, saved as PNG."""
-    panel = np.concatenate([display_rgb(image), overlay(image, truth, predicted)], axis=1)
-    Image.fromarray(panel).save(path)
+    """[image | overlay] side by side with the colour key, saved as PNG."""
+    panel = np.concatenate([display_rgb(image), np.full((image.shape[0], 4, 3), 255, np.uint8),
+                            overlay(image, truth, predicted)], axis=1)
+    Image.fromarray(with_key(panel, OVERLAY_KEY, "left: image, right: prediction")).save(path)
+
+
+def scale_bar(width_pixels: int, metres_per_pixel: float) -> tuple[int, str]:
+    """A round length (1, 2 or 5 x 10^k m) near a fifth of the width: (its length in pixels, label)."""
+    target = width_pixels * metres_per_pixel / 5
+    magnitude = 10 ** np.floor(np.log10(target))
+    metres = max(m * magnitude for m in (1, 2, 5) if m * magnitude <= target) if target >= 1e-9 else 1.0
+    label = f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+    return max(1, round(metres / metres_per_pixel)), label
 
 
 def pr_curve_png(curve: dict[str, np.ndarray], threshold: float, path: Path) -> None:

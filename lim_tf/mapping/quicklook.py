@@ -9,7 +9,8 @@ import rasterio
 from PIL import Image
 from scipy import ndimage
 
-from lim_tf.figures import display_rgb
+from lim_tf.figures import display_rgb, scale_bar, with_key
+from lim_tf.geo.grid import ground_resolution
 from lim_tf.mapping.scene import Scene
 
 OUTLINE = (255, 230, 0)
@@ -43,4 +44,7 @@ def write_quicklook(scene: Scene, landslides: Path, path: Path, max_size: int = 
     if max(mask.shape) >= 512:
         outline = ndimage.binary_dilation(outline)
     rgb[outline] = OUTLINE
-    Image.fromarray(rgb).save(path)
+    metres = ground_resolution(scene.dataset)
+    bar = scale_bar(rgb.shape[1], metres * factor) if metres else None
+    Image.fromarray(with_key(rgb, ((OUTLINE, "mapped landslide"),), "" if metres else "(no CRS: no scale)",
+                             bar)).save(path)
