@@ -63,6 +63,7 @@ def _register() -> None:
     from lim_tf_cli.eval import evaluate
     from lim_tf_cli.export import export
     from lim_tf_cli.map import map_command
+    from lim_tf_cli.models import models
     from lim_tf_cli.train import train
 
     main.add_command(data)
@@ -70,6 +71,7 @@ def _register() -> None:
     main.add_command(evaluate)
     main.add_command(map_command)
     main.add_command(export)
+    main.add_command(models)
 
 
 _register()

@@ -20,7 +20,8 @@ OVERRIDES = {
     "tversky_weight": "loss.tversky_weight", "tile": "tile", "landslide_share": "landslide_share",
     "photometric": "photometric", "scale_jitter": "scale_jitter", "schedule": "schedule",
     "warmup_epochs": "warmup_epochs", "patience": "patience", "validation_every": "validation_every",
-    "augment": "augment", "encoder_bn": "encoder_bn",
+    "augment": "augment", "encoder_bn": "encoder_bn", "init_from": "init_from",
+    "freeze_encoder_epochs": "freeze_encoder_epochs", "keep_normalization": "keep_normalization",
 }
 
 
@@ -91,6 +92,15 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
               "model is picked among validated epochs).")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Probability threshold for the logged scores.")
 @click.option("--seed", type=int, help="Seed; the same seed repeats a run on the same machine.")
+@click.option("--init-from", help="Start every weight (encoder and decoder) from a run folder, a .keras file or a "
+              "shipped model's name (lim-tf models), to adapt it to RECORDS; the architecture is then the source's and "
+              "the learning rate defaults to a tenth of the preset's. The input normalisation takes RECORDS' band "
+              "statistics, so another region's light and contrast reach the network in the range it learnt.")
+@click.option("--freeze-encoder-epochs", type=click.IntRange(0),
+              help="With --init-from: train only the decoder for this many epochs first (few labels: keeps the "
+                   "encoder's features while the decoder fits the new region).")
+@click.option("--keep-normalization", is_flag=True, default=None,
+              help="With --init-from: keep the source's band statistics instead of RECORDS'.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN with its saved config.")
 @click.option("--fold-processes/--no-fold-processes", default=None,
               help="Train each fold in a fresh process, so memory does not grow from fold to fold. "

@@ -282,6 +282,11 @@ class TrainConfig:
     threshold: float = 0.5
     log_images: int = 3  # validation images shown in TensorBoard
     seed: int = 0
+    # Adaptation: start every weight from a run folder, a .keras file or a shipped model's name; the
+    # architecture is then the source's. See lim_tf.adapt for the normalisation rule.
+    init_from: str | None = None
+    freeze_encoder_epochs: int = 0  # with init_from: train only the decoder for this many epochs first
+    keep_normalization: bool = False  # with init_from: keep the source's band statistics, not the records'
 
     def __post_init__(self) -> None:
         _require(self, {"width": (lambda v: 0 < v <= 8, "a width multiplier in (0, 8]"),
@@ -298,7 +303,8 @@ class TrainConfig:
                         "patience": (_optional(lambda v: v >= 1), "at least 1 or null"),
                         "validation_every": (lambda v: v >= 1, "at least 1"),
                         "threshold": (lambda v: 0 <= v <= 1, "in 0..1"),
-                        "log_images": (lambda v: 0 <= v <= 100, "0..100")})
+                        "log_images": (lambda v: 0 <= v <= 100, "0..100"),
+                        "freeze_encoder_epochs": (lambda v: 0 <= v <= self.epochs, "0..epochs")})
 
 
 FOCAL = LossConfig()
@@ -323,6 +329,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+ADAPTATION_RATE_DIVISOR = 10  # --init-from without --learning-rate: the preset's rate / 10
+
+
 def resolve_train_config(preset: str, yaml_path: str | Path | None = None,
                          overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Preset, then YAML, then overrides (keys may be dotted: 'loss.gamma')."""
@@ -339,6 +348,9 @@ def resolve_train_config(preset: str, yaml_path: str | Path | None = None,
         section, _, leaf = key.rpartition(".")
         target = data[section] if section else data
         target[leaf] = value
+    given = set(overrides or {}) | (set(loaded) if yaml_path else set())
+    if data.get("init_from") and "learning_rate" not in given:
+        data["learning_rate"] = data["learning_rate"] / ADAPTATION_RATE_DIVISOR  # fine-tuning: small steps
     return from_dict(TrainConfig, data, "training config")
 
 

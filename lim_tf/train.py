@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.atomic import atomic_file
 from lim_tf.atomic import clean_leftovers
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
@@ -115,6 +117,10 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     records, run = Path(records), Path(run)
     manifest = verify_records(records)  # a damaged or missing shard stops here, before RUN is touched
     _check_folds(config, manifest, records)
+    if config.init_from and not (run / RUN_FILE).exists():
+        source = load_source(config.init_from, trust=False)
+        check_source(source, manifest, str(records))  # before RUN is touched
+        config = dataclasses.replace(config, model=_architecture(source.model, config.model))
     state = _open_run(run, records, manifest, config, resume)
     config = load_yaml(TrainConfig, run / CONFIG_FILE)
     _check_folds(config, manifest, records)
@@ -178,7 +184,10 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     val_data = make_dataset(records, "val", fold, pipeline)
     steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
     with strategy.scope():
-        model = build_model(model_config(config, manifest, policy))
+        if config.init_from:
+            model = initial_model(load_source(config.init_from), manifest, policy, config.keep_normalization)
+        else:
+            model = build_model(model_config(config, manifest, policy))
         check_fits(training_bytes(model, config.tile**2, config.batch_size),
                    f"training with --tile {config.tile} and --batch-size {config.batch_size}",
                    "lower --tile or --batch-size (or --width)")
@@ -195,6 +204,8 @@ def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: Train
     train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, config.epochs), steps=steps)
     best = BestModel(folder / "model.keras", config.monitor, history, config.patience)
     guard = NanGuard()
+    if config.init_from and config.freeze_encoder_epochs:
+        extra_callbacks = [FreezeEncoder(config.freeze_encoder_epochs), *extra_callbacks]
     callbacks = [guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
                  keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False), *extra_callbacks]
     if config.log_images:
@@ -245,7 +256,8 @@ def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:
     return {"preset": config.preset, "model": config.model, "width": config.width, "loss": loss.name,
             "alpha": -1.0 if loss.alpha is None else loss.alpha, "gamma": loss.gamma, "alpha_for": loss.alpha_for,
             "tversky_weight": loss.tversky_weight, "epochs": config.epochs, "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate, "optimizer": config.optimizer, "fold": fold, "seed": config.seed}
+            "learning_rate": config.learning_rate, "optimizer": config.optimizer, "fold": fold, "seed": config.seed,
+            "init_from": config.init_from or "", "freeze_encoder_epochs": config.freeze_encoder_epochs}
 
 
 def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainConfig, resume: bool) -> dict:
@@ -272,9 +284,15 @@ def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainC
              "band_names": manifest["band_names"], "chip_size": manifest["chip_size"],
              "chip_mode": manifest["chip_mode"], "resolution": manifest["resolution"],
              "image_dtype": manifest["image_dtype"], "threshold": config.threshold,
-             "ensemble": {"combine": "mean", "models": []}, "folds": {}}
+             "ensemble": {"combine": "mean", "models": []}, "folds": {}, "init_from": config.init_from}
     _write_json(state_path, state)
     return state
+
+
+def _architecture(model: keras.Model, fallback: str) -> str:
+    """The architecture name a source model was built as ('fcn_fl' -> 'fcn-fl'), for config.yaml."""
+    name = model.name.replace("_", "-")
+    return name if name in ("fcn", "fcn-fl", "unet", "segnet") else fallback
 
 
 def _sha256(path: Path) -> str:

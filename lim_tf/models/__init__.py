@@ -20,6 +20,9 @@ from lim_tf.models.unet import unet_logits
 from lim_tf.models.vgg import load_encoder_weights
 
 ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
+# Layers build_model keeps in float32 whatever the precision policy: the input's normalisation and
+# padding, and the probability output.
+FLOAT32_LAYERS = ("normalize", "pad", "probability")
 MODELS: dict[str, Callable] = {
     "fcn": fcn_logits,
     "fcn-fl": fcn_fl_logits,
@@ -42,18 +45,24 @@ class ModelConfig:
     batch_norm: bool = False  # batch normalisation after every encoder convolution (VGG16-BN)
 
 
+def normalization_moments(mean: Sequence[float], std: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean and variance of the model's input normalisation, in float32 (one rule for every
+    model built or adapted, so the same statistics give the same bits)."""
+    std = np.asarray(std, np.float32)
+    return np.asarray(mean, np.float32), np.square(np.maximum(std, np.float32(1e-6)))
+
+
 def build_model(config: ModelConfig) -> keras.Model:
     """Build the named architecture around a normalising input and a float32 probability output."""
     if config.name not in MODELS:
         raise ConfigError(f"unknown model {config.name!r}; choose from {', '.join(MODELS)}")
     if config.width <= 0:
         raise ConfigError(f"width must be positive, got {config.width}")
-    mean = np.asarray(config.mean or [0.0] * config.bands, np.float32)
-    std = np.asarray(config.std or [1.0] * config.bands, np.float32)
-    if len(mean) != config.bands or len(std) != config.bands:
+    mean, variance = normalization_moments(config.mean or [0.0] * config.bands, config.std or [1.0] * config.bands)
+    if len(mean) != config.bands or len(variance) != config.bands:
         raise ConfigError(f"normalisation has {len(mean)} means for {config.bands} bands")
     inputs = keras.Input((None, None, config.bands), name="image")
-    x = keras.layers.Normalization(mean=mean, variance=np.square(np.maximum(std, 1e-6)), name="normalize")(inputs)
+    x = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(inputs)
     x = PadToMultiple(32, name="pad")(x)
     if config.batch_norm and config.encoder_weights:
         raise ConfigError("encoder weights are for VGG16 without batch normalisation; drop --encoder-bn or the weights")
