@@ -50,28 +50,39 @@ def _threshold(text: str) -> float | str | None:
 @click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.0,
               help="Share of a labelled landslide that must be predicted for it to count as detected.")
 @click.option("--batch-size", type=click.IntRange(1), default=8, help="Images per prediction batch.")
+@click.option("--kind-ratio", type=click.FloatRange(min=0, min_open=True),
+              help="Also score as if non-landslide chips were this many per landslide chip (the region's real mix; "
+                   "Bijie: 2.6): precision and F1 fall as empty ground grows. Default: the ratio the records' "
+                   "source documents, if any.")
+@click.option("--min-alarm-area", type=click.FloatRange(0), default=50.0,
+              help="Image-level scores: a predicted region this large (m²) on a non-landslide chip is a false alarm.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.pass_context
 def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
              fold: int | None, images: Path | None, mask_values: str | None, source_resolution: float | None,
-             tta: bool, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int, overwrite: bool) -> None:
+             tta: bool, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int,
+             kind_ratio: float | None, min_alarm_area: float, overwrite: bool) -> None:
     """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
 
     Scores cover every chip of the data (landslide and non-landslide), then each kind apart; the
     landslide-only rows are the FCN-FL paper's protocol. Several RUNS also give comparison.md/.csv
     in the form of the paper's Tables 3 and 4."""
-    ctx.meta["output"] = out or runs[0] / "eval-*"
+    ctx.meta["output"] = out or f"{runs[0]}/eval-*"
     from lim_tf.data.sample import parse_value_map
     from lim_tf.evaluate import EvalRequest, comparison_table, evaluate_run, evaluate_runs
+    from lim_tf.zoo import is_zoo_name
 
     request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
                           source_resolution=source_resolution, split=split, fold=fold, threshold=_threshold(threshold),
-                          tta=tta, trust_model=trust_model, figures=figures, batch_size=batch_size, min_overlap=min_overlap)
+                          tta=tta, trust_model=trust_model, figures=figures, batch_size=batch_size, min_overlap=min_overlap,
+                          kind_ratio=kind_ratio, min_alarm_area=min_alarm_area)
     if split == "val" and fold is None and not images:
         raise ConfigError("--split val needs --fold (the validation fold of that model)")
     progress = ctx.obj["progress"]
     if len(runs) == 1:
-        out = out or runs[0] / f"eval-{split if not images else 'images'}"
+        # A shipped model's report goes beside, never into a folder named like it (which would shadow it).
+        default = f"eval-{split if not images else 'images'}"
+        out = out or (Path(f"{runs[0]}-{default}") if is_zoo_name(runs[0]) else runs[0] / default)
         metrics = {runs[0].name: evaluate_run(runs[0], out, request, overwrite, progress)}
     else:
         if out is None:

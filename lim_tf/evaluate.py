@@ -7,12 +7,14 @@ import csv
 import io
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
@@ -48,6 +50,29 @@ class Evaluation:
     sweep: ThresholdSweep = field(default_factory=ThresholdSweep)
     rows: list[dict[str, Any]] = field(default_factory=list)
     examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    min_alarm_pixels: int = 1  # a non-landslide chip "raises an alarm" with a predicted region this large
+    landslide_chips_detected: int = 0  # landslide chips where at least one true landslide is touched
+    non_landslide_chips_alarmed: int = 0  # non-landslide chips with at least one predicted region
+    kind_ratio: float | None = None  # non-landslide chips per landslide chip of the source, for reweighting
+
+    def image_level(self) -> dict[str, Any]:
+        """What a user reading a map per chip sees: landslides found, empty ground kept quiet."""
+        landslides, empty = self.images_by_kind[KINDS[0]], self.images_by_kind[KINDS[1]]
+        return {"landslide_chips_detected_share": self.landslide_chips_detected / landslides if landslides else None,
+                "non_landslide_chips_with_false_alarm_share":
+                    self.non_landslide_chips_alarmed / empty if empty else None,
+                "min_alarm_pixels": self.min_alarm_pixels}
+
+    def at_kind_ratio(self) -> dict[str, Any] | None:
+        """Pixel scores with the non-landslide chips counted as if they were `kind_ratio` times as many
+        as the landslide chips (the source's real mix), not as many as the test split happens to hold."""
+        landslides, empty = self.images_by_kind[KINDS[0]], self.images_by_kind[KINDS[1]]
+        if not self.kind_ratio or not landslides or not empty:
+            return None
+        weight = self.kind_ratio * landslides / empty
+        confusion = self.by_kind[KINDS[0]] + self.by_kind[KINDS[1]].scaled(weight)
+        return {"kind_ratio": self.kind_ratio, "non_landslide_weight": weight, **confusion.scores(),
+                "false_positive_m2_per_km2": false_positive_m2_per_km2(confusion)}
 
     def metrics(self) -> dict[str, Any]:
         """Scores over all images (the headline), then landslide and non-landslide chips apart."""
@@ -62,13 +87,15 @@ class Evaluation:
                 "false_positive_m2_per_km2": false_positive_m2_per_km2(self.confusion), **kinds,
                 "objects": {**self.objects.__dict__, **self.objects.scores()},
                 "f1_optimal_threshold_on_this_data": best, "f1_at_that_threshold": best_f1,
-                "images": len(self.rows)}
+                "images": len(self.rows), "image_level": self.image_level(), "at_kind_ratio": self.at_kind_ratio()}
 
 
 def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
-             min_overlap: float = 0.0, total: int | None = None, progress: bool = True) -> Evaluation:
-    """Predict every item and accumulate pixel, object and sweep statistics; keep a few for figures."""
-    result = Evaluation(threshold)
+             min_overlap: float = 0.0, total: int | None = None, progress: bool = True, min_alarm_pixels: int = 1,
+             kind_ratio: float | None = None) -> Evaluation:
+    """Predict every item and accumulate pixel, object, image-level and sweep statistics; keep a few
+    for figures."""
+    result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio)
     with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
         for batch in _batches(items, batch_size):
             images = np.stack([image for _, image, _ in batch])
@@ -94,6 +121,12 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     result.images_by_kind[kind] += 1
     result.objects += objects
     result.sweep.add(truth, probability, valid)
+    if kind == KINDS[0]:
+        result.landslide_chips_detected += objects.detected > 0
+    else:
+        labels, count = ndimage.label(predicted, structure=np.ones((3, 3)))
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        result.non_landslide_chips_alarmed += bool((sizes >= result.min_alarm_pixels).any())
     result.rows.append({"id": name, "kind": kind.removesuffix("_chips"), **confusion.as_dict(), **confusion.scores(),
                         "true_objects": objects.true_objects, "detected_objects": objects.detected,
                         "predicted_objects": objects.predicted_objects})
@@ -143,6 +176,14 @@ def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
     rows = [(row, row, metrics) for row in TABLE_ROWS]
     rows += [(f"{row} (landslide chips only)", row, {n: metrics[n][KINDS[0]] for n in names})
              for row in ("recall", "f1", "precision", "iou_landslide")]
+    if all(metrics[n].get("at_kind_ratio") for n in names):
+        ratio = metrics[names[0]]["at_kind_ratio"]["kind_ratio"]
+        rows += [(f"{row} (at {ratio:.2f} non-landslide chips per landslide chip)", row,
+                  {n: metrics[n]["at_kind_ratio"] for n in names}) for row in ("precision", "f1")]
+    for label, key in (("landslide chips with a landslide found", "landslide_chips_detected_share"),
+                       ("non-landslide chips with a false alarm", "non_landslide_chips_with_false_alarm_share")):
+        if all(metrics[n].get("image_level", {}).get(key) is not None for n in names):
+            rows.append((f"{label} (share)", key, {n: metrics[n]["image_level"] for n in names}))
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -160,6 +201,9 @@ def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, pro
     records the run trained on (out-of-fold predictions for an ensemble), never on test data."""
     from lim_tf.ensemble import load_run
 
+    if not state.get("records"):
+        raise InputError(f"{run}: --threshold optimal needs the run's validation folds; a shipped model's threshold "
+                         "is its card's (--threshold run)")
     records = Path(state["records"])
     folds = [fold] if fold is not None else sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
     sweep = ThresholdSweep()
@@ -188,6 +232,10 @@ class EvalRequest:
     figures: int = 8
     batch_size: int = 8
     min_overlap: float = 0.0
+    # Non-landslide chips per landslide chip to reweight the pixel scores to (the source's real mix);
+    # None: what the records' manifest states for their source, if anything.
+    kind_ratio: float | None = None
+    min_alarm_area: float = 50.0  # m²: a predicted region at least this large on empty ground is a false alarm
 
 
 def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
@@ -201,11 +249,15 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
         threshold = float(state.get("threshold", 0.5))
     elif threshold is None:
         threshold = validation_threshold(run, state, request.fold, progress, request.trust_model)
+    kind_ratio = None
     if request.images:
         source = SourceConfig(mask_values=request.mask_values, resolution=request.source_resolution)
         scored = folder_items(request.images, source, state.get("resolution"))
         data = str(request.images)
     else:
+        if not (request.records or state.get("records")):
+            raise InputError(f"{run}: a shipped model has no training records here; score it with --records or "
+                             "--images")
         records = Path(request.records or state["records"])
         verify_records(records)
         scored = record_items(records, request.split, request.fold if request.split == "val" else None)
@@ -213,9 +265,12 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
             raise InputError(f"{records}: records have {scored.bands} bands but {run}'s model takes {model.bands}; "
                              "evaluate on records built like the training ones")
         _check_resolution(records, state)
+        kind_ratio = load_manifest(records)["source"].get("kind_ratio")
         data = f"{records} ({request.split})"
+    resolution = state.get("resolution") or 1.0  # unknown: the area is read as pixels
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
-                      scored.count, progress)
+                      scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
+                      kind_ratio=request.kind_ratio or kind_ratio)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
              "resolution_m": state.get("resolution"),
              "threshold_source": {"run": state.get("threshold_source", "the run's setting"), None:

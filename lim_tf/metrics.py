@@ -41,6 +41,10 @@ class Confusion:
     def as_dict(self) -> dict[str, int]:
         return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn}
 
+    def scaled(self, weight: float) -> "Confusion":
+        """The counts as if these pixels appeared `weight` times (counts become floats)."""
+        return Confusion(self.tp * weight, self.fp * weight, self.fn * weight, self.tn * weight)
+
     def scores(self) -> dict[str, float]:
         """Accuracy, precision, recall, F1, IoU per class and mIoU (mean of background and landslide)."""
         tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn

@@ -63,7 +63,9 @@ def test_comparison_table_has_a_column_per_run(trained, tmp_path):
     assert [line.split("|")[1].strip() for line in table[2:]] == [
         "accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2",
         "recall (landslide chips only)", "f1 (landslide chips only)", "precision (landslide chips only)",
-        "iou_landslide (landslide chips only)"]
+        "iou_landslide (landslide chips only)",
+        "precision (at 2.60 non-landslide chips per landslide chip)", "f1 (at 2.60 non-landslide chips per landslide chip)",
+        "landslide chips with a landslide found (share)", "non-landslide chips with a false alarm (share)"]
     first = json.loads((out / "run/metrics.json").read_text())
     assert f"| f1 | {first['f1']:.4f} |" in "\n".join(table)
 

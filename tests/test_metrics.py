@@ -105,3 +105,41 @@ def test_best_f1_metric_agrees_with_the_threshold_sweep():
     best, best_f1 = sweep.best_threshold()
     assert float(threshold.result()) == pytest.approx(best)
     assert float(f1.result()) == pytest.approx(best_f1, rel=1e-5)
+
+
+def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_case():
+    from lim_tf.ensemble import Ensemble
+    from lim_tf.evaluate import evaluate
+
+    class Known(Ensemble):  # the probability is the image's first band: the prediction is drawn by hand
+        def __init__(self):
+            super().__init__([], ["known"])
+
+        bands = 1
+
+        def predict(self, images):
+            return images[..., 0]
+
+    def item(name, truth_box, predicted_boxes):
+        mask, image = np.zeros((10, 10), np.uint8), np.zeros((10, 10, 1), np.float32)
+        if truth_box:
+            r0, r1, c0, c1 = truth_box
+            mask[r0:r1, c0:c1] = 1
+        for r0, r1, c0, c1 in predicted_boxes:
+            image[r0:r1, c0:c1] = 1.0
+        return name, image, mask
+
+    items = [item("ls_hit", (0, 4, 0, 4), [(2, 6, 2, 6)]),  # found: TP 4, FP 12, FN 12
+             item("ls_miss", (0, 2, 0, 2), [(8, 10, 8, 10)]),  # missed: FP 4, FN 4
+             item("nls_quiet", None, [(0, 1, 0, 1)]),  # one pixel: under the 2-pixel alarm size, FP 1
+             item("nls_alarm", None, [(0, 2, 0, 3)]),  # 6 pixels: an alarm, FP 6
+             item("nls_clean", None, [])]
+    result = evaluate(Known(), items, 0.5, batch_size=1, progress=False, min_alarm_pixels=2, kind_ratio=3.0)
+    metrics = result.metrics()
+    assert metrics["image_level"]["landslide_chips_detected_share"] == 0.5
+    assert metrics["image_level"]["non_landslide_chips_with_false_alarm_share"] == 1 / 3
+    # At 3 non-landslide chips per landslide chip: 6 of them for these 2, so their counts weigh 6/3 = 2.
+    tp, fp, fn = 4, 12 + 4 + 2 * (1 + 6), 12 + 4
+    weighted = metrics["at_kind_ratio"]
+    assert weighted["non_landslide_weight"] == 2.0
+    assert weighted["precision"] == tp / (tp + fp) and weighted["f1"] == 2 * tp / (2 * tp + fp + fn)

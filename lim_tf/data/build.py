@@ -24,7 +24,7 @@ from lim_tf.data.augment import copy_id, plan_copies
 from lim_tf.data.manifest import write_manifest
 from lim_tf.data.records import shard_names
 from lim_tf.data.schema import SCHEMA_VERSION
-from lim_tf.data.sources import list_units
+from lim_tf.data.sources import KIND_RATIOS, list_units
 from lim_tf.data.splits import assign_splits
 from lim_tf.data.stats import PixelCounts, combine_band_sums
 from lim_tf.data.units import ChipFacts, describe_chips, read_unit_chips, write_shard
@@ -128,7 +128,8 @@ def _manifest(path: Path, config: DataConfig, facts: Sequence[ChipFacts], groups
     return {
         "schema_version": SCHEMA_VERSION,
         "created_by": f"lim-tf {__version__}",
-        "source": {"format": config.source.format, "input": str(path)},
+        "source": {"format": config.source.format, "input": str(path),
+                   "kind_ratio": KIND_RATIOS.get(config.source.format)},
         "chip_mode": config.chip.mode,
         # Every chip's size, or None when chips keep their own sizes (native mode).
         "chip_size": None if config.chip.mode == "native" else config.chip.size,
