@@ -33,6 +33,15 @@ def _split_list(text: str | None) -> tuple[str, ...]:
               "Default: 0=background, 1 and 255=landslide.")
 @click.option("--include-dem", is_flag=True, help="Bijie: add */dem/ rasters as an extra band.")
 @click.option("--labels", help="geotiff: label raster or vector inventory for a single scene file.")
+@click.option("--review", is_flag=True,
+              help="geotiff: --labels is an inventory.gpkg an analyst reviewed (its review column): confirmed and "
+                   "newly drawn polygons are landslide, rejected ones background (hard negatives), unreviewed ones "
+                   "and all ground outside the reviewed area are ignored.")
+@click.option("--labelled-area", type=click.Path(path_type=Path),
+              help="With --review: polygons of the ground the analyst checked everywhere (default: the reviewed "
+                   "polygons grown by --review-margin).")
+@click.option("--review-margin", type=click.FloatRange(0), default=30.0,
+              help="With --review: metres around each reviewed polygon that count as checked ground.")
 @click.option("--nodata", type=float, help="Pixel value meaning nodata (overrides the raster's own).")
 @click.option("--resolution", type=click.FloatRange(min=0, min_open=True),
               help="Bring every sample to this pixel size in metres (bilinear image, nearest mask); 'lim-tf map' "
@@ -122,6 +131,10 @@ def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataC
             mask_values=pick("mask_values", parse_value_map(o["mask_values"] or ""), s.mask_values),
             include_dem=pick("include_dem", o["include_dem"], s.include_dem),
             labels=pick("labels", o["labels"], s.labels),
+            review=pick("review", o["review"], s.review),
+            labelled_area=pick("labelled_area", str(o["labelled_area"]) if o["labelled_area"] else None,
+                               s.labelled_area),
+            review_margin=pick("review_margin", o["review_margin"], s.review_margin),
             nodata=pick("nodata", o["nodata"], s.nodata),
             resolution=pick("source_resolution", o["source_resolution"], s.resolution)),
         chip=ChipConfig(mode=pick("chip_mode", o["chip_mode"], c.mode), size=pick("chip_size", o["chip_size"], c.size),

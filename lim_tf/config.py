@@ -55,9 +55,14 @@ class SourceConfig:
     # Pixel size of the input in metres when its files do not say (GeoTIFFs carry their own);
     # None: the format's known value (Bijie 0.8 m, Landslide4Sense 10 m) or unknown.
     resolution: float | None = None
+    # geotiff with a vector inventory: read its `review` column (an analyst's corrections of a map)
+    review: bool = False
+    labelled_area: str | None = None  # review: polygons of the labelled ground (default: reviewed ones + margin)
+    review_margin: float = 30.0  # review: metres around reviewed polygons that count as labelled ground
 
     def __post_init__(self) -> None:
-        _require(self, {"resolution": (_optional(_positive), "a positive number of metres")})
+        _require(self, {"resolution": (_optional(_positive), "a positive number of metres"),
+                        "review_margin": (lambda v: 0 <= v <= 1e5, "0..100000 metres")})
 
 
 @dataclass(frozen=True)

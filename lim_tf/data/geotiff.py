@@ -14,6 +14,7 @@ from rasterio.windows import Window
 
 from lim_tf.config import ChipConfig, SourceConfig
 from lim_tf.data.images import DEFAULT_MASK_VALUES, default_band_names, map_mask_values, select_bands, valid_pixels
+from lim_tf.data.review import read_reviewed
 from lim_tf.data.sample import IGNORE, Sample
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
@@ -92,6 +93,8 @@ def _cut(scene: Path, original, src, labels: "_LabelSource", config: SourceConfi
                 continue
             mask = labels.read(window)
             mask[~valid] = IGNORE
+            if config.review and (mask == IGNORE).all():
+                continue  # no reviewed ground in this chip: nothing to learn from it
             image = np.where(valid[..., None], image, 0).astype(image.dtype)
             image, band_names = select_bands(image, names, config.bands, str(scene))
             yield Sample(image, mask, f"{scene.stem}_r{row}_c{col}", "geotiff", band_names, resolution, str(scene))
@@ -126,9 +129,17 @@ class _LabelSource:
         self.value_map = config.mask_values or DEFAULT_MASK_VALUES
         self.raster = None
         self.shapes: list = []
-        if path.suffix.lower() in VECTOR_SUFFIXES:
-            self.shapes = read_inventory(path, scene.crs)
-            _check_overlap(path, self.shapes, scene)
+        self.fill = 0  # class of pixels no shape covers
+        if path.suffix.lower() in VECTOR_SUFFIXES and config.review:
+            reviewed = read_reviewed(path, scene.crs, config.review_margin,
+                                     Path(config.labelled_area) if config.labelled_area else None)
+            _check_overlap(path, [shape for shape, _ in reviewed.shapes], scene)
+            self.shapes, self.fill = reviewed.shapes, IGNORE  # outside the reviewed ground: unlabelled
+        elif path.suffix.lower() in VECTOR_SUFFIXES:
+            self.shapes = [(shape, 1) for shape in read_inventory(path, scene.crs)]
+            _check_overlap(path, [shape for shape, _ in self.shapes], scene)
+        elif config.review:
+            raise InputError(f"{path}: --review reads the review column of a vector inventory (.gpkg), not a raster")
         else:
             self.raster = _open(path)
             same = (self.raster.crs == scene.crs and self.raster.transform.almost_equals(scene.transform)
@@ -148,9 +159,8 @@ class _LabelSource:
         transform = rasterio.windows.transform(window, self.target.transform)
         shape = (int(window.height), int(window.width))
         if not self.shapes:
-            return np.zeros(shape, np.uint8)
-        return rasterize(self.shapes, out_shape=shape, transform=transform, fill=0,
-                         default_value=1, dtype="uint8")
+            return np.full(shape, self.fill, np.uint8)
+        return rasterize(self.shapes, out_shape=shape, transform=transform, fill=self.fill, dtype="uint8")
 
     def close(self) -> None:
         if self.raster is not None:
