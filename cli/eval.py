@@ -56,12 +56,15 @@ def _threshold(text: str) -> float | str | None:
                    "source documents, if any.")
 @click.option("--min-alarm-area", type=click.FloatRange(0), default=50.0,
               help="Image-level scores: a predicted region this large (m²) on a non-landslide chip is a false alarm.")
+@click.option("--uncertainty", is_flag=True,
+              help="Also report how the error rate rises with uncertainty (the spread over the four flips and the "
+                   "fold models; 4x slower): the reliability table in metrics.json.")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
 @click.pass_context
 def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
              fold: int | None, images: Path | None, mask_values: str | None, source_resolution: float | None,
              tta: bool, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int,
-             kind_ratio: float | None, min_alarm_area: float, overwrite: bool) -> None:
+             kind_ratio: float | None, min_alarm_area: float, uncertainty: bool, overwrite: bool) -> None:
     """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
 
     Scores cover every chip of the data (landslide and non-landslide), then each kind apart; the
@@ -75,7 +78,7 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
     request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
                           source_resolution=source_resolution, split=split, fold=fold, threshold=_threshold(threshold),
                           tta=tta, trust_model=trust_model, figures=figures, batch_size=batch_size, min_overlap=min_overlap,
-                          kind_ratio=kind_ratio, min_alarm_area=min_alarm_area)
+                          kind_ratio=kind_ratio, min_alarm_area=min_alarm_area, uncertainty=uncertainty)
     if split == "val" and fold is None and not images:
         raise ConfigError("--split val needs --fold (the validation fold of that model)")
     progress = ctx.obj["progress"]

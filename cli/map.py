@@ -42,6 +42,10 @@ DEFAULTS = PredictConfig()
               help="Map at this pixel size in metres (the outputs are on that grid). Default: the model's training "
                    "resolution, so landslides appear at the size it learnt them; the scene's own for a bare .keras.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average each tile over its four flips (4x slower).")
+@click.option("--uncertainty", is_flag=True,
+              help="Also write uncertainty.tif, the standard deviation of the probability over the four flips of "
+                   "every model (and the fold models of an ensemble), and mean_uncertainty per polygon: review the "
+                   "least sure polygons first. Predicts the flips (4x slower); the probability is unchanged.")
 @click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
               "is a program: use this only for files from a source you trust.")
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
@@ -57,7 +61,7 @@ DEFAULTS = PredictConfig()
 @click.pass_context
 def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
                 tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
-                slope_action, inventory, sentinel2, resolution, tta, trust_model, allow_no_crs, cluster, region_crs, resume,
+                slope_action, inventory, sentinel2, resolution, tta, uncertainty, trust_model, allow_no_crs, cluster, region_crs, resume,
                 fail_fast, overwrite) -> None:
     """Map SCENE (any GDAL raster; several files, folders or globs for a region) with MODEL (a run folder
     or a .keras file) into OUT: probability.tif, landslides.tif, inventory.gpkg and quicklook.png.
@@ -74,6 +78,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
+        uncertainty=uncertainty,
         trust_model=trust_model)
     from lim_tf.mapping.region import RegionConfig, map_scenes
 

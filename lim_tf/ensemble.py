@@ -29,6 +29,9 @@ class Ensemble:
     models: list[keras.Model]
     names: list[str]
     tta: bool = False
+    # Also predict the four flips of every member (whatever `tta`) and return their standard
+    # deviation: where the members and orientations disagree, the map is least sure.
+    uncertainty: bool = False
 
     @property
     def bands(self) -> int:
@@ -40,12 +43,18 @@ class Ensemble:
 
     def predict_members(self, images: np.ndarray) -> np.ndarray:
         """Each member's probability: (members, batch, height, width)."""
-        return self._members(tf.convert_to_tensor(images, tf.float32)).numpy()
+        return self._members(tf.convert_to_tensor(images, tf.float32))[0].numpy()
+
+    def predict_with_uncertainty(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(each member's probability, the standard deviation over every member's four flips (batch,
+        height, width)); needs `uncertainty`."""
+        members, spread = self._members(tf.convert_to_tensor(images, tf.float32))
+        return members.numpy(), spread.numpy()
 
     @functools.cached_property
     def _members(self):
         # One trace serves every image size; predict_on_batch would retrace for each new tile shape.
-        flips = FLIPS if self.tta else ((),)
+        flips = FLIPS if self.tta or self.uncertainty else ((),)
 
         def flipped(model, images, axes):
             if not axes:
@@ -54,8 +63,12 @@ class Ensemble:
 
         @tf.function(input_signature=[tf.TensorSpec([None, None, None, self.bands], tf.float32)])
         def members(images):
-            return tf.stack([tf.add_n([flipped(model, images, axes) for axes in flips]) / len(flips)
-                             for model in self.models])
+            each = tf.stack([tf.stack([flipped(model, images, axes) for axes in flips]) for model in self.models])
+            # (members, flips, batch, height, width): TTA averages the flips, else the unflipped one counts.
+            probability = tf.reduce_mean(each, axis=1) if self.tta else each[:, 0]
+            spread = tf.math.reduce_std(tf.reshape(each, [-1, *tf.unstack(tf.shape(each)[2:])]), axis=0) \
+                if self.uncertainty else tf.zeros([0])
+            return probability, spread
 
         return members
 

@@ -4,6 +4,7 @@ per-image rows, threshold sweep, figures and comparison tables."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -30,6 +31,7 @@ from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_object
 log = logging.getLogger(__name__)
 TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
 KINDS = ("landslide_chips", "non_landslide_chips")
+UNCERTAINTY_EDGES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)  # lower edges of the reliability table's bins
 
 
 def false_positive_m2_per_km2(confusion: Confusion) -> float:
@@ -54,6 +56,17 @@ class Evaluation:
     landslide_chips_detected: int = 0  # landslide chips where at least one true landslide is touched
     non_landslide_chips_alarmed: int = 0  # non-landslide chips with at least one predicted region
     kind_ratio: float | None = None  # non-landslide chips per landslide chip of the source, for reweighting
+    # eval --uncertainty: per bin of the spread over members and flips, (valid pixels, wrong pixels)
+    reliability: np.ndarray | None = None
+
+    def reliability_table(self) -> list[dict[str, Any]] | None:
+        """Error rate per uncertainty bin: where the model is less sure, is it wrong more often?"""
+        if self.reliability is None:
+            return None
+        edges = (*UNCERTAINTY_EDGES, float("inf"))
+        return [{"uncertainty_from": low, "uncertainty_to": high, "pixels": int(pixels),
+                 "error_rate": float(wrong / pixels) if pixels else None}
+                for low, high, (pixels, wrong) in zip(edges[:-1], edges[1:], self.reliability)]
 
     def image_level(self) -> dict[str, Any]:
         """What a user reading a map per chip sees: landslides found, empty ground kept quiet."""
@@ -87,7 +100,8 @@ class Evaluation:
                 "false_positive_m2_per_km2": false_positive_m2_per_km2(self.confusion), **kinds,
                 "objects": {**self.objects.__dict__, **self.objects.scores()},
                 "f1_optimal_threshold_on_this_data": best, "f1_at_that_threshold": best_f1,
-                "images": len(self.rows), "image_level": self.image_level(), "at_kind_ratio": self.at_kind_ratio()}
+                "images": len(self.rows), "image_level": self.image_level(), "at_kind_ratio": self.at_kind_ratio(),
+                "reliability": self.reliability_table()}
 
 
 def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
@@ -102,8 +116,15 @@ def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int
             if images.shape[-1] != model.bands:
                 raise InputError(f"{batch[0][0]}: images have {images.shape[-1]} bands but the model takes "
                                  f"{model.bands}; evaluate on data with the training bands")
-            for (name, image, mask), probability in zip(batch, model.predict(images)):
+            if model.uncertainty:
+                members, spreads = model.predict_with_uncertainty(images)
+                probabilities = members.mean(axis=0)
+            else:
+                probabilities, spreads = model.predict(images), [None] * len(batch)
+            for (name, image, mask), probability, spread in zip(batch, probabilities, spreads):
                 _add(result, name, image, mask, probability, min_overlap, keep)
+                if spread is not None:
+                    _add_reliability(result, mask, probability, spread)
             bar.update(len(batch))
     if not result.rows:
         raise InputError("nothing to evaluate: the split or folder holds no images")
@@ -132,6 +153,15 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
                         "predicted_objects": objects.predicted_objects})
     if len(result.examples) < keep:
         result.examples.append((name, image, truth, predicted))
+
+
+def _add_reliability(result: Evaluation, mask, probability, spread) -> None:
+    valid = mask != IGNORE
+    wrong = ((probability >= result.threshold) != (mask == LANDSLIDE)) & valid
+    bins = np.digitize(spread[valid], UNCERTAINTY_EDGES[1:])
+    counts = np.stack([np.bincount(bins, minlength=len(UNCERTAINTY_EDGES)),
+                       np.bincount(bins, weights=wrong[valid], minlength=len(UNCERTAINTY_EDGES))], axis=1)
+    result.reliability = counts if result.reliability is None else result.reliability + counts
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -236,6 +266,7 @@ class EvalRequest:
     # None: what the records' manifest states for their source, if anything.
     kind_ratio: float | None = None
     min_alarm_area: float = 50.0  # m²: a predicted region at least this large on empty ground is a false alarm
+    uncertainty: bool = False  # also a reliability table: error rate per bin of the spread over members and flips
 
 
 def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
@@ -244,6 +275,7 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     from lim_tf.ensemble import load_run
 
     model, state = load_run(run, request.fold, request.tta, request.trust_model)
+    model = dataclasses.replace(model, uncertainty=request.uncertainty)
     threshold = request.threshold
     if threshold == "run":
         threshold = float(state.get("threshold", 0.5))

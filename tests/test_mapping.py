@@ -253,3 +253,25 @@ def test_a_scene_in_a_crs_without_ground_units_is_refused(tmp_path):
     result = run("map", scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out")
     assert_one_line_error(result, "scene.tif", "neither projected nor geographic")
     assert not (tmp_path / "out").exists()
+
+
+def test_uncertainty_is_the_spread_of_the_flipped_predictions(tmp_path):
+    rng = np.random.default_rng(5)
+    band = rng.integers(0, 256, (64, 64)).astype(np.uint8)
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    model = build_model(ModelConfig(name="unet", width=1 / 16))
+    model.save(tmp_path / "unet.keras")
+    result = run("map", scene, tmp_path / "unet.keras", tmp_path / "out", "--uncertainty", "--tile", "64",
+                 "--overlap", "0")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(scene) as src:
+        image = np.moveaxis(src.read(), 0, -1)[None].astype(np.float32)
+    flips = [np.flip(model.predict(np.flip(image, axes), verbose=0), axes) if axes else model.predict(image, verbose=0)
+             for axes in ((), (2,), (1,), (1, 2))]
+    expected = np.std(np.stack(flips)[..., 0], axis=0)[0]  # population standard deviation of the four
+    with rasterio.open(tmp_path / "out/uncertainty.tif") as src:
+        np.testing.assert_allclose(src.read(1), expected, atol=1e-6)
+    with rasterio.open(tmp_path / "out/probability.tif") as src:  # the probability is the unflipped one still
+        np.testing.assert_allclose(src.read(1), flips[0][0, ..., 0], atol=1e-6)
+    meta, _, _, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
+    assert "mean_uncertainty" in list(meta["fields"])

@@ -143,3 +143,28 @@ def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_c
     weighted = metrics["at_kind_ratio"]
     assert weighted["non_landslide_weight"] == 2.0
     assert weighted["precision"] == tp / (tp + fp) and weighted["f1"] == 2 * tp / (2 * tp + fp + fn)
+
+
+def test_the_reliability_table_counts_errors_per_uncertainty_bin():
+    from lim_tf.ensemble import Ensemble
+    from lim_tf.evaluate import evaluate
+
+    class Known(Ensemble):  # band 0 is the probability, band 1 the spread over flips and members
+        def __init__(self):
+            super().__init__([], ["known"], uncertainty=True)
+
+        bands = 2
+
+        def predict_with_uncertainty(self, images):
+            return images[None, ..., 0], images[..., 1]
+
+    image = np.zeros((4, 4, 2), np.float32)
+    mask = np.zeros((4, 4), np.uint8)
+    mask[0] = 1  # 4 landslide pixels, predicted 0: wrong, and sure of it (spread 0)
+    image[1, :, 0] = 1.0  # 4 background pixels predicted 1: wrong, unsure (spread 0.3)
+    image[1, :, 1] = 0.3
+    image[2, :2, 1] = 0.015  # 2 right pixels in the 0.01..0.02 bin; the other 6 right ones in 0..0.01
+    table = evaluate(Known(), [("x", image, mask)], 0.5, batch_size=1, progress=False).metrics()["reliability"]
+    by_bin = {row["uncertainty_from"]: (row["pixels"], row["error_rate"]) for row in table}
+    assert by_bin[0.0] == (10, 0.4) and by_bin[0.01] == (2, 0.0) and by_bin[0.2] == (4, 1.0)
+    assert by_bin[0.05] == (0, None)

@@ -30,7 +30,8 @@ class SceneAssembly:
                                     config.allow_no_crs, mapping.resolution)
             self.stack.callback(self.scene.close)
             self.folder = staging if single else self.stack.enter_context(atomic_directory(staging / name))
-            self.writer = SceneWriter(self.scene, self.folder, len(mapping.model_names) > 1, mapping.threshold)
+            self.writer = SceneWriter(self.scene, self.folder, len(mapping.model_names) > 1, mapping.threshold,
+                                      config.uncertainty)
         except BaseException:
             self.stack.__exit__(*sys.exc_info())
             raise

@@ -52,4 +52,5 @@ class MapConfig:
     # so a model meets landslides at the size it learnt them. Without one, the scene's own pixels.
     resolution: float | None = None
     tta: bool = False  # average each tile's prediction over its four flips
+    uncertainty: bool = False  # uncertainty.tif and mean_uncertainty: spread over members and flips
     trust_model: bool = False  # load models that carry Python code (see models.load_model)

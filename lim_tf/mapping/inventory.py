@@ -70,7 +70,7 @@ def burn(polygons: list[shapely.Polygon], mask_path: Path, target: Path) -> None
 
 
 def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path | None, crs: Any,
-             min_area: float) -> list[dict[str, Any]]:
+             min_area: float, uncertainty: Path | None = None) -> list[dict[str, Any]]:
     """Attributes per polygon: id, area, perimeter, mean/max probability, centroid, agreement.
 
     Zonal statistics come from one pass over the rasters in strips (polygon ids rasterised by pixel
@@ -84,6 +84,7 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
         return []
     total, count, peak = _zonal(polygons, probability)
     shares = _zonal(polygons, agreement)[0] / np.maximum(count, 1) / 100 if agreement else None
+    spread = _zonal(polygons, uncertainty)[0] / np.maximum(count, 1) if uncertainty else None
     centroids = shapely.centroid(np.asarray(polygons, dtype=object))
     if crs is not None:
         centroids = to_lonlat(centroids, crs)
@@ -96,6 +97,8 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
                    "centroid_lat": float(centroids[i].y)}
         if shares is not None:
             feature["model_agreement"] = float(shares[i])
+        if spread is not None:  # review the least sure polygons first
+            feature["mean_uncertainty"] = float(spread[i])
         features.append(feature)
     return features
 

@@ -16,7 +16,7 @@ from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat, wr
 from lim_tf.mapping.mosaic import write_mosaic
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 
-WEIGHTED = ("mean_probability", "model_agreement", "mean_slope")  # area-weighted over the merged parts
+WEIGHTED = ("mean_probability", "model_agreement", "mean_slope", "mean_uncertainty")  # area-weighted over the merged parts
 HIGHEST = ("max_probability", "low_slope")
 
 

@@ -37,6 +37,7 @@ class SceneRasters:
     probability: Path
     landslides: Path
     agreement: Path | None  # share of ensemble members over the threshold, x 100 (ensembles only)
+    uncertainty: Path | None = None  # standard deviation over members and flips (map --uncertainty)
 
 
 def _round32(value: int) -> int:
@@ -51,6 +52,7 @@ class TileResult:
     probability: np.ndarray  # float32, PROBABILITY_NODATA where the scene has no data
     landslide: np.ndarray  # uint8: 1, 0, or MASK_NODATA
     agreement: np.ndarray | None  # uint8 percent of members over the threshold (ensembles only)
+    uncertainty: np.ndarray | None = None  # float32 standard deviation over members and flips, if asked
 
 
 def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Tile]]:
@@ -83,11 +85,17 @@ def check_disk(folder: Path, shape: tuple[int, int], members: int) -> None:
 def predict_batch(scene: Scene, model: Ensemble, batch: list[Tile], threshold: float) -> list[TileResult]:
     """Read, predict and crop one batch of tiles."""
     reads = _read_batch(scene, batch)
-    members = model.predict_members(np.stack([image for image, _ in reads]))
-    return tile_results(batch, members, [valid for _, valid in reads], threshold)
+    return tile_results(batch, *predict_images(model, [image for image, _ in reads]),
+                        [valid for _, valid in reads], threshold)
 
 
-def tile_results(batch: list[Tile], members: np.ndarray, valids: list[np.ndarray],
+def predict_images(model: Ensemble, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each member's probability for a batch and, with `model.uncertainty`, the spread over members and flips."""
+    batch = np.stack(images)
+    return model.predict_with_uncertainty(batch) if model.uncertainty else (model.predict_members(batch), None)
+
+
+def tile_results(batch: list[Tile], members: np.ndarray, spread: np.ndarray | None, valids: list[np.ndarray],
                  threshold: float) -> list[TileResult]:
     """Per tile of a predicted batch: mean probability, landslide mask and member agreement on its core."""
     results = []
@@ -100,45 +108,50 @@ def tile_results(batch: list[Tile], members: np.ndarray, valids: list[np.ndarray
         if len(own) > 1:
             agree = np.round(100 * (own >= threshold).mean(axis=0))
             agreement = np.where(inside, agree, MASK_NODATA).astype(np.uint8)
+        uncertainty = None if spread is None else \
+            np.where(inside, spread[index][rows, cols], PROBABILITY_NODATA).astype(np.float32)
         results.append(TileResult(t, np.where(inside, probability, PROBABILITY_NODATA).astype(np.float32),
-                                  landslide, agreement))
+                                  landslide, agreement, uncertainty))
     return results
 
 
 class SceneWriter:
     """The scene's raw (uncompressed, tiled) GeoTIFFs, written tile result by tile result."""
 
-    def __init__(self, scene: Scene, folder: Path, ensemble: bool, threshold: float) -> None:
+    def __init__(self, scene: Scene, folder: Path, ensemble: bool, threshold: float,
+                 uncertainty: bool = False) -> None:
         height, width = scene.shape
         profile = dict(driver="GTiff", width=width, height=height, count=1, crs=scene.dataset.crs,
                        transform=scene.dataset.transform, tiled=True, blockxsize=256, blockysize=256,
                        BIGTIFF="IF_SAFER")  # uncompressed: these are compressed once, as COGs
         self.rasters = SceneRasters(folder / "probability_raw.tif", folder / "landslides_raw.tif",
-                                    folder / "agreement_raw.tif" if ensemble else None)
-        self.outputs = [rasterio.open(self.rasters.probability, "w", dtype="float32", nodata=PROBABILITY_NODATA,
-                                      **profile),
-                        rasterio.open(self.rasters.landslides, "w", dtype="uint8", nodata=MASK_NODATA, **profile)]
-        if ensemble:
-            self.outputs.append(rasterio.open(self.rasters.agreement, "w", dtype="uint8", nodata=MASK_NODATA,
-                                              **profile))
-        style_probability_band(self.outputs[0], threshold)
-        style_landslide_band(self.outputs[1])
+                                    folder / "agreement_raw.tif" if ensemble else None,
+                                    folder / "uncertainty_raw.tif" if uncertainty else None)
+        kinds = {"probability": ("float32", PROBABILITY_NODATA), "landslides": ("uint8", MASK_NODATA),
+                 "agreement": ("uint8", MASK_NODATA), "uncertainty": ("float32", PROBABILITY_NODATA)}
+        self.outputs = {name: rasterio.open(getattr(self.rasters, name), "w", dtype=dtype, nodata=nodata, **profile)
+                        for name, (dtype, nodata) in kinds.items() if getattr(self.rasters, name) is not None}
+        style_probability_band(self.outputs["probability"], threshold)
+        style_landslide_band(self.outputs["landslides"])
+        if uncertainty:
+            self.outputs["uncertainty"].set_band_description(1, "standard deviation of the probability over the "
+                                                                "ensemble's members and the four flips")
 
     def write(self, result: TileResult) -> None:
         t = result.tile
         window = Window(t.col, t.row, t.cols, t.rows)
-        self.outputs[0].write(result.probability, 1, window=window)
-        self.outputs[1].write(result.landslide, 1, window=window)
-        if len(self.outputs) > 2:
-            self.outputs[2].write(result.agreement, 1, window=window)
+        arrays = {"probability": result.probability, "landslides": result.landslide,
+                  "agreement": result.agreement, "uncertainty": result.uncertainty}
+        for name, output in self.outputs.items():
+            output.write(arrays[name], 1, window=window)
 
     def close(self) -> None:
         """Close the rasters and check they reached the disk: GDAL writes cached blocks on closing
         and only prints a failure there (a full disk), so a short file is the sign to stop at."""
         with native_stderr_silenced():  # libtiff prints a failed write here; the size check reports it
-            for output in self.outputs:
+            for output in self.outputs.values():
                 output.close()
-        for output in self.outputs:
+        for output in self.outputs.values():
             blocks = -(-output.height // 256) * -(-output.width // 256)
             expected = blocks * 256 * 256 * np.dtype(output.dtypes[0]).itemsize
             if os.path.getsize(output.name) < expected:
@@ -150,7 +163,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
     check_disk(folder, scene.shape, len(model.models))
     batches = plan_batches(scene.shape, config)
-    writer = SceneWriter(scene, folder, len(model.models) > 1, config.threshold)
+    writer = SceneWriter(scene, folder, len(model.models) > 1, config.threshold, model.uncertainty)
     start, pixels = time.perf_counter(), 0
     pixel_km2 = _pixel_area_km2(scene)
     bar = tqdm(total=sum(map(len, batches)), desc="mapping", unit="tile", disable=not progress)
@@ -163,10 +176,10 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
             reads = reading.result()
             if index + 1 < len(batches):
                 reading = io.submit(_read_batch, scene, batches[index + 1])
-            members = model.predict_members(np.stack([image for image, _ in reads]))
+            members, spread = predict_images(model, [image for image, _ in reads])
             if writing is not None:
                 writing.result()  # at most one batch waits to be written, so memory stays bounded
-            results = tile_results(batch, members, [valid for _, valid in reads], config.threshold)
+            results = tile_results(batch, members, spread, [valid for _, valid in reads], config.threshold)
             writing = io.submit(lambda done: [writer.write(r) for r in done], results)
             pixels += sum(t.rows * t.cols for t in batch)
             bar.update(len(batch))

@@ -210,7 +210,8 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it
     run.job = SceneJob(path, model, config.fold, config.tta, config.trust_model,
                        config.bands, config.nodata,
-                       config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()))
+                       config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()),
+                       config.uncertainty)
     return run
 
 

@@ -38,6 +38,7 @@ class Mapping:
 def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, dict]:
     """Load the model and settle threshold and resolution: the options, else the run's."""
     model, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
+    model = dataclasses.replace(model, uncertainty=config.uncertainty)
     threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
     return model, Mapping(threshold, config.resolution or state.get("resolution"), model.names, model.bands), state
 
@@ -80,7 +81,11 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
                                   config.predict.probability_dtype == "uint8")
         options = config.polygons
         polygons = vectorize(rasters.landslides)
-        features = describe(clean(polygons, options), rasters.probability, rasters.agreement, crs, options.min_area)
+        features = describe(clean(polygons, options), rasters.probability, rasters.agreement, crs, options.min_area,
+                            rasters.uncertainty)
+        if rasters.uncertainty is not None:
+            write_cog(rasters.uncertainty, folder / "uncertainty.tif", "AVERAGE",
+                      config.predict.probability_dtype == "uint8")
         features = _slope(features, slope, config) if slope is not None else features
         landslides = rasters.landslides
         if options.fill_holes or options.simplify or len(features) < len(polygons):

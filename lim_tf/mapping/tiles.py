@@ -35,6 +35,7 @@ class SceneJob:
     resolution: float | None
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
+    uncertainty: bool = False
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -51,7 +52,7 @@ def run_batch(job: SceneJob, batch: list[Tile]) -> int:
     opened once per process and kept, so a worker pays for loading them once."""
     from lim_tf.mapping.predict import predict_batch
 
-    model = _load(job.model, job.fold, job.tta, job.trust_model)[0]
+    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty)
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
     for result in predict_batch(scene, model, batch, job.threshold):
         save_result(job.folder, result)
@@ -59,10 +60,12 @@ def run_batch(job: SceneJob, batch: list[Tile]) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _load(model: str, fold: int | None, tta: bool, trust: bool):
+def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool):
+    import dataclasses
+
     from lim_tf.ensemble import load_models
 
-    return load_models(Path(model), fold, tta, trust)
+    return dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
 
 
 @functools.lru_cache(maxsize=4)
@@ -80,6 +83,8 @@ def save_result(folder: str | Path, result: "TileResult") -> None:
     arrays = {"probability": result.probability, "landslide": result.landslide}
     if result.agreement is not None:
         arrays["agreement"] = result.agreement
+    if result.uncertainty is not None:
+        arrays["uncertainty"] = result.uncertainty
     np.savez(temporary, **arrays)
     os.replace(temporary, path)
 
@@ -89,5 +94,5 @@ def load_result(folder: str | Path, tile: Tile) -> "TileResult":
     from lim_tf.mapping.predict import TileResult
 
     with np.load(tile_path(folder, tile)) as data:
-        agreement = data["agreement"] if "agreement" in data.files else None
-        return TileResult(tile, data["probability"], data["landslide"], agreement)
+        optional = {name: data[name] if name in data.files else None for name in ("agreement", "uncertainty")}
+        return TileResult(tile, data["probability"], data["landslide"], **optional)
