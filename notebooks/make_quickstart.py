@@ -86,7 +86,41 @@ plt.figure(figsize=(7, 7))
 plt.imshow(Image.open(WORK / "map/quicklook.png"))
 plt.axis("off")
 plt.show()"""),
-    ("md", "## 6. Export for TF Serving"),
+    ("md", """## 6. The analyst's loop: review the map, turn the review into labels, adapt the model
+
+In QGIS an analyst opens `map/inventory.gpkg` (styled on open), sets `review` to `confirmed` on real
+landslides and `rejected` on false alarms, and draws missed landslides with `confirmed`. Here the
+scene's known truth plays the analyst. `data build --review` makes records in which confirmed and
+drawn polygons are landslide, rejected ones background (hard negatives) and unreviewed ground is
+ignored; `train --init-from` starts from the model that made the map."""),
+    ("code", """import pyogrio.raw
+import shapely
+
+meta, _, geometry, _ = pyogrio.raw.read(WORK / "map/inventory.gpkg", layer="inventory")
+mapped = list(shapely.from_wkb(geometry))
+truth = list(shapely.from_wkb(pyogrio.raw.read(synthetic / "scene/inventory.gpkg")[2]))
+reviews = ["confirmed" if any(p.intersects(t) for t in truth) else "rejected" for p in mapped]
+missed = [t for t in truth if not any(t.intersects(p) for p in mapped)]
+polygons, reviews = mapped + missed, reviews + ["confirmed"] * len(missed)
+pyogrio.raw.write(WORK / "edited.gpkg", shapely.to_wkb(polygons),
+                  [np.arange(1, len(polygons) + 1), np.array(reviews, dtype=object)], ["id", "review"],
+                  driver="GPKG", geometry_type="Polygon", crs=meta["crs"])
+print({r: reviews.count(r) for r in ("confirmed", "rejected")}, "of which drawn:", len(missed))
+
+from lim_tf.config import ChipConfig, SourceConfig
+
+reviewed = WORK / "reviewed"
+build_dataset(synthetic / "scene/scene.tif", reviewed,
+              DataConfig(source=SourceConfig(format="geotiff", labels=str(WORK / "edited.gpkg"), review=True),
+                         chip=ChipConfig(mode="grid", size=128), split=SplitConfig(test_landslide=0, folds=2)),
+              overwrite=True, progress=False)
+shutil.rmtree(WORK / "adapted", ignore_errors=True)
+adapted = train(reviewed, WORK / "adapted",
+                resolve_train_config("fcn-fl", overrides={"init_from": str(run), "epochs": 2, "batch_size": 4,
+                                                          "tile": 64, "freeze_encoder_epochs": 1, "log_images": 0}),
+                progress=False)
+print("adapted from", adapted["init_from"], "->", adapted["ensemble"]["models"])"""),
+    ("md", "## 7. Export for TF Serving"),
     ("code", """from lim_tf.export import export_run
 
 shutil.rmtree(WORK / "serving", ignore_errors=True)
