@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 
-.PHONY: demo test bench reliability clean
+.PHONY: demo test bench reliability clean qgis-screenshot wheel-check
 
 $(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ bench: $(BIN)/.installed
 # Kills at random moments, out-of-space writes and fuzzed inputs against every command (about an hour).
 reliability: $(BIN)/.installed
 	$(BIN)/python -m reliability
+
+# The README's QGIS picture: the demo scene mapped with the shipped model, opened and rendered by QGIS
+# itself with lim-tf's styles (needs: apt-get install qgis python3-qgis).
+qgis-screenshot: $(BIN)/.installed
+	$(BIN)/lim-tf -q data synth $(DEMO)/synthetic --overwrite
+	$(BIN)/lim-tf -q map $(DEMO)/synthetic/scene/scene.tif bijie $(DEMO)/map-bijie --min-area 50 --overwrite
+	QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=$$(mktemp -d) /usr/bin/python3 lim_tf/mapping/qgis_snapshot.py \
+		$(DEMO)/map-bijie docs/qgis-demo-map.png --scene $(DEMO)/synthetic/scene/scene.tif --size 900
+
+# The package as users install it: a wheel in a fresh environment, run from outside the checkout.
+wheel-check: $(BIN)/.installed
+	bash .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info

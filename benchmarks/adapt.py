@@ -7,7 +7,7 @@ ground, never at random: tiles left of --split-column adapt, tiles right of it (
 buffer, so no landslide lies in both) test. Tiles are read as --source-resolution metres and brought
 to the model's resolution. Each size N draws N adaptation tiles (seed 0); 20 % of them validate
 (the threshold and the best epoch are chosen there), the rest train with `train --init-from MODEL`
-for --steps steps. Every run is scored on the whole test block at its validation threshold (the
+for --steps steps of 16 tiles (20 an epoch, validated every third). Every run is scored on the whole test block at its validation threshold (the
 zero-shot model at its own). Results go to OUT/results.json and a table; the last line is JSON.
 """
 
@@ -30,6 +30,7 @@ from common import cpu_model  # noqa: E402
 
 LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
 SCORES = ("f1", "precision", "recall", "iou_landslide")
+STEPS_PER_EPOCH = 20
 
 
 def lim(*args: object) -> None:
@@ -95,10 +96,10 @@ def main() -> None:
                 lim("data", "build", link_folder(chosen, args.tiles, out / f"tiles-{size}"), records,
                     "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 5, *common)
             model = out / f"run-{size}"
-            epochs = max(3, round(args.steps / max(1, (count * 4 // 5) // 16)))
+            epochs = max(3, args.steps // STEPS_PER_EPOCH)  # the same number of steps whatever N: tiles repeat
             lim("train", records, model, "--init-from", args.model, "--preset", "cpu", "--epochs", epochs,
-                "--steps-per-epoch", max(1, (count * 4 // 5) // 16), "--validation-every", max(1, epochs // 12),
-                "--freeze-encoder-epochs", max(1, epochs // 10), "--learning-rate", 3e-4,
+                "--steps-per-epoch", STEPS_PER_EPOCH, "--validation-every", 3, "--freeze-encoder-epochs", 2,
+                "--learning-rate", 3e-4,
                 *(["--resume"] if model.exists() else []))
             minutes = (time.time() - started) / 60
         lim("eval", model, "--records", test_records, "--out", out / f"eval-{size}", "--figures", 4, "--overwrite")

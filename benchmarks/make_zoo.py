@@ -44,7 +44,7 @@ def fixed_set(run: Path) -> list[str]:
         rows = list(csv.DictReader(handle))
     chosen = []
     for kind in ("landslide", "non_landslide"):
-        chosen += sorted(r["id"] for r in rows if r["kind"] == kind)[:FIXED_PER_KIND]
+        chosen += sorted(r["id"].rsplit("/", 1)[-1] for r in rows if r["kind"] == kind)[:FIXED_PER_KIND]
     return chosen
 
 
@@ -115,6 +115,9 @@ def main() -> None:
             "threshold_source": state.get("threshold_source", "validation"),
             "preprocessing": "raw pixel values (uint8 RGB); the per-band normalisation of the training records is "
                              "inside the model; scenes are brought to the model's resolution by lim-tf map",
+            # The input normalisation is part of the architecture, not of the weights: the card carries it.
+            "normalization": {"mean": np.ravel(model.get_layer("normalize").mean).astype(float).tolist(),
+                              "std": np.sqrt(np.ravel(model.get_layer("normalize").variance)).astype(float).tolist()},
             "parameters": int(model.count_params()), "weights_kb": round(target.stat().st_size / 1024),
             "scores": {"test": {**{k: test[k] for k in SCORES if k in test}, "data": words["test_data"]},
                        "test_tta": {k: results["test_tta"][k] for k in SCORES if k in results["test_tta"]},

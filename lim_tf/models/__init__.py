@@ -71,7 +71,7 @@ def build_model(config: ModelConfig) -> keras.Model:
     probability = keras.layers.Activation("sigmoid", dtype="float32", name="probability")(logits)
     model = keras.Model(inputs, probability, name=config.name.replace("-", "_"))
     if config.encoder_weights:
-        load_encoder_weights(model, config.encoder_weights, std)
+        load_encoder_weights(model, config.encoder_weights, np.sqrt(variance))
     return model
 
 

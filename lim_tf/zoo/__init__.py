@@ -65,6 +65,7 @@ def load(name: str) -> tuple[Any, dict[str, Any]]:
     entry = card(name)
     spec = entry["model"]
     model = build_model(ModelConfig(name=spec["name"], bands=len(entry["bands"]), width=spec["width"],
+                                    mean=tuple(entry["normalization"]["mean"]), std=tuple(entry["normalization"]["std"]),
                                     batch_norm=spec["batch_norm"], policy="float32"))
     load_weights(model, weights_path(name))
     return model, run_state(name)

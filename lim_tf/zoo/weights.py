@@ -17,12 +17,13 @@ def _keys(model: keras.Model) -> list[tuple[str, keras.Variable]]:
 
 
 def save_weights(model: keras.Model, path: Path, dtype: str = "float16") -> None:
-    """Write every weight (floats as `dtype`) to `path`."""
+    """Write every weight to `path`: convolution kernels (nearly all of the bytes) as `dtype`, the rest
+    (biases, batch-normalisation statistics, whose rounding moves predictions most) as float32."""
     with h5py.File(path, "w") as file:
         for key, variable in _keys(model):
             value = keras.ops.convert_to_numpy(variable)
             if np.issubdtype(value.dtype, np.floating):
-                value = value.astype(dtype)
+                value = value.astype(dtype if value.ndim >= 2 else "float32")
             file.create_dataset(key, data=value)
 
 
