@@ -45,7 +45,7 @@ qgis-screenshot: $(BIN)/.installed
 	$(BIN)/lim-tf -q data synth $(DEMO)/synthetic --overwrite
 	$(BIN)/lim-tf -q map $(DEMO)/synthetic/scene/scene.tif bijie $(DEMO)/map-bijie --min-area 50 --overwrite
 	QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=$$(mktemp -d) /usr/bin/python3 lim_tf/mapping/qgis_snapshot.py \
-		$(DEMO)/map-bijie docs/qgis-demo-map.png --scene $(DEMO)/synthetic/scene/scene.tif --size 900
+		$(DEMO)/map-bijie docs/qgis-demo-map.jpg --scene $(DEMO)/synthetic/scene/scene.tif --size 800
 
 # The package as users install it: a wheel in a fresh environment, run from outside the checkout.
 wheel-check: $(BIN)/.installed
