@@ -74,7 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--resolution", type=float, default=1.6, help="the model's resolution (records are built at it)")
     parser.add_argument("--scene-size", type=int, default=1536)
     args = parser.parse_args()
     out = args.out
@@ -89,11 +90,12 @@ def main() -> None:
     review = play_analyst(out / "map-a" / "inventory.gpkg", truth["a"], out / "edited-a.gpkg")
     lim("map", scene["b"], args.model, out / "map-b-before", "--min-area", 20, "--check", truth["b"], "--overwrite")
     lim("data", "build", scene["a"], out / "reviewed", "--format", "geotiff", "--labels", out / "edited-a.gpkg",
-        "--review", "--chip-mode", "grid", "--chip-size", 256, "--test-landslide", 0, "--test-non-landslide", 0,
-        "--folds", 2, "--overwrite")
+        "--review", "--chip-mode", "grid", "--chip-size", 256, "--resolution", args.resolution, "--test-landslide", 0,
+        "--test-non-landslide", 0, "--folds", 2, "--overwrite")
     started = time.time()
-    lim("train", out / "reviewed", out / "adapted", "--init-from", args.model, "--epochs", args.epochs,
-        "--tile", 128, "--batch-size", 8, "--freeze-encoder-epochs", 1, "--monitor", "val_loss")
+    # The shipped model's own recipe (cross-entropy), at its resolution: only the data is new.
+    lim("train", out / "reviewed", out / "adapted", "--init-from", args.model, "--preset", "cpu", "--epochs",
+        args.epochs, "--steps-per-epoch", 20, "--validation-every", 2, "--freeze-encoder-epochs", 2)
     minutes = (time.time() - started) / 60
     lim("map", scene["b"], out / "adapted", out / "map-b-after", "--min-area", 20, "--check", truth["b"],
         "--overwrite")
