@@ -41,8 +41,8 @@ RUN = textwrap.dedent('''
             peaks = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
         else:
             from distributed import Client, LocalCluster
-            from lim_tf.cluster import WORKER_ENVIRONMENT
-            from lim_tf.worker import WorkerSetup
+            from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
+            from lim_tf.runtime.worker import WorkerSetup
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=":0", env=WORKER_ENVIRONMENT) as cluster, Client(cluster) as client:
                 client.register_plugin(WorkerSetup())  # TensorFlow imported, as it is here before the clock

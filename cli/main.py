@@ -9,7 +9,7 @@ import click
 
 from lim_tf import __version__
 from lim_tf.errors import LimError, out_of_space
-from lim_tf.runtime import configure
+from lim_tf.runtime.process import configure
 
 
 class LimGroup(click.Group):

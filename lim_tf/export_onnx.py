@@ -55,7 +55,7 @@ CONVERSION_BASE_BYTES = 2**30
 
 def check_conversion_memory(ensemble: Ensemble) -> None:
     """Refuse, in one line, a conversion that would exhaust the memory that is free."""
-    from lim_tf.memory import check_fits
+    from lim_tf.runtime.memory import check_fits
 
     parameters = sum(model.count_params() for model in ensemble.models)
     check_fits(CONVERSION_BASE_BYTES + CONVERSION_BYTES_PER_PARAMETER * parameters,
@@ -70,7 +70,7 @@ def convert(ensemble: Ensemble, members: bool = False) -> Any:
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
     from lim_tf.models.precision import as_float32
-    from lim_tf.runtime import native_stderr_silenced
+    from lim_tf.runtime.process import native_stderr_silenced
 
     check_conversion_memory(ensemble)
     graph_def, inputs, outputs = _frozen_graph([as_float32(m) for m in ensemble.models], ensemble.bands, members)

@@ -11,7 +11,7 @@ from typing import Literal
 import keras
 import tensorflow as tf
 
-from lim_tf.models.layers import PACKAGE
+from lim_tf import PACKAGE
 
 AlphaFor = Literal["landslide", "background"]
 EPSILON = 1e-7

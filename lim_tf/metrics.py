@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage
 
-from lim_tf.models.layers import PACKAGE
+from lim_tf import PACKAGE
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from lim_tf.models.layers import PACKAGE
+from lim_tf import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -25,12 +25,12 @@ from lim_tf.data.manifest import MANIFEST, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
-from lim_tf.memory import check_fits, training_bytes
+from lim_tf.runtime.memory import check_fits, training_bytes
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
 from lim_tf.run import RUN_FILE, read_state
-from lim_tf.runtime import peak_memory_mb, run_in_fresh_process
+from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"

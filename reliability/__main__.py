@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed after)")
     args = parser.parse_args()
-    from lim_tf.runtime import import_tensorflow_quietly
+    from lim_tf.runtime.process import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     from reliability.faults import run_faults

@@ -235,7 +235,7 @@ def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_pa
 
 
 def test_a_tile_that_cannot_fit_in_memory_is_refused_up_front(tmp_path):
-    from lim_tf.memory import available_bytes
+    from lim_tf.runtime.memory import available_bytes
 
     band = squares(64, 64, [(10, 10, 12)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)

@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from lim_tf.cluster import WORKER_ENVIRONMENT
+from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.region import RegionConfig, map_region, work_folder
 from lim_tf.models import ModelConfig, build_model

@@ -6,7 +6,7 @@ import pytest
 import shapely
 
 from lim_tf.config import ChipConfig, SourceConfig
-from lim_tf.data.geotiff import read_geotiff
+from lim_tf.data.sources.geotiff import read_geotiff
 from lim_tf.data.sample import IGNORE
 from test_cli_data import assert_one_line_error, run
 from test_sources import write_scene

@@ -4,7 +4,7 @@ import pytest
 
 from lim_tf.data.manifest import load_manifest
 from lim_tf.errors import InputError, WorkerError
-from lim_tf.runtime import run_in_fresh_process
+from lim_tf.runtime.process import run_in_fresh_process
 
 
 def test_the_call_runs_in_another_process_and_returns_its_result():

@@ -13,10 +13,10 @@ from rasterio.transform import from_origin
 
 from conftest import shared_path
 from lim_tf.config import ChipConfig, SourceConfig
-from lim_tf.data.bijie import read_bijie
-from lim_tf.data.folder import read_folder
-from lim_tf.data.geotiff import read_geotiff
-from lim_tf.data.l4s import read_l4s
+from lim_tf.data.sources.bijie import read_bijie
+from lim_tf.data.sources.folder import read_folder
+from lim_tf.data.sources.geotiff import read_geotiff
+from lim_tf.data.sources.l4s import read_l4s
 from lim_tf.data.sample import IGNORE, LANDSLIDE, parse_value_map
 
 

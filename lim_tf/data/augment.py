@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from lim_tf.config import AugmentConfig
+from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.sample import IGNORE, Chip
 from lim_tf.data.stats import PixelCounts, chip_counts
 
@@ -31,7 +32,7 @@ def mean_filter(image: np.ndarray, kernel: int) -> np.ndarray:
     pad = kernel // 2
     padded = tf.pad(tf.cast(image[None], tf.float32), [[0, 0], [pad, pad], [pad, pad], [0, 0]], "REFLECT")
     filtered = tf.nn.avg_pool2d(padded, kernel, 1, "VALID")[0].numpy()
-    return _back_to_dtype(filtered, image.dtype)
+    return to_record_dtype(filtered, image.dtype)
 
 
 def _band_range(image: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,21 +48,14 @@ def apply_gamma(image: np.ndarray, gamma: float, valid: np.ndarray) -> np.ndarra
     low, high = _band_range(image, valid)
     span = np.where(high > low, high - low, 1.0)
     unit = np.clip((image.astype(np.float64) - low) / span, 0.0, 1.0)
-    return _back_to_dtype(low + span * unit**gamma, image.dtype)
+    return to_record_dtype(low + span * unit**gamma, image.dtype)
 
 
 def add_noise(image: np.ndarray, std: float, rng: np.random.Generator, valid: np.ndarray) -> np.ndarray:
     """Additive Gaussian noise with standard deviation std x each band's range."""
     low, high = _band_range(image, valid)
     noisy = image.astype(np.float64) + rng.normal(0.0, 1.0, image.shape) * std * (high - low)
-    return _back_to_dtype(noisy, image.dtype)
-
-
-def _back_to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype)
+    return to_record_dtype(noisy, image.dtype)
 
 
 Recipe = Callable[[np.ndarray, np.ndarray, np.random.Generator, AugmentConfig], tuple[np.ndarray, np.ndarray]]

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from lim_tf import __version__
 from lim_tf.atomic import atomic_directory
-from lim_tf.cluster import executor
+from lim_tf.runtime.cluster import executor
 from lim_tf.config import DataConfig, dump_yaml, to_dict
 from lim_tf.data.augment import copy_id, plan_copies
 from lim_tf.data.manifest import write_manifest

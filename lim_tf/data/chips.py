@@ -10,17 +10,11 @@ import tensorflow as tf
 
 from lim_tf.config import ChipConfig
 from lim_tf.data.images import MAX_SAMPLE_BYTES
+from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.sample import IGNORE, Chip, Sample
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import TOLERANCE
 from lim_tf.geo.windows import grid_offsets
-
-
-def _back_to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(np.float32)
 
 
 def resize_image(image: np.ndarray, height: int, width: int | None = None, antialias: bool = False) -> np.ndarray:
@@ -29,7 +23,7 @@ def resize_image(image: np.ndarray, height: int, width: int | None = None, antia
     if image.shape[:2] == (height, width):
         return image
     resized = tf.image.resize(image.astype(np.float32), (height, width), method="bilinear", antialias=antialias)
-    return _back_to_dtype(resized.numpy(), image.dtype)
+    return to_record_dtype(resized.numpy(), image.dtype)
 
 
 def resize_mask(mask: np.ndarray, height: int, width: int | None = None) -> np.ndarray:

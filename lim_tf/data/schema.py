@@ -17,6 +17,15 @@ from lim_tf.data.sample import Chip
 SCHEMA_VERSION = 2  # 2: chips keep their own size (native mode); the manifest holds the resolution
 COMPRESSION = "GZIP"
 
+
+def to_record_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Pixels computed in floating point, back in a dtype records hold: integers are rounded and
+    clipped to `dtype`'s range; floats become float32 (the only float type the schema stores)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return np.asarray(values, dtype=np.float32)
+
 FEATURES = {
     "image/raw": tf.io.FixedLenFeature([], tf.string),
     "image/dtype": tf.io.FixedLenFeature([], tf.string),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lim_tf.data.sample import BACKGROUND, LANDSLIDE, Chip
+from lim_tf.data.sample import BACKGROUND, IGNORE, LANDSLIDE, Chip
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,17 @@ def count_pixels(chips: Iterable[Chip]) -> PixelCounts:
     return sum((chip_counts(chip) for chip in chips), PixelCounts())
 
 
+def band_sums(chip: Chip) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per band over labelled pixels: sum, sum of squares, min and max (float64), and the count."""
+    pixels = chip.image[chip.mask != IGNORE].astype(np.float64)
+    if not len(pixels):
+        bands = chip.image.shape[-1]
+        return np.zeros(bands), np.zeros(bands), np.full(bands, np.inf), np.full(bands, -np.inf), 0
+    return pixels.sum(axis=0), np.square(pixels).sum(axis=0), pixels.min(axis=0), pixels.max(axis=0), len(pixels)
+
+
 def band_statistics(chips: Iterable[Chip], band_names: tuple[str, ...]) -> list[dict]:
     """Mean, standard deviation, min and max per band over labelled (not ignored) pixels."""
-    from lim_tf.data.units import band_sums
-
     return combine_band_sums([band_sums(chip) for chip in chips], band_names)
 
 

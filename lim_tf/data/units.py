@@ -16,9 +16,9 @@ import numpy as np
 
 from lim_tf.config import DataConfig
 from lim_tf.data.chips import make_chips
-from lim_tf.data.sample import IGNORE, Chip
+from lim_tf.data.sample import Chip
 from lim_tf.data.sources import read_unit
-from lim_tf.data.stats import PixelCounts, chip_counts
+from lim_tf.data.stats import PixelCounts, band_sums, chip_counts
 from lim_tf.errors import InputError
 
 
@@ -68,15 +68,6 @@ def describe_chips(unit_chips: UnitChips, unit: int) -> tuple[list[ChipFacts], l
     facts = [ChipFacts(c.chip_id, c.origin_id, c.is_landslide, c.band_names, c.image.dtype.name, chip_counts(c),
                        unit, index, unit_chips.paths[index], band_sums(c)) for index, c in enumerate(unit_chips.chips)]
     return facts, unit_chips.resolutions
-
-
-def band_sums(chip: Chip) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per band over labelled pixels: sum, sum of squares, min and max (float64), and the count."""
-    pixels = chip.image[chip.mask != IGNORE].astype(np.float64)
-    if not len(pixels):
-        bands = chip.image.shape[-1]
-        return np.zeros(bands), np.zeros(bands), np.full(bands, np.inf), np.full(bands, -np.inf), 0
-    return pixels.sum(axis=0), np.square(pixels).sum(axis=0), pixels.min(axis=0), pixels.max(axis=0), len(pixels)
 
 
 def write_shard(directory: str, name: str, entries: list[tuple[int, int, int, str, int]],

@@ -23,7 +23,7 @@ from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping.scene import Scene
 from lim_tf.mapping.styles import style_landslide_band, style_probability_band
-from lim_tf.runtime import native_stderr_silenced
+from lim_tf.runtime.process import native_stderr_silenced
 
 log = logging.getLogger(__name__)
 PROBABILITY_NODATA = -1.0
@@ -64,7 +64,7 @@ def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Til
 
 def check_memory(models: list, config: PredictConfig) -> None:
     """Refuse a tile and batch size whose prediction cannot fit in the memory that is free."""
-    from lim_tf.memory import check_fits, inference_bytes
+    from lim_tf.runtime.memory import check_fits, inference_bytes
 
     side = _round32(config.tile) + 2 * (_round32(config.margin) if config.margin else 0)
     check_fits(inference_bytes(models, side * side, config.batch_size),

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
 from lim_tf.errors import ConfigError, InputError, LimError, OutputError
-from lim_tf.cluster import executor
+from lim_tf.runtime.cluster import executor
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches

@@ -22,7 +22,7 @@ class WorkerSetup(WorkerPlugin):
         if self.verbose:
             import tensorflow as tf
         else:
-            from lim_tf.runtime import import_tensorflow_quietly
+            from lim_tf.runtime.process import import_tensorflow_quietly
 
             tf = import_tensorflow_quietly()
         threads = max(1, int(getattr(getattr(worker, "state", worker), "nthreads", 1) or 1))

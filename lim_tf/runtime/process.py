@@ -84,7 +84,7 @@ def run_in_fresh_process(function: Callable[..., T], *args: Any) -> T:
     with tempfile.TemporaryDirectory(prefix="lim-tf-") as folder:
         job, answer = Path(folder) / "job.pickle", Path(folder) / "answer.pickle"
         job.write_bytes(pickle.dumps((function, args)))
-        command = f"from lim_tf.runtime import serve; serve({str(job)!r}, {str(answer)!r}, {level})"
+        command = f"from lim_tf.runtime.process import serve; serve({str(job)!r}, {str(answer)!r}, {level})"
         # The child finds modules where this process does (a script may have extended sys.path).
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         code = subprocess.call([sys.executable, "-c", command], env=environment, preexec_fn=_die_with_parent)

@@ -117,7 +117,7 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         return
     from distributed import Client, LocalCluster
 
-    from lim_tf.worker import WorkerSetup
+    from lim_tf.runtime.worker import WorkerSetup
 
     kind, value = parsed
     # Dask logs its own start and stop at INFO; show them only when lim-tf is asked for as much (-v).

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from lim_tf.config import ChipConfig, SourceConfig
-from lim_tf.data import bijie
-from lim_tf.data.bijie import list_bijie, read_bijie_unit
-from lim_tf.data.folder import list_folder, read_folder_unit
-from lim_tf.data.geotiff import read_scene, scene_pairs
-from lim_tf.data.l4s import list_l4s, read_l4s_unit
+from lim_tf.data.sources import bijie
+from lim_tf.data.sources.bijie import list_bijie, read_bijie_unit
+from lim_tf.data.sources.folder import list_folder, read_folder_unit
+from lim_tf.data.sources.geotiff import read_scene, scene_pairs
+from lim_tf.data.sources.l4s import list_l4s, read_l4s_unit
 from lim_tf.data.sample import Sample
 from lim_tf.errors import InputError
 
