@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 
-.PHONY: demo test bench reliability clean qgis-screenshot wheel-check
+.PHONY: demo test bench reliability clean qgis-screenshot wheel-check docs typecheck
 
 $(BIN)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The documentation site (docs/ and the generated CLI and API reference), warnings as errors.
+docs: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy lim_tf
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_input.py

@@ -91,6 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
     from common import cpu_model
+
     from lim_tf.models import ModelConfig, build_model
 
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))

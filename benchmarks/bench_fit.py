@@ -26,15 +26,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
 from common import cpu_model  # noqa: E402
+
 from lim_tf.config import DataConfig, SplitConfig, resolve_train_config  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
+from lim_tf.models import build_model  # noqa: E402
 from lim_tf.optimizers import make_optimizer  # noqa: E402
 from lim_tf.train import make_loss, model_config, resolve_precision, train  # noqa: E402
-from lim_tf.models import build_model  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -99,7 +99,7 @@ def main() -> None:
     bare = bare_seconds(manifest, config, steps)
     with (work / "run" / "fold0" / "history.csv").open() as handle:
         validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss") not in (None, "", "NA"))
-    validation_chips = manifest["examples"]["fold0"]["total"] - manifest["examples"]["fold0"]["augmented"]
+    validation_chips = manifest.examples["fold0"]["total"] - manifest.examples["fold0"]["augmented"]
     print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
                       "model": args.model, "width": args.width, "tile": args.tile,
                       "batch_size": args.batch_size, "steps_per_epoch": args.steps, "epochs_timed": args.epochs - 1,

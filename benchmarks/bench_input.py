@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 from common import cpu_model, training_images_per_second  # noqa: E402
+
 from lim_tf.config import DataConfig  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.pipeline import PipelineConfig, make_dataset  # noqa: E402

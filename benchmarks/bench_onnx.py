@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
+
 from lim_tf.ensemble import Ensemble  # noqa: E402
 from lim_tf.export_onnx import INPUT_SCALE, convert, onnx_session  # noqa: E402
 from lim_tf.models import ModelConfig, build_model  # noqa: E402

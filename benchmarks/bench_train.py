@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import tensorflow as tf  # noqa: E402
-
 from common import forward_flops, matmul_flops_per_second, training_images_per_second  # noqa: E402
+
 from lim_tf.train import resolve_precision  # noqa: E402
 
 SIZE, BATCH = 256, 8

@@ -27,12 +27,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
+from common import cpu_model  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
-from common import cpu_model  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
-from lim_tf.evaluate import EvalRequest, evaluate_run, validation_threshold  # noqa: E402
 from lim_tf.ensemble import read_run_state  # noqa: E402
+from lim_tf.evaluate import EvalRequest, evaluate_run, validation_threshold  # noqa: E402
 from lim_tf.mapping.config import MapConfig  # noqa: E402
 from lim_tf.mapping.inventory import check_against  # noqa: E402
 from lim_tf.mapping.scene_map import map_scene  # noqa: E402
@@ -59,7 +59,7 @@ def blobs(labels: Path, value: int) -> list:
 
 
 def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
-    statistics = load_manifest(Path(read_run_state(run)["records"]))["band_statistics"]
+    statistics = load_manifest(Path(read_run_state(run).records)).band_statistics
     landslides, others, detected, flagged, polygons = 0, 0, 0, 0, 0
     for image in sorted((folder / "images").glob("*.tif")):
         bands = []
@@ -72,7 +72,7 @@ def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
                 bands.append(path)
         prepared = out / "s2-prepared" / f"{image.stem}.tif"
         prepared.parent.mkdir(parents=True, exist_ok=True)
-        resolution = read_run_state(run).get("resolution")
+        resolution = read_run_state(run).resolution
         try:
             prepare_sentinel2(bands, prepared, resolution, statistics, boa_offset=0.0)
         except Exception as error:  # noqa: BLE001 - a chip of nodata only: nothing to map

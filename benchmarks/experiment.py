@@ -35,12 +35,14 @@ import yaml  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
+
 from lim_tf.config import ChipConfig, DataConfig, SplitConfig, from_dict, resolve_train_config  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
+from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.ensemble import load_run  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate, evaluate_run  # noqa: E402
-from lim_tf.data.items import record_items  # noqa: E402
+from lim_tf.run import RUN_FILE, RunState  # noqa: E402
 from lim_tf.train import train  # noqa: E402
 
 SCORES = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
@@ -56,12 +58,12 @@ def build(data: Path, out: Path, settings: dict) -> Path:
 
 def validation_scores(run: Path) -> dict:
     """Each trained fold model on its own validation fold, summed; scores at the best threshold."""
-    state = json.loads((run / "run.json").read_text())
-    folds = sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
+    state = RunState.load(run)
+    folds = state.done_folds()
     total = None
     for fold in folds:
         member, _ = load_run(run, fold)
-        items = record_items(Path(state["records"]), "val", fold)
+        items = record_items(Path(state.records), "val", fold)
         result = evaluate(member, items.items, 0.5, total=items.count, progress=False)
         total = result if total is None else _merge(total, result)
     threshold, f1 = total.sweep.best_threshold()
@@ -107,9 +109,9 @@ def main() -> None:
         run = args.out / "runs" / name
         started = time.time()
         config = resolve_train_config(spec.get("preset", "fcn-fl"), overrides=spec.get("train", {}))
-        state = json.loads((run / "run.json").read_text())["folds"] if (run / "run.json").exists() else {}
-        wanted = config.folds or range(load_manifest(records)["folds"])
-        if any(state.get(str(k), {}).get("status") != "done" for k in wanted):  # train (or resume) what is left
+        done = RunState.load(run).done_folds() if (run / RUN_FILE).exists() else []
+        wanted = config.folds or range(load_manifest(records).folds)
+        if any(k not in done for k in wanted):  # train (or resume) what is left
             train(records, run, config, resume=run.exists(), progress=False)
         seconds = results.get(name, {}).get("train_seconds") or round(time.time() - started)
         entry = {"records": spec["records"], "preset": spec.get("preset", "fcn-fl"), "train": spec.get("train", {}),
@@ -117,7 +119,7 @@ def main() -> None:
         if args.test:
             for tta in (False, True):
                 metrics = evaluate_run(run, run / f"eval-test{'-tta' if tta else ''}",
-                                       EvalRequest(threshold=None, tta=tta, figures=8), overwrite=True, progress=False)
+                                       EvalRequest(threshold="optimal", tta=tta, figures=8), overwrite=True, progress=False)
                 entry["test_tta" if tta else "test"] = {**_pick(metrics), "threshold": metrics["threshold"],
                                                         "landslide_chips": _pick(metrics["landslide_chips"]),
                                                         "non_landslide_chips": _pick(metrics["non_landslide_chips"])}

@@ -28,6 +28,7 @@ from PIL import Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
+
 from lim_tf import zoo  # noqa: E402
 from lim_tf.ensemble import load_run  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run  # noqa: E402
@@ -126,8 +127,8 @@ def main() -> None:
     test = results["test"]
     card = {"name": args.name, **words,
             "model": {"name": config["model"], "width": config["width"], "batch_norm": config["encoder_bn"]},
-            "bands": state["band_names"], "resolution_m": state["resolution"], "threshold": state["threshold"],
-            "threshold_source": state.get("threshold_source", "validation"),
+            "bands": list(state.band_names), "resolution_m": state.resolution, "threshold": state.threshold,
+            "threshold_source": state.threshold_source,
             "preprocessing": "raw pixel values (uint8 RGB); the per-band normalisation of the training records is "
                              "inside the model; scenes are brought to the model's resolution by lim-tf map",
             # The input normalisation is part of the architecture, not of the weights: the card carries it.
@@ -152,7 +153,7 @@ def main() -> None:
         target.unlink()
         raise SystemExit(f"float16 weights move predictions by {difference:.2g} (over 1e-3); not shipped")
     card["float16_max_difference"] = difference
-    card["scores"]["test_at_kind_ratio"] = score_at_kind_ratio(args.name, Path(state["records"]))
+    card["scores"]["test_at_kind_ratio"] = score_at_kind_ratio(args.name, Path(state.records))
     card["fixed_set"] = {"ids": ids, "data": "../shared/data/bijie (held-out test chips)",
                          "scores": score_fixed_set(args.name, args.data, ids)}
     (zoo.ZOO / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")

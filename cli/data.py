@@ -7,9 +7,15 @@ from pathlib import Path
 
 import click
 
-from lim_tf.config import ALL_RECIPES, AugmentConfig, ChipConfig, DataConfig, SourceConfig, SplitConfig, load_yaml
+from lim_tf.config import (
+    ALL_RECIPES,
+    ChipMode,
+    DataConfig,
+    SourceFormat,
+    resolve_data_config,
+)
 from lim_tf.errors import ConfigError
-
+from lim_tf_cli.options import choice_of
 
 
 @click.group()
@@ -24,7 +30,7 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @data.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--format", "source_format", type=click.Choice(["bijie", "folder", "l4s", "geotiff"]),
+@click.option("--format", "source_format", type=choice_of(SourceFormat),
               default="bijie", help="Layout of INPUT (see README: data formats).")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="YAML DataConfig; command-line options given explicitly override it.")
@@ -49,7 +55,7 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.option("--source-resolution", type=click.FloatRange(min=0, min_open=True),
               help="Pixel size of INPUT in metres when its files do not say (default: Bijie 0.8, "
                    "Landslide4Sense 10; GeoTIFFs carry their own).")
-@click.option("--chip-mode", type=click.Choice(["native", "grid", "resize"]), default="native",
+@click.option("--chip-mode", type=choice_of(ChipMode), default="native",
               help="native: keep each sample whole at one ground resolution, as a scene shows it; grid: cut "
                    "samples into --chip-size chips; resize: resize every sample to --chip-size as the FCN-FL "
                    "paper did (a size cue no scene offers).")
@@ -102,51 +108,34 @@ def parse_share(text: str | None, option: str) -> int | float | None:
         raise ConfigError(f"{option} {text!r}: give a count (70), a fraction (0.1) or 'all'") from error
 
 
+# Option -> the DataConfig keys it sets (dotted): the CLI only parses, the library merges.
+OPTION_KEYS: dict[str, tuple[str, ...]] = {
+    "source_format": ("source.format",), "bands": ("source.bands",), "mask_values": ("source.mask_values",),
+    "include_dem": ("source.include_dem",), "labels": ("source.labels",), "review": ("source.review",),
+    "labelled_area": ("source.labelled_area",), "review_margin": ("source.review_margin",),
+    "nodata": ("source.nodata",), "source_resolution": ("source.resolution",), "chip_mode": ("chip.mode",),
+    "chip_size": ("chip.size",), "stride": ("chip.stride",), "resolution": ("chip.resolution",),
+    "test_landslide": ("split.test_landslide",), "test_non_landslide": ("split.test_non_landslide",),
+    "folds": ("split.folds",), "seed": ("split.seed", "augment.seed"), "recipes": ("augment.recipes",),
+    "copies": ("augment.copies",), "target_ir": ("augment.target_ir",), "max_copies": ("augment.max_copies",),
+}
+
+
 def _data_config(ctx: click.Context, config_file: Path | None, o: dict) -> DataConfig:
+    """Options given on the command line (every option when there is no --config file) over the YAML."""
     from lim_tf.data.sample import parse_value_map
 
-    base = load_yaml(DataConfig, config_file) if config_file else DataConfig()
-    given = {k for k in o if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
-
-    def pick(key: str, value, default):
-        return value if key in given or not config_file else default
-
-    recipes = () if o["recipes"].strip().lower() == "none" else _split_list(o["recipes"])
-    unknown = [r for r in recipes if r not in ALL_RECIPES]
+    parsed = {**o, "bands": _split_list(o["bands"]), "mask_values": parse_value_map(o["mask_values"] or ""),
+              "labelled_area": str(o["labelled_area"]) if o["labelled_area"] else None,
+              "test_landslide": parse_share(o["test_landslide"], "--test-landslide"),
+              "test_non_landslide": parse_share(o["test_non_landslide"], "--test-non-landslide"),
+              "recipes": () if o["recipes"].strip().lower() == "none" else _split_list(o["recipes"])}
+    unknown = [r for r in parsed["recipes"] if r not in ALL_RECIPES]
     if unknown:
         raise ConfigError(f"--augment: unknown recipe {unknown[0]!r}; choose from {', '.join(ALL_RECIPES)} or 'none'")
-    s, c, p, a = base.source, base.chip, base.split, base.augment
-    split = SplitConfig(test_landslide=pick("test_landslide", parse_share(o["test_landslide"], "--test-landslide"),
-                                            p.test_landslide),
-                        test_non_landslide=pick("test_non_landslide",
-                                                parse_share(o["test_non_landslide"], "--test-non-landslide"),
-                                                p.test_non_landslide),
-                        folds=pick("folds", o["folds"], p.folds), seed=pick("seed", o["seed"], p.seed))
-    if o["test_only"]:
-        split = SplitConfig(test_landslide=1.0, test_non_landslide=1.0, folds=0, seed=split.seed)
-    return DataConfig(
-        source=SourceConfig(
-            format=pick("source_format", o["source_format"], s.format),
-            bands=pick("bands", _split_list(o["bands"]), s.bands),
-            mask_values=pick("mask_values", parse_value_map(o["mask_values"] or ""), s.mask_values),
-            include_dem=pick("include_dem", o["include_dem"], s.include_dem),
-            labels=pick("labels", o["labels"], s.labels),
-            review=pick("review", o["review"], s.review),
-            labelled_area=pick("labelled_area", str(o["labelled_area"]) if o["labelled_area"] else None,
-                               s.labelled_area),
-            review_margin=pick("review_margin", o["review_margin"], s.review_margin),
-            nodata=pick("nodata", o["nodata"], s.nodata),
-            resolution=pick("source_resolution", o["source_resolution"], s.resolution)),
-        chip=ChipConfig(mode=pick("chip_mode", o["chip_mode"], c.mode), size=pick("chip_size", o["chip_size"], c.size),
-                        stride=pick("stride", o["stride"], c.stride),
-                        resolution=pick("resolution", o["resolution"], c.resolution)),
-        split=split,
-        augment=AugmentConfig(recipes=pick("recipes", recipes, a.recipes), copies=pick("copies", o["copies"], a.copies),
-                              target_ir=pick("target_ir", o["target_ir"], a.target_ir),
-                              max_copies=pick("max_copies", o["max_copies"], a.max_copies),
-                              mean_kernel=a.mean_kernel, gamma_range=a.gamma_range, noise_std=a.noise_std,
-                              seed=pick("seed", o["seed"], a.seed)),
-        examples_per_shard=base.examples_per_shard)
+    given = [k for k in OPTION_KEYS if not config_file or ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT]
+    overrides = {key: parsed[option] for option in given for key in OPTION_KEYS[option]}
+    return resolve_data_config(config_file, overrides, test_only=o["test_only"])
 
 
 @data.command()
@@ -156,7 +145,7 @@ def verify(records: Path) -> None:
     from lim_tf.data.manifest import verify_records
 
     manifest = verify_records(records)
-    click.echo(f"{records}: {len(manifest['sha256'])} shards, all whole")
+    click.echo(f"{records}: {len(manifest.sha256)} shards, all whole")
 
 
 @data.command()
@@ -170,7 +159,8 @@ def stats(records: Path, as_json: bool) -> None:
     if as_json:
         keys = ("pixels", "imbalance_ratio", "examples", "band_names", "band_statistics", "chip_mode", "chip_size",
                 "resolution")
-        click.echo(json.dumps({k: manifest[k] for k in keys}, indent=2))
+        content = manifest.to_json()
+        click.echo(json.dumps({k: content[k] for k in keys}, indent=2))
     else:
         click.echo(imbalance_table(manifest))
 

@@ -6,21 +6,8 @@ from pathlib import Path
 
 import click
 
-from lim_tf.errors import ConfigError
-
-
-def _threshold(text: str) -> float | str | None:
-    if text.strip().lower() == "optimal":
-        return None
-    if text.strip().lower() == "run":
-        return "run"
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise ConfigError(f"--threshold {text!r}: give a probability in 0..1 or 'optimal'") from error
-    if not 0 <= value <= 1:
-        raise ConfigError(f"--threshold {value}: give a probability in 0..1 or 'optimal'")
-    return value
+from lim_tf.config import Split
+from lim_tf_cli.options import choice_of, trust_model_option
 
 
 @click.command("eval")
@@ -28,7 +15,7 @@ def _threshold(text: str) -> float | str | None:
 @click.option("--out", type=click.Path(path_type=Path),
               help="Output folder. Default: RUN/eval-SPLIT for one run; required for several.")
 @click.option("--records", type=click.Path(path_type=Path), help="Record set (default: the one the run trained on).")
-@click.option("--split", type=click.Choice(["test", "val", "all"]), default="test",
+@click.option("--split", type=choice_of(Split), default="test",
               help="Record split: test (held out), val (the --fold's validation fold) or all folds.")
 @click.option("--fold", type=click.IntRange(0), help="Evaluate this fold's model instead of the ensemble of all folds.")
 @click.option("--images", type=click.Path(path_type=Path),
@@ -40,8 +27,7 @@ def _threshold(text: str) -> float | str | None:
               help="With --images: their pixel size in metres when the files do not say (Bijie: 0.8).")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average each prediction over the image's four "
               "flips (4x the prediction time).")
-@click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
-              "is a program: use this only for files from a source you trust.")
+@trust_model_option
 @click.option("--threshold", default="run",
               help="Probability threshold: 'run' (the one training chose on its validation folds), a number, or "
                    "'optimal': the F1-optimal one recomputed on the validation folds of the records the run trained "
@@ -72,24 +58,13 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
     in the form of the paper's Tables 3 and 4."""
     ctx.meta["output"] = out or f"{runs[0]}/eval-*"
     from lim_tf.data.sample import parse_value_map
-    from lim_tf.evaluate import EvalRequest, comparison_table, evaluate_run, evaluate_runs
-    from lim_tf.zoo import is_zoo_name
+    from lim_tf.evaluate import EvalRequest, comparison_table, parse_threshold, score_runs
 
     request = EvalRequest(records=records, images=images, mask_values=parse_value_map(mask_values or ""),
-                          source_resolution=source_resolution, split=split, fold=fold, threshold=_threshold(threshold),
-                          tta=tta, trust_model=trust_model, figures=figures, batch_size=batch_size, min_overlap=min_overlap,
-                          kind_ratio=kind_ratio, min_alarm_area=min_alarm_area, uncertainty=uncertainty)
-    if split == "val" and fold is None and not images:
-        raise ConfigError("--split val needs --fold (the validation fold of that model)")
-    progress = ctx.obj["progress"]
-    if len(runs) == 1:
-        # A shipped model's report goes beside, never into a folder named like it (which would shadow it).
-        default = f"eval-{split if not images else 'images'}"
-        out = out or (Path(f"{runs[0]}-{default}") if is_zoo_name(runs[0]) else runs[0] / default)
-        metrics = {runs[0].name: evaluate_run(runs[0], out, request, overwrite, progress)}
-    else:
-        if out is None:
-            raise ConfigError("several runs need --out for the comparison")
-        metrics = evaluate_runs(list(runs), out, request, overwrite, progress)
+                          source_resolution=source_resolution, split=split, fold=fold,  # type: ignore[arg-type]
+                          threshold=parse_threshold(threshold), tta=tta, trust_model=trust_model, figures=figures,
+                          batch_size=batch_size, min_overlap=min_overlap, kind_ratio=kind_ratio,
+                          min_alarm_area=min_alarm_area, uncertainty=uncertainty)
+    metrics, out = score_runs(list(runs), out, request, overwrite, ctx.obj["progress"])
     click.echo(comparison_table(metrics)[0])
     click.echo(f"reports: {out}")

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from lim_tf.config import ExportFormat
+from lim_tf_cli.options import choice_of, trust_model_option
+
 
 @click.command("export")
 @click.argument("run")
@@ -13,9 +16,8 @@ import click
 @click.option("--fold", type=click.IntRange(0), help="Export this fold's model instead of the whole ensemble.")
 @click.option("--name", help="Model name, the folder TF Serving serves (default: the run folder's name).")
 @click.option("--version", type=click.IntRange(1), help="Version number (default: one more than the highest).")
-@click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
-              "is a program: use this only for files from a source you trust.")
-@click.option("--format", "kind", type=click.Choice(["savedmodel", "onnx"]), default="savedmodel",
+@trust_model_option
+@click.option("--format", "kind", type=choice_of(ExportFormat), default="savedmodel",
               help="savedmodel: OUT/NAME/VERSION/ for TF Serving. onnx: OUT/NAME.onnx for ONNX Runtime and QGIS "
                    "(the Deepness plugin reads its metadata); input [batch, bands, height, width] = pixels / 255.")
 @click.pass_context

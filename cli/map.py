@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from lim_tf.mapping.config import PredictConfig
+from lim_tf.mapping.config import PredictConfig, ProbabilityDtype, SlopeAction
+from lim_tf_cli.options import choice_of, trust_model_option
 
 DEFAULTS = PredictConfig()
 
@@ -24,7 +25,7 @@ DEFAULTS = PredictConfig()
 @click.option("--overlap", type=click.IntRange(0), default=DEFAULTS.margin,
               help="Context margin read around each tile and cropped away: edge predictions see less context.")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, help="Tiles predicted at once.")
-@click.option("--probability-dtype", type=click.Choice(["float32", "uint8"]), default="float32",
+@click.option("--probability-dtype", type=choice_of(ProbabilityDtype), default="float32",
               help="uint8 stores probability x 254 with a scale factor, 4x smaller.")
 @click.option("--min-area", type=click.FloatRange(0), default=0.0, help="Drop polygons smaller than this (m²).")
 @click.option("--fill-holes", is_flag=True, help="Fill holes inside polygons.")
@@ -32,7 +33,7 @@ DEFAULTS = PredictConfig()
 @click.option("--geojson", is_flag=True, help="Also write inventory.geojson (in WGS84).")
 @click.option("--dem", type=click.Path(path_type=Path), help="DEM on any grid: adds mean_slope to each polygon.")
 @click.option("--min-slope", type=click.FloatRange(0, 90), default=15.0, help="Slope (degrees) below which polygons are flagged.")
-@click.option("--slope-action", type=click.Choice(["flag", "drop"]), default="flag", help="Flag or drop low-slope polygons.")
+@click.option("--slope-action", type=choice_of(SlopeAction), default="flag", help="Flag or drop low-slope polygons.")
 @click.option("--check", "inventory", type=click.Path(path_type=Path),
               help="Reference inventory (points or polygons): writes check.json with detected and false-alarm shares.")
 @click.option("--sentinel2", is_flag=True,
@@ -46,8 +47,7 @@ DEFAULTS = PredictConfig()
               help="Also write uncertainty.tif, the standard deviation of the probability over the four flips of "
                    "every model (and the fold models of an ensemble), and mean_uncertainty per polygon: review the "
                    "least sure polygons first. Predicts the flips (4x slower); the probability is unchanged.")
-@click.option("--trust-model", is_flag=True, help="Load models that carry Python code (Lambda layers). A model file "
-              "is a program: use this only for files from a source you trust.")
+@trust_model_option
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
 @click.option("--cluster", help="Spread the tiles over Dask distributed: local:N starts N worker processes here; "
               "tcp://HOST:8786 uses a running scheduler (workers need lim-tf installed and must read the scenes "

@@ -6,8 +6,19 @@ from pathlib import Path
 
 import click
 
-from lim_tf.config import PRESETS
+from lim_tf.config import (
+    PRESETS,
+    AlphaFor,
+    Distribute,
+    LossName,
+    ModelName,
+    Monitor,
+    OptimizerName,
+    Precision,
+    Schedule,
+)
 from lim_tf.errors import ConfigError, FoldRangeError
+from lim_tf_cli.options import choice_of
 
 # Command-line option -> TrainConfig key (dotted for the loss section).
 OVERRIDES = {
@@ -47,31 +58,31 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
               help="YAML TrainConfig applied over the preset; options given here override it.")
 @click.option("--folds", "folds_text", help="Folds to train: one number (validating on it), a list, or 'all' "
               "for the K-fold ensemble. Default: the preset's (fold 0; all for fcn-flk).")
-@click.option("--model", type=click.Choice(["fcn", "fcn-fl", "unet", "segnet"]), help="Architecture.")
+@click.option("--model", type=choice_of(ModelName), help="Architecture.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True),
               help="Width multiplier: 1.0 is the paper's VGG16; 0.25 trains ~16x faster on a CPU.")
 @click.option("--epochs", type=click.IntRange(1), help="Epochs per fold.")
 @click.option("--batch-size", type=click.IntRange(1), help="Global batch size, split over replicas.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimizer.")
-@click.option("--loss", type=click.Choice(["bce", "weighted_bce", "focal"]), help="Training loss.")
+@click.option("--optimizer", type=choice_of(OptimizerName), help="Optimizer.")
+@click.option("--loss", type=choice_of(LossName), help="Training loss.")
 @click.option("--alpha", type=click.FloatRange(0, 1), help="Focal loss class weight (see --alpha-for).")
 @click.option("--gamma", type=click.FloatRange(0), help="Focal loss focusing parameter (paper: 1.75).")
-@click.option("--alpha-for", type=click.Choice(["background", "landslide"]),
+@click.option("--alpha-for", type=choice_of(AlphaFor),
               help="Class that gets weight alpha: background is the paper's reading, landslide is Lin et al.'s.")
 @click.option("--landslide-weight", type=click.FloatRange(min=0, min_open=True),
               help="weighted_bce: landslide class weight (default: the training IR).")
 @click.option("--tversky-weight", type=click.FloatRange(0), help="Add this much Dice/Tversky loss.")
-@click.option("--monitor", type=click.Choice(["val_loss", "val_f1", "val_best_f1"]),
+@click.option("--monitor", type=choice_of(Monitor),
               help="What picks the best epoch: val_best_f1 is the validation F1 at its best threshold.")
 @click.option("--encoder-weights", help="'imagenet' (from the Keras cache) or a VGG16 weights file; "
               "needs --width 1.")
 @click.option("--encoder-bn/--no-encoder-bn", default=None,
               help="Batch normalisation after every encoder convolution (VGG16-BN): trains far more readily from "
                    "scratch; not with --encoder-weights.")
-@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16", "mixed_float16"]),
+@click.option("--precision", type=choice_of(Precision),
               help="auto: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32.")
-@click.option("--distribute", type=click.Choice(["auto", "mirrored", "none"]),
+@click.option("--distribute", type=choice_of(Distribute),
               help="auto mirrors over GPUs when more than one is visible.")
 @click.option("--cpu-replicas", type=click.IntRange(0), help="Mirror over this many logical CPUs (testing).")
 @click.option("--steps-per-epoch", type=click.IntRange(1),
@@ -85,7 +96,7 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 @click.option("--augment/--no-augment", default=None, help="Online flips and 90-degree rotations.")
 @click.option("--scale-jitter", type=click.FloatRange(1), help="Rescale training chips by a factor in [1/s, s] "
               "(1: off), so a model tolerates other resolutions.")
-@click.option("--schedule", type=click.Choice(["constant", "cosine"]), help="Learning-rate schedule.")
+@click.option("--schedule", type=choice_of(Schedule), help="Learning-rate schedule.")
 @click.option("--warmup-epochs", type=click.IntRange(0), help="Linear warm-up before the cosine decay.")
 @click.option("--patience", type=click.IntRange(1), help="Stop a fold after this many validations without improvement.")
 @click.option("--validation-every", type=click.IntRange(1), help="Validate every k epochs (cheaper; the best "
@@ -124,6 +135,5 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
         if folds is None and config_file is not None:  # the folds came from the config file: name it
             raise FoldRangeError(f"{config_file}: 'folds': {error}") from error
         raise
-    models = ", ".join(state["ensemble"]["models"])
-    click.echo(f"run: {run}\nmodels: {models} (combined by {state['ensemble']['combine']} probability)")
+    click.echo(f"run: {run}\nmodels: {', '.join(state.models)} (combined by {state.combine} probability)")
     click.echo(f"TensorBoard: tensorboard --logdir {run / 'logs'}")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
 
+from lim_tf.data.manifest import Manifest
 from lim_tf.errors import InputError
 from lim_tf.models import FLOAT32_LAYERS, normalization_moments
 
@@ -36,22 +38,22 @@ def load_source(path: str, trust: bool = False) -> Source:
     """The model to start from: a run's first fold model, a .keras file or a shipped model."""
     from lim_tf.ensemble import load_models
 
-    ensemble, state = load_models(path, trust=trust)
+    ensemble, state = load_models(Path(path), trust=trust)
     if len(ensemble.models) > 1:
         log.info("%s is an ensemble of %d models; starting from %s", path, len(ensemble.models), ensemble.names[0])
-    return Source(ensemble.models[0], str(path), state.get("band_names"), state.get("resolution"))
+    return Source(ensemble.models[0], str(path), list(state.band_names) or None, state.resolution)
 
 
-def check_source(source: Source, manifest: dict[str, Any], records: str) -> None:
+def check_source(source: Source, manifest: Manifest, records: str) -> None:
     """Refuse records whose band count the source cannot read; note a change of ground resolution."""
     bands = int(source.model.input.shape[-1])
-    if bands != len(manifest["band_names"]):
+    if bands != len(manifest.band_names):
         theirs = ",".join(source.band_names) if source.band_names else f"{bands} bands"
-        raise InputError(f"{records}: records have bands {','.join(manifest['band_names'])} but --init-from "
+        raise InputError(f"{records}: records have bands {','.join(manifest.band_names)} but --init-from "
                          f"{source.name} takes {theirs}; build records with the model's bands (--bands)")
-    if source.resolution and manifest.get("resolution") and abs(manifest["resolution"] / source.resolution - 1) > 0.01:
+    if source.resolution and manifest.resolution and abs(manifest.resolution / source.resolution - 1) > 0.01:
         log.warning("%s was trained at %g m; these records are at %g m: it adapts to the new scale",
-                    source.name, source.resolution, manifest["resolution"])
+                    source.name, source.resolution, manifest.resolution)
 
 
 def _policy(config: Any, policy: str) -> Any:
@@ -80,12 +82,12 @@ def _with(config: dict[str, Any], policy: str, mean: list[float] | None, varianc
     return {**config, "layers": layers}
 
 
-def initial_model(source: Source, manifest: dict[str, Any], policy: str, keep_normalization: bool) -> keras.Model:
+def initial_model(source: Source, manifest: Manifest, policy: str, keep_normalization: bool) -> keras.Model:
     """The source's architecture in `policy` with all its weights; normalised by the records' band
     statistics unless `keep_normalization`."""
     mean = variance = None
     if not keep_normalization:
-        stats = manifest["band_statistics"]
+        stats = manifest.band_statistics
         moments = normalization_moments([s["mean"] for s in stats], [s["std"] for s in stats])
         mean, variance = (values.tolist() for values in moments)
     model = keras.Model.from_config(_with(source.model.get_config(), policy, mean, variance))

@@ -97,7 +97,8 @@ class EpochBackup(keras.callbacks.Callback):
         target = self.folder / f"epoch-{epoch:05d}.npz"
         temporary = self.folder / f".{target.name}.partial-{os.getpid()}.npz"
         try:
-            np.savez(temporary, **{f"v{i}": np.asarray(v) for i, v in enumerate(self._variables(self.model))})
+            np.savez(temporary, **{f"v{i}": np.asarray(v)  # type: ignore[arg-type]
+                                   for i, v in enumerate(self._variables(self.model))})
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -114,7 +115,7 @@ def keep_history_before(history: Path, epoch: int) -> None:
         return
     with history.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
+        fields = list(reader.fieldnames or [])
         rows = [row for row in reader if _whole(row, fields) and int(row["epoch"]) < epoch]
     if not rows:
         history.unlink()

@@ -176,7 +176,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -231,6 +231,15 @@ def dump_yaml(config: Any, path: str | Path) -> None:
 
 ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
 LossName = Literal["bce", "weighted_bce", "focal"]
+AlphaFor = Literal["landslide", "background"]
+OptimizerName = Literal["adam", "sgd"]
+Monitor = Literal["val_loss", "val_f1", "val_best_f1"]
+Precision = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
+Distribute = Literal["auto", "mirrored", "none"]
+Schedule = Literal["constant", "cosine"]
+Split = Literal["test", "val", "all"]  # eval: the held-out test split, a fold's validation fold, or all folds
+ThresholdRule = Literal["run", "optimal"]  # eval: the run's own threshold, or F1-optimal on validation
+ExportFormat = Literal["savedmodel", "onnx"]
 
 
 @dataclass(frozen=True)
@@ -240,7 +249,7 @@ class LossConfig:
     name: LossName = "focal"
     alpha: float | None = 0.25
     gamma: float = 1.75
-    alpha_for: Literal["landslide", "background"] = "background"  # background: the paper's reading
+    alpha_for: AlphaFor = "background"  # background: the paper's reading
     landslide_weight: float | None = None  # weighted_bce; None: the training IR after augmentation
     tversky_weight: float = 0.0  # adds a Dice/Tversky term when > 0
 
@@ -262,15 +271,15 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 8  # global: split over replicas
     learning_rate: float = 1e-4
-    optimizer: Literal["adam", "sgd"] = "adam"
+    optimizer: OptimizerName = "adam"
     folds: tuple[int, ...] = (0,)  # empty: every fold of the records (the K-fold ensemble)
     # What picks the best epoch: the validation F1 at its best threshold (validation folds hold
     # both kinds of chips), so the epoch kept is the one that maps best, not the lowest loss.
-    monitor: Literal["val_loss", "val_f1", "val_best_f1"] = "val_best_f1"
+    monitor: Monitor = "val_best_f1"
     encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
     encoder_bn: bool = False  # batch normalisation in the encoder (VGG16-BN): for training from scratch
-    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto"
-    distribute: Literal["auto", "mirrored", "none"] = "auto"
+    precision: Precision = "auto"
+    distribute: Distribute = "auto"
     cpu_replicas: int = 0  # > 1: mirror over that many logical CPU devices (for tests)
     augment: bool = True  # online flips and rotations
     steps_per_epoch: int | None = None  # None: as many batches as the training folds hold chips
@@ -280,7 +289,7 @@ class TrainConfig:
     landslide_share: float | None = 0.5  # share of landslide chips per batch; None: as the records hold
     photometric: bool = True  # online brightness, contrast, gamma, blur and noise (image only)
     scale_jitter: float = 1.25  # chips are rescaled by a factor in [1/s, s]; 1 turns it off
-    schedule: Literal["constant", "cosine"] = "cosine"  # cosine decay after a linear warm-up
+    schedule: Schedule = "cosine"  # cosine decay after a linear warm-up
     warmup_epochs: int = 1
     patience: int | None = None  # stop a fold after this many validations without improvement
     validation_every: int = 1  # validate every k epochs (the best model is picked among those)
@@ -349,14 +358,37 @@ def resolve_train_config(preset: str, yaml_path: str | Path | None = None,
             raise ConfigError(f"{yaml_path}: expected a mapping of settings, got {type(loaded).__name__}")
         from_dict(TrainConfig, {**data, **loaded}, str(yaml_path))  # strict check of the file's keys
         data = _merge(data, loaded)
-    for key, value in (overrides or {}).items():
-        section, _, leaf = key.rpartition(".")
-        target = data[section] if section else data
-        target[leaf] = value
+    _set_dotted(data, overrides or {})
     given = set(overrides or {}) | (set(loaded) if yaml_path else set())
     if data.get("init_from") and "learning_rate" not in given:
         data["learning_rate"] = data["learning_rate"] / ADAPTATION_RATE_DIVISOR  # fine-tuning: small steps
     return from_dict(TrainConfig, data, "training config")
+
+
+def resolve_data_config(yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                        test_only: bool = False) -> DataConfig:
+    """Defaults, then YAML, then overrides (dotted keys: 'split.folds'); `test_only` holds every
+    sample out (a test-only record set, e.g. another region to score a model on)."""
+    data = to_dict(DataConfig())
+    if yaml_path:
+        loaded = read_yaml(yaml_path)
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{yaml_path}: expected a mapping of settings, got {type(loaded).__name__}")
+        from_dict(DataConfig, _merge(data, loaded), str(yaml_path))  # strict check of the file's keys
+        data = _merge(data, loaded)
+    _set_dotted(data, overrides or {})
+    if test_only:
+        data["split"].update(test_landslide=1.0, test_non_landslide=1.0, folds=0)
+    return from_dict(DataConfig, data, "data config")
+
+
+def _set_dotted(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        section, _, leaf = key.rpartition(".")
+        target = data
+        for part in section.split(".") if section else ():
+            target = target[part]
+        target[leaf] = value
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -13,8 +12,7 @@ import tensorflow as tf
 
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
-from lim_tf.run import read_state
-
+from lim_tf.run import RunState
 
 FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
 
@@ -73,15 +71,15 @@ class Ensemble:
         return members
 
 
-def read_run_state(run: Path) -> dict[str, Any]:
+def read_run_state(run: Path) -> RunState:
     """run.json of a training run; a folder without finished models is an error."""
-    state = read_state(Path(run))
-    if not state["ensemble"]["models"]:
+    state = RunState.load(run)
+    if not state.models:
         raise InputError(f"{run}: no finished fold model yet; finish training with 'lim-tf train --resume'")
     return state
 
 
-def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
+def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool = False) -> tuple[Ensemble, RunState]:
     """The ensemble of a run (fold=None) or one fold's model, with run.json; a shipped model's name
     (lim_tf.zoo) gives that model and the state its card describes."""
     from lim_tf import zoo
@@ -92,21 +90,21 @@ def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool 
         model, state = zoo.load(str(run))
         return Ensemble([model], [str(run)], tta), state
     state = read_run_state(run)
-    names = state["ensemble"]["models"]
+    names = state.models
     if fold is not None:
         names = [n for n in names if n == f"fold{fold}/model.keras"]
         if not names:
-            done = ", ".join(sorted(state["folds"]))
+            done = ", ".join(sorted(state.folds))
             raise InputError(f"{run}: fold {fold} has no finished model (finished folds: {done or 'none'})")
     return Ensemble([load_model(Path(run) / n, trust) for n in names], names, tta), state
 
 
 def load_models(path: Path, fold: int | None = None, tta: bool = False,
-                trust: bool = False) -> tuple[Ensemble, dict[str, Any]]:
-    """A run folder, a shipped model's name or a single .keras file (then the state holds only a
-    threshold of 0.5)."""
+                trust: bool = False) -> tuple[Ensemble, RunState]:
+    """A run folder, a shipped model's name or a single .keras file (then the state knows only the
+    default threshold: a bare model file records no bands, resolution or threshold)."""
     path = Path(path)
     if path.suffix == ".keras" or path.is_file():
         return (Ensemble([load_model(path, trust)], [path.name], tta),
-                {"threshold": 0.5, "ensemble": {"models": [path.name]}})
+                RunState(band_names=(), models=[path.name], threshold_source="default (a bare model file)"))
     return load_run(path, fold, tta, trust)

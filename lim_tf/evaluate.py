@@ -12,21 +12,22 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from scipy import ndimage
 from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
-from lim_tf.config import SourceConfig
+from lim_tf.config import SourceConfig, Split, ThresholdRule
 from lim_tf.data.items import Item, folder_items, record_items
 from lim_tf.data.manifest import load_manifest, verify_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.ensemble import Ensemble
-from lim_tf.errors import InputError
+from lim_tf.errors import ConfigError, InputError
 from lim_tf.figures import overlay_png, pr_curve_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
+from lim_tf.run import RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
@@ -120,7 +121,7 @@ def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int
                 members, spreads = model.predict_with_uncertainty(images)
                 probabilities = members.mean(axis=0)
             else:
-                probabilities, spreads = model.predict(images), [None] * len(batch)
+                probabilities, spreads = model.predict(images), [None] * len(batch)  # type: ignore[assignment]
             for (name, image, mask), probability, spread in zip(batch, probabilities, spreads):
                 _add(result, name, image, mask, probability, min_overlap, keep)
                 if spread is not None:
@@ -225,17 +226,17 @@ def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
     return "\n".join(lines) + "\n", buffer.getvalue()
 
 
-def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, progress: bool = True,
+def validation_threshold(run: Path, state: RunState, fold: int | None, progress: bool = True,
                          trust: bool = False) -> float:
     """F1-optimal threshold on validation data only: each fold model on its own held-out fold of the
     records the run trained on (out-of-fold predictions for an ensemble), never on test data."""
     from lim_tf.ensemble import load_run
 
-    if not state.get("records"):
+    if not state.records:
         raise InputError(f"{run}: --threshold optimal needs the run's validation folds; a shipped model's threshold "
                          "is its card's (--threshold run)")
-    records = Path(state["records"])
-    folds = [fold] if fold is not None else sorted(int(k) for k, v in state["folds"].items() if v["status"] == "done")
+    records = Path(state.records)
+    folds = [fold] if fold is not None else state.done_folds()
     sweep = ThresholdSweep()
     for k in folds:
         member, _ = load_run(run, k, trust=trust)
@@ -246,6 +247,20 @@ def validation_threshold(run: Path, state: dict[str, Any], fold: int | None, pro
     return threshold
 
 
+def parse_threshold(text: str) -> float | ThresholdRule:
+    """--threshold: 'run', 'optimal' or a probability in 0..1."""
+    word = text.strip().lower()
+    if word in get_args(ThresholdRule):
+        return word  # type: ignore[return-value]
+    try:
+        value = float(word)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise ConfigError(f"--threshold {text!r}: give 'run', 'optimal' or a probability in 0..1")
+    return value
+
+
 @dataclass(frozen=True)
 class EvalRequest:
     """What to evaluate and how."""
@@ -254,9 +269,9 @@ class EvalRequest:
     images: Path | None = None  # a Bijie-layout folder or images/ + masks/, instead of records
     mask_values: tuple = ()
     source_resolution: float | None = None  # --images: their pixel size in metres when the files do not say
-    split: str = "test"
+    split: Split = "test"
     fold: int | None = None  # None: the ensemble of all finished folds
-    threshold: float | str | None = "run"  # "run": the run's own; None: F1-optimal on its validation folds
+    threshold: float | ThresholdRule = "run"  # "run": the run's own; "optimal": F1-optimal on its validation folds
     tta: bool = False  # average predictions over the four flips of each image
     trust_model: bool = False  # load models that carry Python code
     figures: int = 8
@@ -268,6 +283,23 @@ class EvalRequest:
     min_alarm_area: float = 50.0  # m²: a predicted region at least this large on empty ground is a false alarm
     uncertainty: bool = False  # also a reliability table: error rate per bin of the spread over members and flips
 
+    def __post_init__(self) -> None:
+        if self.split not in get_args(Split):
+            raise ConfigError(f"split {self.split!r}: choose from {', '.join(get_args(Split))}")
+        if not (self.threshold in get_args(ThresholdRule) or isinstance(self.threshold, (int, float))
+                and 0 <= self.threshold <= 1):
+            raise ConfigError(f"threshold {self.threshold!r}: give 'run', 'optimal' or a probability in 0..1")
+        if self.split == "val" and self.fold is None and not self.images:
+            raise ConfigError("--split val needs --fold (the validation fold of that model)")
+
+    def default_out(self, run: Path | str) -> Path:
+        """RUN/eval-SPLIT (eval-images with --images); beside a shipped model's name, never a folder
+        named like it, which would shadow the model."""
+        from lim_tf.zoo import is_zoo_name
+
+        name = f"eval-{'images' if self.images else self.split}"
+        return Path(f"{run}-{name}") if is_zoo_name(run) else Path(run) / name
+
 
 def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
                  progress: bool = True) -> dict[str, Any]:
@@ -276,43 +308,42 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
 
     model, state = load_run(run, request.fold, request.tta, request.trust_model)
     model = dataclasses.replace(model, uncertainty=request.uncertainty)
-    threshold = request.threshold
-    if threshold == "run":
-        threshold = float(state.get("threshold", 0.5))
-    elif threshold is None:
-        threshold = validation_threshold(run, state, request.fold, progress, request.trust_model)
+    if request.threshold == "optimal":
+        threshold, threshold_source = (validation_threshold(run, state, request.fold, progress, request.trust_model),
+                                       "F1-optimal on validation folds")
+    else:
+        threshold, threshold_source = resolve_threshold(None if request.threshold == "run" else request.threshold,
+                                                        state)
     kind_ratio = None
     if request.images:
         source = SourceConfig(mask_values=request.mask_values, resolution=request.source_resolution)
-        scored = folder_items(request.images, source, state.get("resolution"))
+        scored = folder_items(request.images, source, state.resolution)
         data = str(request.images)
     else:
-        if not (request.records or state.get("records")):
+        if not (request.records or state.records):
             raise InputError(f"{run}: a shipped model has no training records here; score it with --records or "
                              "--images")
-        records = Path(request.records or state["records"])
+        records = Path(request.records or state.records or "")
         verify_records(records)
         scored = record_items(records, request.split, request.fold if request.split == "val" else None)
         if scored.bands != model.bands:
             raise InputError(f"{records}: records have {scored.bands} bands but {run}'s model takes {model.bands}; "
                              "evaluate on records built like the training ones")
         _check_resolution(records, state)
-        kind_ratio = load_manifest(records)["source"].get("kind_ratio")
+        kind_ratio = load_manifest(records).kind_ratio
         data = f"{records} ({request.split})"
-    resolution = state.get("resolution") or 1.0  # unknown: the area is read as pixels
+    resolution = state.resolution or 1.0  # unknown: the area is read as pixels
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
                       scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
                       kind_ratio=request.kind_ratio or kind_ratio)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
-             "resolution_m": state.get("resolution"),
-             "threshold_source": {"run": state.get("threshold_source", "the run's setting"), None:
-                                  "f1-optimal on validation folds"}.get(request.threshold, "given")}
+             "resolution_m": state.resolution, "threshold_source": threshold_source}
     return write_report(result, out, extra, overwrite)
 
 
-def _check_resolution(records: Path, state: dict[str, Any]) -> None:
+def _check_resolution(records: Path, state: RunState) -> None:
     """Records at another ground resolution than the run's would score the model off its scale."""
-    theirs, ours = load_manifest(records).get("resolution"), state.get("resolution")
+    theirs, ours = load_manifest(records).resolution, state.resolution
     if theirs and ours and abs(theirs / ours - 1) > 0.01:
         raise InputError(f"{records}: chips at {theirs} m but the model was trained at {ours} m; rebuild them "
                          f"with --resolution {ours}")
@@ -332,3 +363,15 @@ def evaluate_runs(runs: list[Path], out: Path, request: EvalRequest, overwrite: 
         (folder / "comparison.md").write_text(markdown)
         (folder / "comparison.csv").write_text(table)
     return metrics
+
+
+def score_runs(runs: list[Path], out: Path | None, request: EvalRequest, overwrite: bool = False,
+               progress: bool = True) -> tuple[dict[str, dict[str, Any]], Path]:
+    """One run into OUT (default: `request.default_out`), or several into OUT/<name>/ with a comparison
+    table; returns the metrics by run name and the output folder."""
+    if len(runs) == 1:
+        folder = Path(out) if out else request.default_out(runs[0])
+        return {Path(runs[0]).name: evaluate_run(Path(runs[0]), folder, request, overwrite, progress)}, folder
+    if out is None:
+        raise ConfigError("several runs need --out for the comparison")
+    return evaluate_runs(list(runs), Path(out), request, overwrite, progress), Path(out)

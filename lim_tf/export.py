@@ -18,6 +18,7 @@ import tensorflow as tf
 from lim_tf.atomic import clean_leftovers
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import InputError, OutputError
+from lim_tf.run import RunState
 
 log = logging.getLogger(__name__)
 METADATA = "metadata.json"
@@ -88,7 +89,7 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     temporary = folder / f".{version}.partial-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     try:
-        _write_saved_model(ensemble, state["threshold"], temporary)
+        _write_saved_model(ensemble, state.threshold, temporary)
         metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
         metadata["version"] = version
         (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
@@ -125,29 +126,30 @@ def _reload_check(path: Path, ensemble: Ensemble, seed: int) -> float:
     return difference
 
 
-def _metadata(run: Path, state: dict[str, Any], ensemble: Ensemble, fold: int | None) -> dict[str, Any]:
+def _metadata(run: Path, state: RunState, ensemble: Ensemble, fold: int | None) -> dict[str, Any]:
     from lim_tf.data.manifest import load_manifest
 
-    records = Path(state["records"]) if state.get("records") else None
-    statistics = load_manifest(records)["band_statistics"] if records and (records / "manifest.json").exists() else None
-    if state.get("zoo"):  # a shipped model: its card holds the scores and the recipe
+    records = Path(state.records) if state.records else None
+    statistics = load_manifest(records).band_statistics if records and (records / "manifest.json").exists() else None
+    if state.zoo:  # a shipped model: its card holds the scores and the recipe
         from lim_tf.zoo import card
 
-        entry = card(state["zoo"])
+        entry = card(state.zoo)
         metrics, config = entry["scores"], json.dumps(entry["model"], sort_keys=True)
     else:
         evaluation = Path(run) / "eval-test" / "metrics.json"
         metrics = json.loads(evaluation.read_text()) if evaluation.exists() else None
         config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
     return {
-        "architecture": state.get("architecture") or _architecture(config), "band_names": state["band_names"], "bands": ensemble.bands,
-        "chip_size": state["chip_size"], "resolution_m": state.get("resolution"), "threshold": state["threshold"],
+        "architecture": state.architecture or _architecture(config), "band_names": list(state.band_names),
+        "bands": ensemble.bands, "chip_size": state.chip_size, "resolution_m": state.resolution,
+        "threshold": state.threshold,
         "models": ensemble.names,
         "combine": "mean", "fold": fold,
         "normalisation": {"inside_model": True, "band_statistics": statistics},
-        "training_manifest_sha256": state.get("manifest_sha256"),
+        "training_manifest_sha256": state.manifest_sha256,
         "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
-        "metrics": metrics, "zoo": state.get("zoo"),
+        "metrics": metrics, "zoo": state.zoo,
         "signatures": {"serving_default": "images float32 [batch, height, width, bands]",
                        "serve_uint8": "images uint8 [batch, height, width, bands]",
                        **({"serve_encoded": "encoded string [batch]: PNG or JPEG bytes of one size"}

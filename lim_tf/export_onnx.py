@@ -20,6 +20,7 @@ import numpy as np
 
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import OutputError
+from lim_tf.run import RunState
 
 INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides uint8 pixels by 255
 OPSET = 17
@@ -86,20 +87,20 @@ def convert(ensemble: Ensemble, members: bool = False) -> Any:
     return proto
 
 
-def deepness_metadata(state: dict[str, Any], ensemble: Ensemble, tile: int = 512, overlap: int = 15) -> dict[str, Any]:
+def deepness_metadata(state: RunState, ensemble: Ensemble, tile: int = 512, overlap: int = 15) -> dict[str, Any]:
     """The keys the Deepness QGIS plugin reads (values JSON-encoded, as it expects), and lim-tf's own."""
     bands = ensemble.bands
-    resolution = state.get("resolution")
+    resolution = state.resolution
     return {
         "model_type": "Segmentor", "class_names": {0: "landslide"},
         **({"resolution": round(resolution * 100, 3)} if resolution else {}),  # centimetres per pixel
-        "tiles_size": tile, "tiles_overlap": overlap, "seg_thresh": float(state["threshold"]), "seg_small_segment": 7,
+        "tiles_size": tile, "tiles_overlap": overlap, "seg_thresh": state.threshold, "seg_small_segment": 7,
         "standardization_mean": [0.0] * bands, "standardization_std": [1.0] * bands,
         "lim_tf_input": f"float32 [batch, {bands}, height, width]: pixel values / {INPUT_SCALE:g}; normalisation is "
                         "inside the graph",
-        "lim_tf_bands": state["band_names"], "lim_tf_resolution_m": resolution,
-        "lim_tf_threshold": float(state["threshold"]), "lim_tf_models": ensemble.names,
-        "lim_tf_source": state.get("zoo") or state.get("records"),
+        "lim_tf_bands": list(state.band_names), "lim_tf_resolution_m": resolution,
+        "lim_tf_threshold": state.threshold, "lim_tf_models": ensemble.names,
+        "lim_tf_source": state.zoo or state.records,
     }
 
 
@@ -127,7 +128,7 @@ def export_onnx(run: str | Path, out: Path, fold: int | None = None, name: str |
     """Write OUT/NAME.onnx (checked against Keras before it appears); returns its metadata."""
     import onnx
 
-    ensemble, state = load_run(run, fold, trust=trust)
+    ensemble, state = load_run(Path(run), fold, trust=trust)
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or Path(str(run)).resolve().name)
     target = Path(out) / f"{name}.onnx"
     if target.exists():

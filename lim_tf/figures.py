@@ -31,7 +31,7 @@ OVERLAY_KEY = ((TP, "landslide found (TP)"), (FP, "false alarm (FP)"), (FN, "mis
 READABLE = 720  # px: figures narrower than this are enlarged (nearest neighbour) so pixels stay visible
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
@@ -39,7 +39,7 @@ def with_key(panel: np.ndarray, key: tuple, note: str = "", scale_bar: tuple[int
     """`panel` (enlarged to a readable width) above a strip naming each colour of `key`
     ((rgb, label), ...) and, if given, a scale bar of (length in panel pixels, label)."""
     factor = max(1, -(-READABLE // panel.shape[1]))
-    image = Image.fromarray(panel).resize((panel.shape[1] * factor, panel.shape[0] * factor), Image.NEAREST)
+    image = Image.fromarray(panel).resize((panel.shape[1] * factor, panel.shape[0] * factor), Image.Resampling.NEAREST)
     size = 15
     strip = Image.new("RGB", (image.width, size * 2 + 12), (255, 255, 255))
     draw = ImageDraw.Draw(strip)

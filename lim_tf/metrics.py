@@ -43,7 +43,7 @@ class Confusion:
 
     def scaled(self, weight: float) -> "Confusion":
         """The counts as if these pixels appeared `weight` times (counts become floats)."""
-        return Confusion(self.tp * weight, self.fp * weight, self.fn * weight, self.tn * weight)
+        return Confusion(self.tp * weight, self.fp * weight, self.fn * weight, self.tn * weight)  # type: ignore[arg-type]
 
     def scores(self) -> dict[str, float]:
         """Accuracy, precision, recall, F1, IoU per class and mIoU (mean of background and landslide)."""
@@ -118,8 +118,8 @@ class ThresholdSweep:
     """
 
     bins: int = 1000
-    positives: np.ndarray = field(default=None)  # type: ignore[assignment]
-    negatives: np.ndarray = field(default=None)  # type: ignore[assignment]
+    positives: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    negatives: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         self.positives = np.zeros(self.bins, np.int64) if self.positives is None else self.positives

@@ -1,19 +1,111 @@
-"""The run folder's state file (run.json): written by training, read by every later stage.
+"""The run folder's state (run.json): written by training, read by every later stage.
 
-Every reader goes through `read_state`, which checks the keys the stages rely on and names the
-file in its one-line error, so a damaged or hand-edited run.json never surfaces as a traceback.
+`RunState` is the one contract between `train` and `eval`, `map`, `export` and `--init-from`:
+every reader goes through `RunState.load`, which checks the fields the stages rely on and names
+the file in its one-line error, so a damaged or hand-edited run.json never surfaces as a traceback.
+The JSON layout is unchanged from earlier versions (the models under "ensemble").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lim_tf.atomic import atomic_file
 from lim_tf.errors import InputError
 
 RUN_FILE = "run.json"
+DEFAULT_THRESHOLD = 0.5  # a model with no recorded threshold (a bare .keras file)
+
+
+@dataclass
+class RunState:
+    """What a run's models expect and how their outputs are read."""
+
+    band_names: tuple[str, ...]
+    threshold: float = DEFAULT_THRESHOLD
+    threshold_source: str = "the run's setting"
+    resolution: float | None = None  # metres per pixel of the training records (None: not known)
+    records: str | None = None  # the training records (None: a shipped model)
+    models: list[str] = field(default_factory=list)  # finished models, relative to the run folder
+    combine: str = "mean"
+    folds: dict[str, dict[str, Any]] = field(default_factory=dict)  # fold number -> its training summary
+    chip_size: int | None = None
+    chip_mode: str | None = None
+    image_dtype: str | None = None
+    manifest_sha256: str | None = None
+    init_from: str | None = None  # the model adaptation started from
+    zoo: str | None = None  # the shipped model's name, for a zoo model
+    architecture: str | None = None
+
+    def done_folds(self) -> list[int]:
+        """Fold numbers with a finished model, in order."""
+        return sorted(int(k) for k, v in self.folds.items() if v.get("status") == "done")
+
+    def record_fold(self, fold: int, summary: dict[str, Any]) -> None:
+        """A fold's training summary; the ensemble and the run's threshold follow the finished folds.
+
+        The run's threshold is where the best epochs' validation F1 peaked (validation holds both
+        kinds of chips), averaged over the folds of an ensemble."""
+        self.folds[str(fold)] = summary
+        self.models = [f"fold{k}/model.keras" for k in self.done_folds()]
+        chosen = [v["threshold"] for v in self.folds.values() if v.get("threshold") is not None]
+        if chosen:
+            self.threshold = float(sum(chosen) / len(chosen))
+            self.threshold_source = "F1-optimal on validation folds"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["band_names"] = list(self.band_names)
+        data["ensemble"] = {"combine": data.pop("combine"), "models": data.pop("models")}
+        return {key: value for key, value in data.items() if value is not None or key in _ALWAYS}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> RunState:
+        """A state from run.json's parsed content; a structural problem is an InputError naming `where`."""
+        problem = _problem(data)
+        if problem:
+            raise InputError(f"{where}: {problem}; the run state was edited or damaged: retrain or restore it")
+        data = dict(data)
+        ensemble = data.pop("ensemble")
+        known = {f.name for f in dataclasses.fields(cls)} - {"models", "combine"}
+        kept = {key: value for key, value in data.items() if key in known}
+        kept["band_names"] = tuple(kept["band_names"])
+        return cls(models=list(ensemble["models"]), combine=ensemble.get("combine", "mean"), **kept)
+
+    @classmethod
+    def load(cls, run: Path | str) -> RunState:
+        """run.json of `run`, checked; a missing or damaged file is a one-line InputError naming it."""
+        path = Path(run) / RUN_FILE
+        if not path.exists():
+            raise InputError(f"{run}: not a training run (no {RUN_FILE}); train one with 'lim-tf train'")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(f"{path}: not valid JSON ({error}); the run state is damaged: retrain or restore it") \
+                from error
+        except OSError as error:
+            raise InputError(f"{path}: cannot read ({error.strerror})") from error
+        return cls.from_json(data, str(path))
+
+    def save(self, run: Path | str) -> None:
+        """Write run.json whole (renamed into place: a reader never sees half a file)."""
+        with atomic_file(Path(run) / RUN_FILE) as temporary:
+            temporary.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+_ALWAYS = {"threshold", "resolution", "records", "chip_size", "init_from"}  # written even when null
+
+
+def resolve_threshold(given: float | None, state: RunState) -> tuple[float, str]:
+    """The threshold a stage uses and where it came from: the option if given, else the run's."""
+    if given is not None:
+        return float(given), "given"
+    return state.threshold, state.threshold_source
 
 
 def _number(value: Any) -> bool:
@@ -27,10 +119,12 @@ def _problem(state: Any) -> str | None:
     bands = state.get("band_names")
     if not isinstance(bands, list) or not bands or not all(isinstance(b, str) for b in bands):
         return "band_names must be a list of band names"
-    if not isinstance(state.get("records"), str):
+    if state.get("records") is not None and not isinstance(state.get("records"), str):
+        return "records must be the path of the training records"
+    if "zoo" not in state and not isinstance(state.get("records"), str):
         return "records must be the path of the training records"
     threshold = state.get("threshold")
-    if not (_number(threshold) and 0 <= threshold <= 1):
+    if not (_number(threshold) and 0 <= threshold <= 1):  # type: ignore[operator]
         return "threshold must be a number in 0..1"
     resolution = state.get("resolution")
     if resolution is not None and not (_number(resolution) and resolution > 0):
@@ -43,20 +137,3 @@ def _problem(state: Any) -> str | None:
     if not isinstance(folds, dict) or not all(isinstance(v, dict) and "status" in v for v in folds.values()):
         return "folds must map fold numbers to their status"
     return None
-
-
-def read_state(run: Path) -> dict[str, Any]:
-    """run.json of `run`, checked; a missing or damaged file is a one-line InputError naming it."""
-    path = Path(run) / RUN_FILE
-    if not path.exists():
-        raise InputError(f"{run}: not a training run (no {RUN_FILE}); train one with 'lim-tf train'")
-    try:
-        state = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error}); the run state is damaged: retrain or restore it") from error
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from error
-    problem = _problem(state)
-    if problem:
-        raise InputError(f"{path}: {problem}; the run state was edited or damaged: retrain or restore it")
-    return state

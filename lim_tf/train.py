@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import shutil
 import sys
@@ -13,23 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
-from lim_tf.atomic import atomic_file
-from lim_tf.atomic import clean_leftovers
+from lim_tf.atomic import atomic_file, clean_leftovers
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
-from lim_tf.data.manifest import MANIFEST, load_manifest, verify_records
+from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
-from lim_tf.runtime.memory import check_fits, training_bytes
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.optimizers import make_optimizer
-from lim_tf.run import RUN_FILE, read_state
+from lim_tf.run import RUN_FILE, RunState
+from lim_tf.runtime.memory import check_fits, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 
 log = logging.getLogger(__name__)
@@ -70,13 +67,13 @@ def resolve_precision(precision: str) -> str:
     return "mixed_bfloat16" if cpu_has_bf16() else "float32"
 
 
-def make_loss(config: LossConfig, manifest: dict[str, Any]) -> keras.losses.Loss:
+def make_loss(config: LossConfig, manifest: Manifest) -> keras.losses.Loss:
     """The configured loss; weighted cross-entropy defaults its landslide weight to the training IR."""
     if config.name == "focal":
         return FocalLoss(config.alpha, config.gamma, config.alpha_for, tversky_weight=config.tversky_weight)
     weight = 1.0
     if config.name == "weighted_bce":
-        weight = config.landslide_weight or manifest["imbalance_ratio"]["after_augmentation"] or 1.0
+        weight = config.landslide_weight or manifest.imbalance_ratio["after_augmentation"] or 1.0
     return WeightedCrossEntropy(landslide_weight=weight, tversky_weight=config.tversky_weight)
 
 
@@ -98,17 +95,17 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int) -> float | keras.op
                                                   warmup_steps=warmup)
 
 
-def model_config(config: TrainConfig, manifest: dict[str, Any], policy: str) -> ModelConfig:
+def model_config(config: TrainConfig, manifest: Manifest, policy: str) -> ModelConfig:
     """The model matching the records' bands, normalised by their per-band statistics."""
-    stats = manifest["band_statistics"]
-    return ModelConfig(name=config.model, bands=len(manifest["band_names"]), width=config.width,
+    stats = manifest.band_statistics
+    return ModelConfig(name=config.model, bands=len(manifest.band_names), width=config.width,
                        mean=tuple(s["mean"] for s in stats), std=tuple(s["std"] for s in stats),
                        policy=policy, encoder_weights=config.encoder_weights, batch_norm=config.encoder_bn)
 
 
 def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, progress: bool = True,
-          callbacks: Sequence[keras.callbacks.Callback] = (), isolate: bool | None = None) -> dict[str, Any]:
-    """Train the configured folds into `run`; finished folds are skipped. Returns run.json's content.
+          callbacks: Sequence[keras.callbacks.Callback] = (), isolate: bool | None = None) -> RunState:
+    """Train the configured folds into `run`; finished folds are skipped. Returns the run's state.
 
     With `isolate` each fold trains in a fresh process, so memory does not grow from fold to fold;
     the default isolates when more than one fold is left and no `callbacks` (which live in this
@@ -120,12 +117,12 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     if config.init_from and not (run / RUN_FILE).exists():
         source = load_source(config.init_from, trust=False)
         check_source(source, manifest, str(records))  # before RUN is touched
-        config = dataclasses.replace(config, model=_architecture(source.model, config.model))
+        config = dataclasses.replace(config, model=_architecture(source.model, config.model))  # type: ignore[arg-type]
     state = _open_run(run, records, manifest, config, resume)
     config = load_yaml(TrainConfig, run / CONFIG_FILE)
     _check_folds(config, manifest, records)
-    folds = list(config.folds) or list(range(manifest["folds"]))
-    done = [k for k in folds if state["folds"].get(str(k), {}).get("status") == "done"]
+    folds = list(config.folds) or list(range(manifest.folds))
+    done = [k for k in folds if k in state.done_folds()]
     if done:
         log.info("folds %s are finished; skipping them", done)
     pending = [k for k in folds if k not in done]
@@ -145,25 +142,17 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
                 raise TrainingError(f"fold {fold}: {error}") from error
         else:
             result = train_fold(records, run, manifest, config, fold, strategy, policy, progress, callbacks)
-        state["folds"][str(fold)] = {**result, "own_process": isolate}
-        state["ensemble"]["models"] = [f"fold{k}/model.keras" for k in sorted(map(int, state["folds"]))
-                                       if state["folds"][str(k)]["status"] == "done"]
-        # The run's threshold: where the best epochs' validation F1 peaked (validation holds both
-        # kinds of chips); averaged over the folds of an ensemble. map, eval and export use it.
-        chosen = [v["threshold"] for v in state["folds"].values() if v.get("threshold") is not None]
-        if chosen:
-            state["threshold"] = float(np.mean(chosen))
-            state["threshold_source"] = "F1-optimal on validation folds"
-        _write_json(run / RUN_FILE, state)
+        state.record_fold(fold, {**result, "own_process": isolate})
+        state.save(run)
     return state
 
 
-def _check_folds(config: TrainConfig, manifest: dict[str, Any], records: Path) -> None:
-    if manifest["folds"] < 2:
+def _check_folds(config: TrainConfig, manifest: Manifest, records: Path) -> None:
+    if manifest.folds < 2:
         raise InputError(f"{records}: a test-only record set has no folds to train on; build training records")
-    bad = [k for k in config.folds if not 0 <= k < manifest["folds"]]
+    bad = [k for k in config.folds if not 0 <= k < manifest.folds]
     if bad:
-        raise FoldRangeError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest['folds'] - 1}")
+        raise FoldRangeError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest.folds - 1}")
 
 
 def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, policy: str,
@@ -172,7 +161,7 @@ def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, 
     return train_fold(records, run, load_manifest(records), config, fold, make_strategy(config), policy, progress)
 
 
-def train_fold(records: Path, run: Path, manifest: dict[str, Any], config: TrainConfig, fold: int,
+def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig, fold: int,
                strategy: tf.distribute.Strategy, policy: str, progress: bool,
                extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
     """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
@@ -260,16 +249,16 @@ def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:
             "init_from": config.init_from or "", "freeze_encoder_epochs": config.freeze_encoder_epochs}
 
 
-def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainConfig, resume: bool) -> dict:
+def _open_run(run: Path, records: Path, manifest: Manifest, config: TrainConfig, resume: bool) -> RunState:
     """Create the run folder (or reopen it with --resume) and check it matches the records."""
     state_path = run / RUN_FILE
     if state_path.exists():
         if not resume:
             raise OutputError(f"{run}: holds a run already; pass --resume to continue it or choose another folder")
-        state = read_state(run)
-        if (state["band_names"], state.get("resolution")) != (manifest["band_names"], manifest.get("resolution")):
-            raise InputError(f"{records}: bands {manifest['band_names']} at {manifest.get('resolution')} m do not match "
-                             f"the run's {state['band_names']} at {state.get('resolution')} m; use the run's records")
+        state = RunState.load(run)
+        if (state.band_names, state.resolution) != (manifest.band_names, manifest.resolution):
+            raise InputError(f"{records}: bands {list(manifest.band_names)} at {manifest.resolution} m do not match "
+                             f"the run's {list(state.band_names)} at {state.resolution} m; use the run's records")
         return state
     try:
         run.mkdir(parents=True, exist_ok=True)
@@ -280,12 +269,11 @@ def _open_run(run: Path, records: Path, manifest: dict[str, Any], config: TrainC
         raise OutputError(f"{run}: cannot write here ({error.strerror}); choose a writable run folder") from error
     with atomic_file(run / CONFIG_FILE) as temporary:
         dump_yaml(config, temporary)
-    state = {"records": str(records.resolve()), "manifest_sha256": _sha256(records / MANIFEST),
-             "band_names": manifest["band_names"], "chip_size": manifest["chip_size"],
-             "chip_mode": manifest["chip_mode"], "resolution": manifest["resolution"],
-             "image_dtype": manifest["image_dtype"], "threshold": config.threshold,
-             "ensemble": {"combine": "mean", "models": []}, "folds": {}, "init_from": config.init_from}
-    _write_json(state_path, state)
+    state = RunState(records=str(records.resolve()), manifest_sha256=_sha256(records / MANIFEST),
+                     band_names=tuple(manifest.band_names), chip_size=manifest.chip_size,
+                     chip_mode=manifest.chip_mode, resolution=manifest.resolution,
+                     image_dtype=manifest.image_dtype, threshold=config.threshold, init_from=config.init_from)
+    state.save(run)
     return state
 
 
@@ -297,8 +285,3 @@ def _architecture(model: keras.Model, fallback: str) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_file(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2) + "\n")

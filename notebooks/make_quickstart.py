@@ -58,12 +58,12 @@ shutil.rmtree(run, ignore_errors=True)
 config = resolve_train_config("fcn-fl", overrides={"width": 0.125, "epochs": 6, "batch_size": 8, "tile": 64,
                                                    "learning_rate": 3e-4, "log_images": 2})
 state = train(records, run, config, progress=False)
-print(json.dumps(state["folds"], indent=1))
+print(json.dumps(state.folds, indent=1))
 print("TensorBoard: tensorboard --logdir", run / "logs")"""),
     ("md", "## 4. Evaluate on the held-out test chips (threshold chosen on validation data)"),
     ("code", """from lim_tf.evaluate import EvalRequest, evaluate_run
 
-metrics = evaluate_run(run, run / "eval-test", EvalRequest(threshold=None, figures=3), overwrite=True, progress=False)
+metrics = evaluate_run(run, run / "eval-test", EvalRequest(threshold="optimal", figures=3), overwrite=True, progress=False)
 print({k: round(metrics[k], 4) for k in ("accuracy", "precision", "recall", "f1", "miou")})
 figures = sorted((run / "eval-test/figures").glob("*.png"))
 figure, axes = plt.subplots(len(figures), 1, figsize=(8, 4 * len(figures)))
@@ -73,8 +73,7 @@ for axis, path in zip(np.atleast_1d(axes), figures):
     axis.axis("off")
 plt.show()"""),
     ("md", "## 5. Map the georeferenced scene into an inventory"),
-    ("code", """from lim_tf.mapping.config import PolygonOptions
-from lim_tf.mapping.config import MapConfig
+    ("code", """from lim_tf.mapping.config import MapConfig, PolygonOptions
 from lim_tf.mapping.scene_map import map_scene
 
 summary = map_scene(synthetic / "scene/scene.tif", run, WORK / "map",

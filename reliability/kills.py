@@ -123,10 +123,10 @@ def _records_check(out: Path) -> None:
 
 def _run_check(run: Path) -> None:
     from lim_tf.models import load_model
+    from lim_tf.run import RUN_FILE, RunState
 
-    if (run / "run.json").exists():
-        state = json.loads((run / "run.json").read_text())
-        for name in state["ensemble"]["models"]:
+    if (run / RUN_FILE).exists():
+        for name in RunState.load(run).models:  # a whole, valid state: a killed run never leaves half a file
             load_model(run / name)
     for model in run.glob("fold*/model.keras"):
         load_model(model)
@@ -134,13 +134,13 @@ def _run_check(run: Path) -> None:
 
 def _run_fingerprint(run: Path) -> Any:
     from lim_tf.models import load_model
+    from lim_tf.run import RunState
 
     x = np.random.default_rng(0).uniform(0, 255, (1, 40, 44, 3)).astype(np.float32)
-    state = json.loads((run / "run.json").read_text())
+    models = RunState.load(run).models
     histories = {p.parent.name: p.read_text() for p in sorted(run.glob("fold*/history.csv"))}
-    outputs = [hashlib.sha256(np.asarray(load_model(run / name)(x)).tobytes()).hexdigest()
-               for name in state["ensemble"]["models"]]
-    return state["ensemble"]["models"], histories, outputs
+    outputs = [hashlib.sha256(np.asarray(load_model(run / name)(x)).tobytes()).hexdigest() for name in models]
+    return models, histories, outputs
 
 
 def _eval_check(out: Path) -> None:

@@ -1,19 +1,20 @@
 """Training from a finished model (--init-from): the start is exactly the source, other band counts are
 refused in one line, the encoder can be held for the first epochs, and the run says where it began."""
 
+import dataclasses
 import json
 
 import numpy as np
 import yaml
-
 from conftest import TINY_RUN
+from test_cli_data import assert_one_line_error, run
+
 from lim_tf.adapt import encoder_layers, initial_model, load_source
 from lim_tf.config import PRESETS, resolve_train_config
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.models import ModelConfig, build_model, load_model
 from lim_tf.train import resolve_precision
-from test_cli_data import assert_one_line_error, run
 
 
 def test_the_initial_model_predicts_exactly_as_its_source(trained):
@@ -27,12 +28,13 @@ def test_the_initial_model_predicts_exactly_as_its_source(trained):
         start = initial_model(source, manifest, policy, keep_normalization=keep)
         np.testing.assert_array_equal(Ensemble([start], ["start"]).predict(images), expected)
     # Other records' statistics: the normalisation follows them unless it is kept.
-    shifted = {**manifest, "band_statistics": [{**s, "mean": s["mean"] + 30} for s in manifest["band_statistics"]]}
+    shifted = dataclasses.replace(manifest, band_statistics=[{**s, "mean": s["mean"] + 30}
+                                                             for s in manifest.band_statistics])
     kept = initial_model(source, shifted, policy, keep_normalization=True)
     np.testing.assert_array_equal(Ensemble([kept], ["kept"]).predict(images), expected)
     moved = initial_model(source, shifted, policy, keep_normalization=False)
     np.testing.assert_allclose(np.ravel(moved.get_layer("normalize").mean),
-                               [s["mean"] for s in shifted["band_statistics"]], rtol=1e-6)
+                               [s["mean"] for s in shifted.band_statistics], rtol=1e-6)
     assert not np.array_equal(Ensemble([moved], ["moved"]).predict(images), expected)
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import tensorflow as tf
 
-from lim_tf.data.augment import RECIPES, add_noise, apply_gamma, augment_copy, mean_filter
-from lim_tf.data.transforms import random_flip_rotate
 from lim_tf.config import AugmentConfig
+from lim_tf.data.augment import RECIPES, add_noise, apply_gamma, augment_copy, mean_filter
 from lim_tf.data.sample import Chip
+from lim_tf.data.transforms import random_flip_rotate
 
 
 def numpy_mean_filter(image: np.ndarray, k: int) -> np.ndarray:

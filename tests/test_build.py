@@ -5,9 +5,9 @@ import json
 from collections import defaultdict
 
 import numpy as np
+from helpers import bilinear, nearest
 from PIL import Image
 
-from helpers import bilinear, nearest
 from lim_tf.config import AugmentConfig, ChipConfig, DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
 from lim_tf.data.manifest import load_manifest
@@ -26,7 +26,7 @@ def config(**augment) -> DataConfig:
 
 def all_chips(out):
     manifest = load_manifest(out)
-    return list(read_records([out / f for files in manifest["files"].values() for f in files]))
+    return list(read_records([out / f for files in manifest.files.values() for f in files]))
 
 
 def originals(out):
@@ -64,11 +64,11 @@ def test_imbalance_ratio_against_an_independent_pixel_count(bijie_dir, tmp_path)
         landslide += small.sum()
         background += (~small).sum()
     background += SIZE * SIZE * len(list((bijie_dir / "non-landslide/image").glob("*.png")))
-    assert manifest["imbalance_ratio"]["before_augmentation"] == background / landslide
+    assert manifest.imbalance_ratio["before_augmentation"] == background / landslide
     # Three recipes, one copy each, of every training landslide chip; flips keep pixel counts.
     training_landslide_chips = 6 - 1
     expected_after = (background + 3 * (training_landslide_chips * SIZE * SIZE - landslide)) / (4 * landslide)
-    assert np.isclose(manifest["imbalance_ratio"]["after_augmentation"], expected_after)
+    assert np.isclose(manifest.imbalance_ratio["after_augmentation"], expected_after)
 
 
 def test_folds_are_stratified_and_augmented_copies_stay_with_their_origin(tmp_path):
@@ -122,9 +122,9 @@ def test_same_input_and_seed_give_byte_identical_records(bijie_dir, tmp_path):
 def test_target_ir_is_reached(bijie_dir, tmp_path):
     # Masks cover about a ninth of each landslide chip, so IR can fall towards ~8, not below.
     manifest = build_dataset(bijie_dir, tmp_path / "r", config(target_ir=12.0, max_copies=30), progress=False)
-    ratios = manifest["imbalance_ratio"]
+    ratios = manifest.imbalance_ratio
     assert ratios["before_augmentation"] > 12.0 >= ratios["after_augmentation"]
-    copies = sum(e["augmented"] for e in manifest["examples"].values())
+    copies = sum(e["augmented"] for e in manifest.examples.values())
     assert copies > 0
     shards = json.loads((tmp_path / "r/manifest.json").read_text())["files"]
     assert all(len(files) >= 1 for files in shards.values())
@@ -132,8 +132,8 @@ def test_target_ir_is_reached(bijie_dir, tmp_path):
 
 def test_synthetic_data_builds_and_is_imbalanced(synthetic_dir, tmp_path):
     manifest = build_dataset(synthetic_dir / "bijie", tmp_path / "r", config(), progress=False)
-    assert 5 < manifest["imbalance_ratio"]["before_augmentation"] < 200
-    assert manifest["imbalance_ratio"]["after_augmentation"] < manifest["imbalance_ratio"]["before_augmentation"]
+    assert 5 < manifest.imbalance_ratio["before_augmentation"] < 200
+    assert manifest.imbalance_ratio["after_augmentation"] < manifest.imbalance_ratio["before_augmentation"]
 
 
 def shrink_by_two(image: np.ndarray) -> np.ndarray:
@@ -156,13 +156,13 @@ def test_native_chips_keep_their_size_or_come_to_the_asked_resolution(tmp_path):
     root = write_bijie(tmp_path / "b", landslides=4, backgrounds=2, seed=3, even=True)
     build_dataset(root, tmp_path / "same", DataConfig(split=SplitConfig(test_landslide=1, folds=2)), progress=False)
     manifest = load_manifest(tmp_path / "same")
-    assert (manifest["chip_mode"], manifest["chip_size"], manifest["resolution"]) == ("native", None, 0.8)
+    assert (manifest.chip_mode, manifest.chip_size, manifest.resolution) == ("native", None, 0.8)
     for chip in originals(tmp_path / "same"):  # Bijie pixels as they are: a lossless round trip
         folder, stem = chip.chip_id.split("/")
         np.testing.assert_array_equal(chip.image, np.asarray(Image.open(root / folder / "image" / f"{stem}.png")))
     build_dataset(root, tmp_path / "half", DataConfig(chip=ChipConfig(resolution=1.6),
                                                       split=SplitConfig(test_landslide=1, folds=2)), progress=False)
-    assert load_manifest(tmp_path / "half")["resolution"] == 1.6
+    assert load_manifest(tmp_path / "half").resolution == 1.6
     for chip in originals(tmp_path / "half"):  # 0.8 m -> 1.6 m: half the pixels each way
         folder, stem = chip.chip_id.split("/")
         source = np.asarray(Image.open(root / folder / "image" / f"{stem}.png"))
@@ -179,10 +179,10 @@ def test_test_split_holds_both_kinds_in_the_datasets_ratio(tmp_path):
     root = write_bijie(tmp_path / "b", landslides=20, backgrounds=30, seed=2)
     manifest = build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=0.2, folds=4)),
                              progress=False)
-    assert (manifest["examples"]["test"]["landslide"], manifest["examples"]["test"]["non_landslide"]) == (4, 6)
+    assert (manifest.examples["test"]["landslide"], manifest.examples["test"]["non_landslide"]) == (4, 6)
     counted = build_dataset(root, tmp_path / "c", DataConfig(split=SplitConfig(test_landslide=10, folds=4)),
                             progress=False)  # a count of landslide chips: the same share of the others
-    assert (counted["examples"]["test"]["landslide"], counted["examples"]["test"]["non_landslide"]) == (10, 15)
+    assert (counted.examples["test"]["landslide"], counted.examples["test"]["non_landslide"]) == (10, 15)
 
 
 def test_a_test_only_record_set_holds_every_sample(tmp_path):
@@ -192,8 +192,8 @@ def test_a_test_only_record_set_holds_every_sample(tmp_path):
     manifest = build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=1.0,
                                                                                 test_non_landslide=1.0, folds=0)),
                              progress=False)
-    assert manifest["folds"] == 0 and list(manifest["files"]) == ["test"]
-    assert manifest["examples"]["test"] == {"total": 5, "landslide": 3, "non_landslide": 2, "augmented": 0}
+    assert manifest.folds == 0 and list(manifest.files) == ["test"]
+    assert manifest.examples["test"] == {"total": 5, "landslide": 3, "non_landslide": 2, "augmented": 0}
     one = build_dataset(root, tmp_path / "one", DataConfig(split=SplitConfig(test_landslide=1, folds=2)),
                         progress=False)
-    assert one["examples"]["test"]["landslide"] == 1  # an int is a count, 1.0 a fraction
+    assert one.examples["test"]["landslide"] == 1  # an int is a count, 1.0 a fraction

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from test_sources import write_scene
 
 from lim_tf_cli.main import main
-from test_sources import write_scene
 
 
 def run(*args: str):
@@ -141,6 +141,7 @@ def test_bad_option_values(bijie_dir, tmp_path):
 @pytest.mark.shared
 def test_real_sentinel2_builds_through_the_cli(tmp_path):
     from conftest import shared_path
+
     from lim_tf.data.manifest import load_manifest
 
     root = shared_path("sentinel2_chittagong")
@@ -148,22 +149,23 @@ def test_real_sentinel2_builds_through_the_cli(tmp_path):
                  "--mask-values", "0=ignore,1=background,2=landslide", "--folds", "2", "--test-landslide", "1")
     assert result.exit_code == 0, result.output
     manifest = load_manifest(tmp_path / "s2")
-    assert manifest["band_names"] == ["band1", "band2", "band3"]
-    assert manifest["image_dtype"] == "float32"  # the float64 DN are stored as float32
-    assert manifest["pixels"]["train_before_augmentation"]["landslide"] > 0
+    assert manifest.band_names == ("band1", "band2", "band3")
+    assert manifest.image_dtype == "float32"  # the float64 DN are stored as float32
+    assert manifest.pixels["train_before_augmentation"]["landslide"] > 0
 
 
 @pytest.mark.shared
 def test_real_l4s_builds_through_the_cli(tmp_path):
     from conftest import shared_path
+
     from lim_tf.data.manifest import load_manifest
 
     result = run("data", "build", shared_path("landslide4sense"), tmp_path / "l4s", "--format", "l4s",
                  "--bands", "B4,B3,B2,slope,dem", "--chip-size", "128", "--folds", "2", "--test-landslide", "1")
     assert result.exit_code == 0, result.output
     manifest = load_manifest(tmp_path / "l4s")
-    assert manifest["band_names"] == ["B4", "B3", "B2", "slope", "dem"] and manifest["chip_size"] is None
-    assert manifest["resolution"] == 10.0  # Landslide4Sense's pixel size, kept: native chips
+    assert manifest.band_names == ("B4", "B3", "B2", "slope", "dem") and manifest.chip_size is None
+    assert manifest.resolution == 10.0  # Landslide4Sense's pixel size, kept: native chips
 
 
 def test_verify_finds_missing_and_changed_shards(bijie_dir, tmp_path):

@@ -29,3 +29,27 @@ def test_cpu_recipe_scores_its_last_epoch():
     config = resolve_train_config("cpu")
     assert config.epochs % config.validation_every == 0
     assert config.model == "unet" and config.encoder_bn
+
+
+def test_data_config_options_override_the_yaml_which_overrides_the_defaults(tmp_path):
+    from lim_tf.config import resolve_data_config
+
+    (tmp_path / "c.yaml").write_text("split:\n  folds: 3\n  seed: 7\nchip:\n  resolution: 1.6\n")
+    config = resolve_data_config(tmp_path / "c.yaml", {"split.folds": 4, "augment.copies": 2})
+    assert (config.split.folds, config.split.seed, config.chip.resolution) == (4, 7, 1.6)
+    assert config.augment.copies == 2 and config.split.test_landslide == DataConfig().split.test_landslide
+
+
+def test_a_test_only_data_config_holds_every_sample_out():
+    from lim_tf.config import resolve_data_config
+
+    split = resolve_data_config(overrides={"split.folds": 5, "split.seed": 3}, test_only=True).split
+    assert (split.test_landslide, split.test_non_landslide, split.folds, split.seed) == (1.0, 1.0, 0, 3)
+
+
+def test_a_data_config_yaml_with_an_unknown_key_names_the_file(tmp_path):
+    from lim_tf.config import resolve_data_config
+
+    (tmp_path / "c.yaml").write_text("chip:\n  sise: 64\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml.*sise"):
+        resolve_data_config(tmp_path / "c.yaml")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from test_cli_data import assert_one_line_error, run
 
 from lim_tf.errors import InputError, OutputError
 from lim_tf.export import export_run, read_metadata
 from lim_tf.models import load_model
 from lim_tf.serving import ServingClient
-from test_cli_data import assert_one_line_error, run
 
 pytestmark = pytest.mark.slow
 

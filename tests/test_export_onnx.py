@@ -6,12 +6,12 @@ import json
 import numpy as np
 import onnx
 import onnxruntime
-from PIL import Image
-
 from conftest import shared_path
+from PIL import Image
+from test_cli_data import assert_one_line_error, run
+
 from lim_tf.ensemble import load_run
 from lim_tf.models.precision import as_float32
-from test_cli_data import assert_one_line_error, run
 
 DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tiles_size", "tiles_overlap", "seg_thresh",
                  "standardization_mean", "standardization_std")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
-
 from test_cli_data import run
 from test_mapping import BOXES, squares, threshold_model, write_scene
 

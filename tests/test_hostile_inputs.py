@@ -8,7 +8,6 @@ import numpy as np
 import pyogrio.raw
 import shapely
 from rasterio.transform import from_origin
-
 from test_cli_data import assert_one_line_error, run
 from test_mapping import threshold_model
 from test_mapping import write_scene as write_rgb_scene

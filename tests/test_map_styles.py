@@ -13,10 +13,10 @@ import pytest
 import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
-
-import lim_tf.mapping
 from test_cli_data import run
 from test_mapping import threshold_model, write_scene
+
+import lim_tf.mapping
 
 QGIS_PYTHON = "/usr/bin/python3"
 SNAPSHOT = Path(lim_tf.mapping.__file__).with_name("qgis_snapshot.py")

@@ -10,15 +10,15 @@ import pytest
 import rasterio
 import shapely
 import shapely.ops
-from pyproj import Transformer
-from PIL import Image
-from rasterio.transform import from_origin
-
 from conftest import shared_path
+from PIL import Image
+from pyproj import Transformer
+from rasterio.transform import from_origin
+from test_cli_data import assert_one_line_error, run
+
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.scene_map import map_scene
 from lim_tf.models import ModelConfig, build_model
-from test_cli_data import assert_one_line_error, run
 
 
 def threshold_model(path: Path, bands: int = 3) -> Path:

@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 
 from lim_tf.errors import ConfigError
-from lim_tf.runtime.memory import inference_bytes, training_bytes, weight_bytes
 from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
 from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool, PatchConv2D
+from lim_tf.runtime.memory import inference_bytes, training_bytes, weight_bytes
 
 TINY = 1 / 16
 

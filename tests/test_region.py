@@ -14,13 +14,13 @@ import pyogrio.raw
 import pytest
 import rasterio
 from rasterio.transform import from_origin
+from test_cli_data import run
+from test_mapping import threshold_model, write_scene
 
-from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.region import RegionConfig, map_region, work_folder
 from lim_tf.models import ModelConfig, build_model
-from test_cli_data import run
-from test_mapping import threshold_model, write_scene
+from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
 
 pytestmark = pytest.mark.slow
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -217,6 +217,7 @@ def test_an_unreadable_scene_fails_alone(region, tmp_path):
 
 def test_records_built_on_the_cluster_equal_in_process_records(scheduler, tmp_path):
     from helpers import write_bijie
+
     from lim_tf.config import ChipConfig, DataConfig, SplitConfig
     from lim_tf.data.build import build_dataset
 

@@ -8,16 +8,16 @@ import pyogrio.raw
 import pytest
 import rasterio
 import shapely
+from conftest import shared_path
 from PIL import Image
 from rasterio.transform import from_origin
 
-from conftest import shared_path
 from lim_tf.config import ChipConfig, SourceConfig
+from lim_tf.data.sample import IGNORE, LANDSLIDE, parse_value_map
 from lim_tf.data.sources.bijie import read_bijie
 from lim_tf.data.sources.folder import read_folder
 from lim_tf.data.sources.geotiff import read_geotiff
 from lim_tf.data.sources.l4s import read_l4s
-from lim_tf.data.sample import IGNORE, LANDSLIDE, parse_value_map
 
 
 def test_bijie_masks_map_255_to_landslide_and_backgrounds_get_empty_masks(bijie_dir):

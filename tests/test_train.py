@@ -12,14 +12,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_RUN
+from test_cli_data import assert_one_line_error, run
 
 from lim_tf.config import DataConfig, SplitConfig, resolve_train_config
 from lim_tf.data.build import build_dataset
 from lim_tf.errors import OutputError, TrainingError
 from lim_tf.models import load_model
 from lim_tf.train import train
-from conftest import TINY_RUN
-from test_cli_data import assert_one_line_error, run
 
 pytestmark = pytest.mark.slow
 TINY = {"width": 1 / 16, "batch_size": 4, "tile": 32, "log_images": 2}
@@ -120,8 +120,8 @@ def test_folds_trained_in_fresh_processes_equal_folds_trained_in_this_one(traine
     here = train(records, tmp_path / "run", config, progress=False, isolate=False)
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
     for fold in ("0", "1"):
-        assert state["folds"][fold]["own_process"] and not here["folds"][fold]["own_process"]
-        assert state["folds"][fold]["best"] == here["folds"][fold]["best"]
+        assert state["folds"][fold]["own_process"] and not here.folds[fold]["own_process"]
+        assert state["folds"][fold]["best"] == here.folds[fold]["best"]
         np.testing.assert_array_equal(np.asarray(load_model(isolated / f"fold{fold}/model.keras")(x)),
                                       np.asarray(load_model(tmp_path / f"run/fold{fold}/model.keras")(x)))
 
@@ -156,8 +156,8 @@ def test_resume_with_records_of_other_bands_is_refused(records, tmp_path):
     config = resolve_train_config("fcn-fl", overrides={**TINY, "epochs": 1, "log_images": 0})
     train(records, tmp_path / "run", config, progress=False)
     manifest = json.loads((records / "manifest.json").read_text())
-    manifest["band_names"] = ["B4", "B3", "B2", "dem"]
-    manifest["band_statistics"].append(dict(manifest["band_statistics"][0], name="dem"))
+    manifest.band_names = ["B4", "B3", "B2", "dem"]
+    manifest.band_statistics.append(dict(manifest.band_statistics[0], name="dem"))
     (records / "manifest.json").write_text(json.dumps(manifest))
     assert_one_line_error(run("train", records, tmp_path / "run", "--resume"), "do not match the run's")
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
-
 from conftest import shared_path
-from lim_tf import zoo
+from rasterio.transform import from_origin
 from test_cli_data import assert_one_line_error, run
 from test_mapping import write_scene
+
+from lim_tf import zoo
 
 NAMES = zoo.names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="no shipped model in lim_tf/zoo")
@@ -80,3 +80,13 @@ def test_a_zoo_name_maps_and_exports(tmp_path, name):
     result = run("export", name, tmp_path / "onnx", "--format", "onnx")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "onnx" / f"{name}.onnx").exists() and not Path(name).exists()
+
+
+def test_the_readme_headline_is_the_cards():
+    """The README's headline table shows the shipped card's scores, not numbers typed apart from it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    scores = zoo.card("bijie")["scores"]
+    for key in ("test", "test_at_kind_ratio"):
+        s = scores[key]
+        row = f"| {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou_landslide']:.3f} |"
+        assert row in readme, f"README headline lacks the card's {key} row {row}"

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from lim_tf.config import AugmentConfig
-from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.sample import IGNORE, Chip
+from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.stats import PixelCounts, chip_counts
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def plan_copies(chips: Sequence[Any], before: PixelCounts, config: AugmentConfig
     if config.target_ir is None:
         return [(i, c) for c in range(config.copies * len(config.recipes)) for i in candidates]
     total = before
-    plan = []
+    plan: list[tuple[int, int]] = []
     for copy in range(config.max_copies):
         for i in candidates:
             if total.imbalance_ratio is None or total.imbalance_ratio <= config.target_ir:

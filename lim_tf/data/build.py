@@ -18,10 +18,9 @@ from tqdm.auto import tqdm
 
 from lim_tf import __version__
 from lim_tf.atomic import atomic_directory
-from lim_tf.runtime.cluster import executor
 from lim_tf.config import DataConfig, dump_yaml, to_dict
 from lim_tf.data.augment import copy_id, plan_copies
-from lim_tf.data.manifest import write_manifest
+from lim_tf.data.manifest import Manifest, write_manifest
 from lim_tf.data.records import shard_names
 from lim_tf.data.schema import SCHEMA_VERSION
 from lim_tf.data.sources import KIND_RATIOS, list_units
@@ -29,13 +28,14 @@ from lim_tf.data.splits import assign_splits
 from lim_tf.data.stats import PixelCounts, combine_band_sums
 from lim_tf.data.units import ChipFacts, describe_chips, read_unit_chips, write_shard
 from lim_tf.errors import InputError, OutputError
+from lim_tf.runtime.cluster import executor
 
 log = logging.getLogger(__name__)
 Entry = tuple[str, tuple[int, int, int, str, int], ChipFacts]  # record id, shard entry, the original's facts
 
 
 def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = False, progress: bool = True,
-                  cluster: str | None = None) -> dict[str, Any]:
+                  cluster: str | None = None) -> Manifest:
     """Build the record set in `out` atomically and return its manifest; `cluster` as for map."""
     path, out = Path(path), Path(out)
     if out.exists() and not overwrite:
@@ -53,7 +53,7 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
         after = before + _sum_counts(facts[i] for i, _ in plan)
         groups = _group(facts, plan, config)
         resolutions = {r for _, found in described for r in found}
-        manifest = _manifest(path, config, facts, groups, before, after, _resolution(resolutions, config))
+        content = _manifest(path, config, facts, groups, before, after, _resolution(resolutions, config))
         with atomic_directory(out, overwrite) as temporary:
             tasks = []
             for name, entries in groups.items():
@@ -62,9 +62,10 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
                     part = [entry for _, entry, _ in entries[number * size:(number + 1) * size]]
                     needed = {unit: kept[unit] for unit, *_ in part}
                     tasks.append((str(temporary), shard, part, needed, config))
-                manifest["files"][name] = shard_names(name, len(entries), size)
+                content["files"][name] = shard_names(name, len(entries), size)
             with tqdm(total=len(tasks), desc="writing", unit="shard", disable=not progress) as bar:
-                manifest["sha256"] = dict(sorted(engine.apply(write_shard, tasks, bar)))
+                content["sha256"] = dict(sorted(engine.apply(write_shard, tasks, bar)))
+            manifest = Manifest.from_json(content)
             write_manifest(manifest, temporary)
             dump_yaml(config, temporary / "data_config.yaml")
     log.info("wrote %d chips to %s", sum(len(m) for m in groups.values()), out)
@@ -103,7 +104,7 @@ def _resolution(found: set, config: DataConfig) -> float | None:
 def _group(facts: Sequence[ChipFacts], plan: list[tuple[int, int]], config: DataConfig) -> dict[str, list[Entry]]:
     """Records per split name (test, fold0..foldK-1): originals and their augmented copies, each
     group sorted by record id for byte-identical output."""
-    groups: dict[str, list[Entry]] = {"test": []} | {f"fold{k}": [] for k in range(config.split.folds)}
+    groups: dict[str, list[Entry]] = {"test": [], **{f"fold{k}": [] for k in range(config.split.folds)}}
 
     def name(fact: ChipFacts) -> str:
         return "test" if fact.fold < 0 else f"fold{fact.fold}"

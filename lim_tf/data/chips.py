@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from lim_tf.config import ChipConfig
 from lim_tf.data.images import MAX_SAMPLE_BYTES
-from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.sample import IGNORE, Chip, Sample
+from lim_tf.data.schema import to_record_dtype
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import TOLERANCE
 from lim_tf.geo.windows import grid_offsets

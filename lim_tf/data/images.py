@@ -28,9 +28,8 @@ def read_image(path: Path) -> np.ndarray:
         with Image.open(path) as image:
             check_declared_size(path, image.width, image.height, len(image.getbands()), 4)
             image.load()
-            if image.mode in ("P", "RGBA", "LA", "CMYK", "YCbCr"):
-                image = image.convert("RGB")
-            array = np.asarray(image)
+            converted = image.convert("RGB") if image.mode in ("P", "RGBA", "LA", "CMYK", "YCbCr") else image
+            array = np.asarray(converted)
     except FileNotFoundError as error:
         raise InputError(f"{path}: file not found") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,

@@ -37,10 +37,10 @@ def record_items(records: Path, split: str, fold: int | None = None) -> Items:
     """A record split's original chips (augmented copies are left out); 'val' needs a fold."""
     manifest = load_manifest(records)
     files = record_files(Path(records), manifest, split, fold)  # type: ignore[arg-type]
-    names = split_groups(split, fold, manifest["folds"])  # type: ignore[arg-type]
-    count = sum(manifest["examples"][n]["total"] - manifest["examples"][n]["augmented"] for n in names)
+    names = split_groups(split, fold, manifest.folds)  # type: ignore[arg-type]
+    count = sum(manifest.examples[n]["total"] - manifest.examples[n]["augmented"] for n in names)
     items = ((c.chip_id, c.image, c.mask) for c in read_records(files) if c.augmentation == "none")
-    return Items(items, count, len(manifest["band_names"]))
+    return Items(items, count, len(manifest.band_names))
 
 
 def folder_items(folder: Path, source: SourceConfig, resolution: float | None) -> Items:

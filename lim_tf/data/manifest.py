@@ -1,8 +1,15 @@
-"""The manifest.json of a record set: what it holds, where, and its imbalance statistics."""
+"""The manifest.json of a record set: what it holds, where, and its imbalance statistics.
+
+`Manifest` is the contract between `data build` and every reader (training, evaluation, mapping's
+Sentinel-2 preparation, export): readers go through `load_manifest` or `verify_records`, which
+check the structure and name the file in a one-line error.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +19,43 @@ from lim_tf.errors import InputError
 MANIFEST = "manifest.json"
 
 
-def load_manifest(directory: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Manifest:
+    """What a record set holds: bands, chips per split and fold, shards and their checksums."""
+
+    band_names: tuple[str, ...]
+    image_dtype: str  # of every record: uint8, uint16, int16 or float32
+    folds: int  # 0: a test-only set
+    band_statistics: list[dict[str, float]]  # mean, std, min, max per band over the training folds
+    files: dict[str, list[str]]  # "test" and "fold<k>" -> shard file names
+    examples: dict[str, dict[str, int]]  # the same groups -> chip counts by kind
+    sha256: dict[str, str]  # shard file name -> checksum
+    chip_mode: str = "native"
+    chip_size: int | None = None  # None: chips keep their own size (native mode)
+    resolution: float | None = None  # metres per pixel of every chip (None: the source's own)
+    source: dict[str, Any] = field(default_factory=dict)  # format, input and the documented kind ratio
+    pixels: dict[str, dict[str, int]] = field(default_factory=dict)
+    imbalance_ratio: dict[str, float | None] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the build's resolved DataConfig
+    created_by: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def kind_ratio(self) -> float | None:
+        """Non-landslide per landslide sample in the source's real mix, where its documentation says."""
+        return self.source.get("kind_ratio")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "band_names": list(self.band_names)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kept = {key: value for key, value in data.items() if key in known}
+        return cls(**{**kept, "band_names": tuple(kept["band_names"])})
+
+
+def load_manifest(directory: Path) -> Manifest:
     """Read OUT/manifest.json; a folder without one is not a record set."""
     path = Path(directory) / MANIFEST
     try:
@@ -32,7 +75,7 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     problem = _check(manifest)
     if problem:
         raise InputError(f"{path}: {problem}; the manifest was edited or damaged: rebuild the records")
-    return manifest
+    return Manifest.from_json(manifest)
 
 
 DTYPES = ("uint8", "uint16", "int16", "float32")
@@ -63,7 +106,7 @@ def _check(manifest: dict[str, Any]) -> str | None:
     if not isinstance(statistics, list) or len(statistics) != len(bands) or not all(
             isinstance(s, dict) and all(is_number(s.get(k)) for k in ("mean", "std", "min", "max")) for s in statistics):
         return "band_statistics must give mean, std, min and max for every band"
-    groups = ["test"] + [f"fold{k}" for k in range(folds)]
+    groups = ["test"] + [f"fold{k}" for k in range(folds)]  # type: ignore[arg-type]
     files, examples = manifest.get("files"), manifest.get("examples")
     if not isinstance(files, dict) or set(files) != set(groups) or not all(
             isinstance(f, list) and all(isinstance(n, str) and "/" not in n for n in f) for f in files.values()):
@@ -79,16 +122,16 @@ def _check(manifest: dict[str, Any]) -> str | None:
     return None
 
 
-def verify_records(directory: Path) -> dict[str, Any]:
+def verify_records(directory: Path) -> Manifest:
     """The manifest, once every shard it lists is present with the SHA-256 it records."""
     import hashlib
 
     manifest = load_manifest(Path(directory))
-    for name in (f for files in manifest["files"].values() for f in files):
+    for name in (f for files in manifest.files.values() for f in files):
         path = Path(directory) / name
         if not path.exists():
             raise InputError(f"{path}: listed in the manifest but missing; rebuild the records")
-        expected = manifest.get("sha256", {}).get(name)
+        expected = manifest.sha256.get(name)
         if expected is None:
             raise InputError(f"{path}: the manifest records no checksum for it; rebuild the records")
         if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
@@ -96,15 +139,15 @@ def verify_records(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def write_manifest(manifest: dict[str, Any], directory: Path) -> None:
+def write_manifest(manifest: Manifest, directory: Path) -> None:
     """Write the manifest with sorted keys so identical builds give identical bytes."""
-    (Path(directory) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (Path(directory) / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
 
 
-def imbalance_table(manifest: dict[str, Any]) -> str:
+def imbalance_table(manifest: Manifest) -> str:
     """The paper's Table 2: landslide and non-landslide pixels and IR, before and after augmentation."""
-    pixels = manifest["pixels"]
-    ratios = manifest["imbalance_ratio"]
+    pixels = manifest.pixels
+    ratios = manifest.imbalance_ratio
     rows = [("before augmentation", pixels["train_before_augmentation"], ratios["before_augmentation"]),
             ("after augmentation", pixels["train_after_augmentation"], ratios["after_augmentation"])]
     lines = ["training portion      landslide px  non-landslide px       IR",
@@ -112,7 +155,7 @@ def imbalance_table(manifest: dict[str, Any]) -> str:
     for name, counts, ratio in rows:
         shown = f"{ratio:7.2f}" if ratio is not None else "    n/a"
         lines.append(f"{name:<20}  {counts['landslide']:>12,}  {counts['background']:>16,}  {shown}")
-    examples = manifest["examples"]
+    examples = manifest.examples
     lines.append("")
     lines.append("split    examples  landslide  non-landslide  augmented")
     for split in sorted(examples, key=lambda s: (s != "test", s)):

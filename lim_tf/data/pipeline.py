@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import tensorflow as tf
 
-from lim_tf.data.manifest import load_manifest
+from lim_tf.data.manifest import Manifest, load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.data.schema import COMPRESSION, FEATURES, parse_example
 from lim_tf.data.transforms import crop_or_pad, photometric, random_flip_rotate, scale_jitter
@@ -42,15 +42,15 @@ class PipelineConfig:
     replicas: int = 1
 
 
-def record_files(directory: Path, manifest: dict[str, Any], split: Split, fold: int | None) -> list[Path]:
+def record_files(directory: Path, manifest: Manifest, split: Split, fold: int | None) -> list[Path]:
     """Files of a split: train = every fold but `fold`; val = fold `fold`; test; all = every fold."""
-    folds = manifest["folds"]
+    folds = manifest.folds
     if fold is not None and not 0 <= fold < folds:
         raise ConfigError(f"fold {fold} is out of range; the records have folds 0..{folds - 1}")
     if split == "val" and fold is None:
         raise ConfigError("the validation split needs a fold")
-    files = [Path(directory) / f for name in split_groups(split, fold, folds) for f in manifest["files"][name]]
-    if split == "test" and manifest["examples"]["test"]["total"] == 0:
+    files = [Path(directory) / f for name in split_groups(split, fold, folds) for f in manifest.files[name]]
+    if split == "test" and manifest.examples["test"]["total"] == 0:
         raise InputError(f"{directory}: the records have no test split; rebuild with --test-landslide > 0")
     if split != "test" and not files:
         raise InputError(f"{directory}: a test-only record set has no folds to train or validate on")
@@ -69,9 +69,9 @@ def split_groups(split: Split, fold: int | None, folds: int) -> list[str]:
     return [f"fold{k}" for k in range(folds) if split == "all" or k != fold]
 
 
-def count_examples(manifest: dict[str, Any], split: Split, fold: int | None, kind: str = "total") -> int:
+def count_examples(manifest: Manifest, split: Split, fold: int | None, kind: str = "total") -> int:
     """Examples in a split: total, landslide or non_landslide."""
-    return sum(manifest["examples"][name][kind] for name in split_groups(split, fold, manifest["folds"]))
+    return sum(manifest.examples[name][kind] for name in split_groups(split, fold, manifest.folds))
 
 
 def make_dataset(directory: Path, split: Split = "train", fold: int | None = None,
@@ -108,14 +108,14 @@ def make_dataset(directory: Path, split: Split = "train", fold: int | None = Non
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _records(files: list[str], manifest: dict[str, Any]) -> tf.data.Dataset:
-    dtype, channels = tf.as_dtype(manifest["image_dtype"]), len(manifest["band_names"])
+def _records(files: list[str], manifest: Manifest) -> tf.data.Dataset:
+    dtype, channels = tf.as_dtype(manifest.image_dtype), len(manifest.band_names)
     dataset = tf.data.TFRecordDataset(files, compression_type=COMPRESSION, num_parallel_reads=min(len(files), 8))
     return dataset.map(lambda r: parse_example(r, dtype, channels), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _statistics(manifest: dict[str, Any]) -> dict[str, tf.Tensor]:
-    stats = manifest["band_statistics"]
+def _statistics(manifest: Manifest) -> dict[str, tf.Tensor]:
+    stats = manifest.band_statistics
     return {key: tf.constant(np.array([s[key] for s in stats], np.float32)) for key in ("mean", "std", "min", "max")}
 
 
@@ -123,7 +123,7 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return seed + 7919 * epoch  # a prime apart, so epochs of neighbouring folds (seed + fold) do not meet
 
 
-def _training(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
+def _training(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: int | None,
               config: PipelineConfig) -> tf.data.Dataset:
     def stream(dataset: tf.data.Dataset, offset: int) -> tf.data.Dataset:
         return dataset.shuffle(config.shuffle_buffer, seed=config.seed + offset, reshuffle_each_iteration=True).repeat()
@@ -160,13 +160,13 @@ def _training_tile(x: dict[str, tf.Tensor], seed: tf.Tensor, stats: dict[str, tf
     return _to_targets(image, mask)
 
 
-def _whole_chips(records: tf.data.Dataset, manifest: dict[str, Any], split: Split, fold: int | None,
+def _whole_chips(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: int | None,
                  config: PipelineConfig, files: list[str]) -> tf.data.Dataset:
     dataset = records.filter(lambda x: tf.logical_not(x["augmented"]))
     dataset = dataset.map(lambda x: _to_targets(tf.cast(x["image"], tf.float32), x["mask"]),
                           num_parallel_calls=tf.data.AUTOTUNE)
     chips = count_examples(manifest, split, fold) - count_examples(manifest, split, fold, "augmented")
-    if manifest.get("chip_size"):
+    if manifest.chip_size:
         dataset = dataset.batch(config.batch_size, num_parallel_calls=tf.data.AUTOTUNE)
         # A known length gives Keras a progress-bar total and a clean end of epoch.
         return dataset.apply(tf.data.experimental.assert_cardinality(-(-chips // config.batch_size)))

@@ -6,12 +6,12 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from lim_tf.config import SplitConfig
-from lim_tf.data.sample import Chip
 from lim_tf.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,12 @@ def held_out_counts(config: SplitConfig, positives: int, negatives: int) -> tupl
     return n_pos, _count(config.test_non_landslide, negatives, "--test-non-landslide")
 
 
-def assign_splits(chips: Sequence[Chip], config: SplitConfig) -> list[Chip]:
+# Anything with origin_id and is_landslide that dataclasses.replace can give a fold: a Chip, or
+# the build's ChipFacts (which describe chips without holding their pixels).
+Splittable = TypeVar("Splittable", bound=Any)
+
+
+def assign_splits(chips: Sequence[Splittable], config: SplitConfig) -> list[Splittable]:
     """Chips with `fold` set: -1 for the test split, 0..K-1 otherwise. Origins never straddle.
 
     folds=0 holds every sample out: a test-only record set."""

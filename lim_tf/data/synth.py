@@ -42,7 +42,7 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) 
     """Value noise in [0, 1] with features about `cell` pixels across."""
     grid = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
     image = Image.fromarray(grid, mode="F").resize(((width // cell + 2) * cell, (height // cell + 2) * cell),
-                                                   Image.BICUBIC)
+                                                   Image.Resampling.BICUBIC)
     return np.clip(np.asarray(image)[:height, :width], 0, 1)
 
 
@@ -59,7 +59,7 @@ def _polygon_mask(height: int, width: int, points: list[tuple[float, float]]) ->
     return np.asarray(canvas, bool)
 
 
-def _landslide_outline(rng: np.random.Generator, height: int, width: int, length: float) -> list:
+def _landslide_outline(rng: np.random.Generator, height: int, width: int, length: float) -> tuple[list, float]:
     """An elongated lobe: narrow crown widening towards the toe, with ragged edges."""
     angle = rng.uniform(0, 2 * np.pi)
     direction = np.array([np.cos(angle), np.sin(angle)])

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+ProbabilityDtype = Literal["float32", "uint8"]
+SlopeAction = Literal["flag", "drop"]
+
 
 @dataclass(frozen=True)
 class PolygonOptions:
@@ -28,7 +31,7 @@ class PredictConfig:
     margin: int = 32
     batch_size: int = 2
     threshold: float = 0.5
-    probability_dtype: Literal["float32", "uint8"] = "float32"
+    probability_dtype: ProbabilityDtype = "float32"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class MapConfig:
     geojson: bool = False
     dem: str | None = None
     min_slope: float = 15.0  # degrees; the paper notes most landslides lie on steeper slopes
-    slope_action: Literal["flag", "drop"] = "flag"
+    slope_action: SlopeAction = "flag"
     inventory: str | None = None  # reference points or polygons to check the map against
     sentinel2: bool = False  # the scene is a Level-2A .SAFE folder or a folder of B02/B03/B04 files
     # Map at this pixel size in metres; None: the model's training resolution (from its records),

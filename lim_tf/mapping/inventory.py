@@ -20,7 +20,8 @@ STRIP = 1024  # rows vectorised at a time; polygons cut by a strip edge are merg
 
 def vectorize(mask_path: Path) -> list[shapely.Polygon]:
     """Polygons of landslide pixels (value 1), read strip by strip so memory stays bounded."""
-    whole, pending = [], []
+    whole: list[shapely.Polygon] = []
+    pending: list[shapely.Polygon] = []
     with rasterio.open(mask_path) as src:
         for top in range(0, src.height, STRIP):
             window = Window(0, top, src.width, min(STRIP, src.height - top))

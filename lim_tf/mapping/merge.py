@@ -63,7 +63,7 @@ def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS) -> list[d
             polygons.append(shape)
             rows.append({"scene": name, **{c: float(fields[columns.index(c)][index]) for c in columns
                                            if c not in ("id", "review")}})
-    groups = _touching_groups(polygons, [row["scene"] for row in rows], crs)
+    groups = _touching_groups(polygons, [str(row["scene"]) for row in rows], crs)
     merged = [_merge(group, polygons, rows) for group in groups]
     if not merged:
         return []

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +158,11 @@ class SceneWriter:
                 raise OSError(errno.ENOSPC, "No space left on device (the raster was cut short)", output.name)
 
 
+def _write_all(writer: SceneWriter, results: list[TileResult]) -> None:
+    for result in results:
+        writer.write(result)
+
+
 def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
@@ -171,7 +176,8 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     # touches the datasets, in the order the work was handed to it.
     io = ThreadPoolExecutor(max_workers=1)
     try:
-        reading, writing = io.submit(_read_batch, scene, batches[0]), None
+        reading = io.submit(_read_batch, scene, batches[0])
+        writing: Future | None = None
         for index, batch in enumerate(batches):
             reads = reading.result()
             if index + 1 < len(batches):
@@ -180,12 +186,13 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
             if writing is not None:
                 writing.result()  # at most one batch waits to be written, so memory stays bounded
             results = tile_results(batch, members, spread, [valid for _, valid in reads], config.threshold)
-            writing = io.submit(lambda done: [writer.write(r) for r in done], results)
+            writing = io.submit(_write_all, writer, results)
             pixels += sum(t.rows * t.cols for t in batch)
             bar.update(len(batch))
             area = f"{pixels * pixel_km2:,.2f} km², " if pixel_km2 else ""
             bar.set_postfix_str(f"{area}{pixels / 1e6:.1f} Mpx, {pixels / 1e6 / (time.perf_counter() - start):.2f} Mpx/s")
-        writing.result()  # raises a failed write's error
+        if writing is not None:
+            writing.result()  # raises a failed write's error
     finally:
         io.shutdown(wait=True, cancel_futures=True)
         bar.close()

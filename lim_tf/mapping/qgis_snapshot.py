@@ -15,8 +15,16 @@ import argparse
 import json
 import sys
 
-from qgis.core import (QgsApplication, QgsMapRendererParallelJob, QgsMapSettings, QgsPointXY, QgsProject,
-                       QgsRasterLayer, QgsRectangle, QgsVectorLayer)
+from qgis.core import (
+    QgsApplication,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
@@ -34,7 +42,7 @@ def main() -> int:
     rasters = [QgsRasterLayer(f"{args.folder}/{name}.tif", name) for name in ("probability", "landslides")]
     scene = [QgsRasterLayer(args.scene, "scene")] if args.scene else []
     layers = [inventory, *reversed(rasters), *scene]  # drawn bottom-up: scene, probability, landslides, polygons
-    report = {"layers": {}}
+    report: dict = {"layers": {}}
     centre = None
     if inventory.isValid() and inventory.featureCount():
         largest = max(inventory.getFeatures(), key=lambda f: f.geometry().area())

@@ -23,13 +23,13 @@ from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
 from lim_tf.errors import ConfigError, InputError, LimError, OutputError
-from lim_tf.runtime.cluster import executor
-from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.assembly import SceneAssembly
+from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
 from lim_tf.mapping.scene_map import Mapping, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batch
+from lim_tf.runtime.cluster import executor
 from lim_tf.zoo import is_zoo_name
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,7 @@ def _add(run: SceneRun, batch: list, staging: Path, single: bool, config: MapCon
         return
     try:
         if run.assembly is None:
+            assert run.job is not None  # batches exist only for scenes with a job
             run.assembly = SceneAssembly(run.job, run.name, staging, single, config, mapping)
         run.assembly.add(batch)
         run.remaining -= 1
@@ -248,7 +249,7 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
 
     failed = [run for run in runs if run.error or not run.summary]
     scenes = [{"name": run.name, "path": run.path, "status": "failed" if run in failed else "done",
-               **({"error": run.error or "not finished"} if run in failed else
+               **({"error": run.error or "not finished"} if run in failed or not run.summary else
                   {"landslides": run.summary["landslides"], "total_area_m2": run.summary["total_area_m2"]})}
               for run in runs]
     summary: dict[str, Any] = {"scenes": scenes, "failed": len(failed), "threshold": mapping.threshold,
@@ -257,7 +258,7 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
     if single:
         if failed:
             raise InputError(f"{runs[0].path}: {runs[0].error}")
-        summary = {**runs[0].summary, "run": summary}
+        summary = {**(runs[0].summary or {}), "run": summary}
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     else:
         done = [run for run in runs if run not in failed]

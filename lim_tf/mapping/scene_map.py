@@ -23,6 +23,7 @@ from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
+from lim_tf.run import RunState, resolve_threshold
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,12 @@ class Mapping:
     bands: int
 
 
-def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, dict]:
+def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, RunState]:
     """Load the model and settle threshold and resolution: the options, else the run's."""
     model, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
     model = dataclasses.replace(model, uncertainty=config.uncertainty)
-    threshold = config.threshold if config.threshold is not None else float(state.get("threshold", 0.5))
-    return model, Mapping(threshold, config.resolution or state.get("resolution"), model.names, model.bands), state
+    threshold, _ = resolve_threshold(config.threshold, state)
+    return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands), state
 
 
 def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
@@ -122,13 +123,13 @@ def _slope(features: list[dict], slope: SlopeSampler, config: MapConfig) -> list
     return [f for f in features if not f["low_slope"]] if config.slope_action == "drop" else features
 
 
-def _prepare_sentinel2(product: Path, out: Path, state: dict, resolution: float | None, overwrite: bool,
+def _prepare_sentinel2(product: Path, out: Path, state: RunState, resolution: float | None, overwrite: bool,
                        progress: bool) -> Path:
     """Stack B04/B03/B02 beside OUT (kept: it is the scene the maps are registered to)."""
     target = out.with_name(out.name + "_sentinel2_rgb.tif")
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: already exists; pass --overwrite")
-    statistics = load_manifest(Path(state["records"]))["band_statistics"] if state.get("records") else None
+    statistics = load_manifest(Path(state.records)).band_statistics if state.records else None
     with atomic_file(target) as temporary:
         prepare_sentinel2(find_bands(product), temporary, resolution, statistics, progress=progress)
     return target

@@ -85,7 +85,7 @@ def save_result(folder: str | Path, result: "TileResult") -> None:
         arrays["agreement"] = result.agreement
     if result.uncertainty is not None:
         arrays["uncertainty"] = result.uncertainty
-    np.savez(temporary, **arrays)
+    np.savez(temporary, **arrays)  # type: ignore[arg-type]
     os.replace(temporary, path)
 
 

@@ -48,8 +48,8 @@ class ModelConfig:
 def normalization_moments(mean: Sequence[float], std: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and variance of the model's input normalisation, in float32 (one rule for every
     model built or adapted, so the same statistics give the same bits)."""
-    std = np.asarray(std, np.float32)
-    return np.asarray(mean, np.float32), np.square(np.maximum(std, np.float32(1e-6)))
+    spread = np.asarray(std, np.float32)
+    return np.asarray(mean, np.float32), np.square(np.maximum(spread, np.float32(1e-6)))
 
 
 def build_model(config: ModelConfig) -> keras.Model:

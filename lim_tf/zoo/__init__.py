@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lim_tf.errors import InputError
+from lim_tf.run import RunState
 
 ZOO = Path(__file__).resolve().parent
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # plain names: never mistaken for a path
@@ -48,16 +49,16 @@ def weights_path(name: str) -> Path:
     return ZOO / f"{name}.weights.h5"
 
 
-def run_state(name: str) -> dict[str, Any]:
+def run_state(name: str) -> RunState:
     """What a run folder's run.json says of its models, from the card (no records: a zoo model is
     scored with eval --records or --images)."""
     entry = card(name)
-    return {"zoo": name, "band_names": entry["bands"], "chip_size": None, "resolution": entry["resolution_m"],
-            "threshold": entry["threshold"], "threshold_source": "the model card (validation)",
-            "ensemble": {"combine": "mean", "models": [name]}, "folds": {}, "architecture": entry["model"]["name"]}
+    return RunState(zoo=name, band_names=tuple(entry["bands"]), resolution=entry["resolution_m"],
+                    threshold=entry["threshold"], threshold_source="the model card (validation)", models=[name],
+                    architecture=entry["model"]["name"])
 
 
-def load(name: str) -> tuple[Any, dict[str, Any]]:
+def load(name: str) -> tuple[Any, RunState]:
     """The shipped model (a float32 Keras model) and its run state."""
     from lim_tf.models import ModelConfig, build_model
     from lim_tf.zoo.weights import load_weights

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from lim_tf.config import ChipConfig, SourceConfig
+from lim_tf.data.sample import Sample
 from lim_tf.data.sources import bijie
 from lim_tf.data.sources.bijie import list_bijie, read_bijie_unit
 from lim_tf.data.sources.folder import list_folder, read_folder_unit
 from lim_tf.data.sources.geotiff import read_scene, scene_pairs
 from lim_tf.data.sources.l4s import list_l4s, read_l4s_unit
-from lim_tf.data.sample import Sample
 from lim_tf.errors import InputError
-
 
 # Non-landslide samples per landslide sample where a source's documentation states the real mix;
 # eval reweights to it (--kind-ratio), since development copies and test splits hold other shares.

@@ -6,8 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lim_tf.config import SourceConfig
-from lim_tf.data.images import (DEFAULT_MASK_VALUES, default_band_names, list_images,
-                                match_by_stem, read_image, read_mask, select_bands)
+from lim_tf.data.images import (
+    DEFAULT_MASK_VALUES,
+    default_band_names,
+    list_images,
+    match_by_stem,
+    read_image,
+    read_mask,
+    select_bands,
+)
 from lim_tf.data.sample import Sample
 from lim_tf.errors import InputError
 

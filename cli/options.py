@@ -1,0 +1,18 @@
+"""Options several commands share, written once, and Choices read off the library's Literal types."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import click
+
+
+def choice_of(literal: Any) -> click.Choice:
+    """A click.Choice of a `Literal[...]` type's values: the library's type is the one list."""
+    return click.Choice(list(get_args(literal)))
+
+
+trust_model_option = click.option(
+    "--trust-model", is_flag=True,
+    help="Load models that carry Python code (Lambda layers). A model file is a program: use this only for files "
+         "from a source you trust.")
