@@ -33,6 +33,7 @@ OVERRIDES = {
     "warmup_epochs": "warmup_epochs", "patience": "patience", "validation_every": "validation_every",
     "augment": "augment", "encoder_bn": "encoder_bn", "init_from": "init_from",
     "freeze_encoder_epochs": "freeze_encoder_epochs", "keep_normalization": "keep_normalization",
+    "time_budget": "time_budget",
 }
 
 
@@ -112,6 +113,10 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
                    "encoder's features while the decoder fits the new region).")
 @click.option("--keep-normalization", is_flag=True, default=None,
               help="With --init-from: keep the source's band statistics instead of RECORDS'.")
+@click.option("--time-budget", help="Train each fold within this time (90s, 45m, 1.5h): the first epoch is timed "
+              "with a validation pass, then the number of epochs (at most --epochs) and the cosine schedule are fixed "
+              "so that training ends in time on this machine. The cpu preset's budget is 60m; --epochs alone turns "
+              "the budget off.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN with its saved config.")
 @click.option("--fold-processes/--no-fold-processes", default=None,
               help="Train each fold in a fresh process, so memory does not grow from fold to fold. "
@@ -121,9 +126,12 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
           folds_text: str | None, resume: bool, fold_processes: bool | None, **options) -> None:
     """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
     ctx.meta["output"] = run
+    from lim_tf.budget import parse_duration
     from lim_tf.config import resolve_train_config
     from lim_tf.train import train as train_run
 
+    if options["time_budget"] is not None:
+        options["time_budget"] = parse_duration(options["time_budget"])
     overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
     folds = _folds(folds_text)
     if folds is not None:

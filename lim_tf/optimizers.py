@@ -49,3 +49,22 @@ def make_optimizer(name: str, learning_rate: float, policy: str) -> keras.optimi
     else:
         raise ValueError(f"unknown optimizer {name!r}")
     return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WarmupCosine(keras.optimizers.schedules.CosineDecay):
+    """Keras's linear warm-up and cosine decay, whose length can still be set after the training
+    step is traced: a time budget fixes the number of epochs once the first one is timed, and the
+    warm-up (the first epoch) does not depend on it. Saved configs hold the length as a number."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="WarmupCosine", warmup_target=None,
+                 warmup_steps=0):
+        super().__init__(initial_learning_rate, decay_steps, alpha=alpha, name=name, warmup_target=warmup_target,
+                         warmup_steps=warmup_steps)
+        self.decay_steps = tf.Variable(float(decay_steps), trainable=False, dtype=tf.float32, name="decay_steps")
+
+    def set_decay_steps(self, steps: int) -> None:
+        self.decay_steps.assign(float(max(steps, 1)))
+
+    def get_config(self):
+        return {**super().get_config(), "decay_steps": float(self.decay_steps.numpy())}

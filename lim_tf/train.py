@@ -7,7 +7,9 @@ import hashlib
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import tensorflow as tf
 
 from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.atomic import atomic_file, clean_leftovers
+from lim_tf.budget import TimeBudget, read_plan
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_records
@@ -24,7 +27,7 @@ from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, 
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.optimizers import make_optimizer
+from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
 from lim_tf.runtime.memory import check_fits, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
@@ -84,15 +87,16 @@ def pipeline_config(config: TrainConfig, fold: int, replicas: int = 1) -> Pipeli
                           seed=config.seed + fold, deterministic=True, replicas=replicas)
 
 
-def learning_rate(config: TrainConfig, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The configured rate, or a linear warm-up to it followed by cosine decay to 1 % of it."""
+def learning_rate(config: TrainConfig, steps_per_epoch: int,
+                  epochs: int | None = None) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The configured rate, or a linear warm-up to it followed by cosine decay to 1 % of it over
+    `epochs` (default: the configured ones; a time budget sets them after the first epoch)."""
     if config.schedule == "constant":
         return config.learning_rate
-    total = config.epochs * steps_per_epoch
+    total = (epochs or config.epochs) * steps_per_epoch
     warmup = min(config.warmup_epochs * steps_per_epoch, total // 2)
-    return keras.optimizers.schedules.CosineDecay(0.0 if warmup else config.learning_rate, max(total - warmup, 1),
-                                                  alpha=0.01, warmup_target=config.learning_rate if warmup else None,
-                                                  warmup_steps=warmup)
+    return WarmupCosine(0.0 if warmup else config.learning_rate, max(total - warmup, 1), alpha=0.01,
+                        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
 
 
 def model_config(config: TrainConfig, manifest: Manifest, policy: str) -> ModelConfig:
@@ -165,6 +169,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
                strategy: tf.distribute.Strategy, policy: str, progress: bool,
                extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
     """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
+    started = time.perf_counter()  # a time budget counts from here: building the model is training time
     keras.backend.clear_session()  # memory must not grow across folds
     keras.utils.set_random_seed(config.seed + fold)
     folder = run / f"fold{fold}"
@@ -172,6 +177,8 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     pipeline = pipeline_config(config, fold, strategy.num_replicas_in_sync)
     val_data = make_dataset(records, "val", fold, pipeline)
     steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
+    planned = read_plan(folder) if config.time_budget else None  # a resumed fold keeps its budget's epochs
+    epochs = planned.epochs if planned else config.epochs
     with strategy.scope():
         if config.init_from:
             model = initial_model(load_source(config.init_from), manifest, policy, config.keep_normalization)
@@ -181,7 +188,8 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
                    f"training with --tile {config.tile} and --batch-size {config.batch_size}",
                    "lower --tile or --batch-size (or --width)")
         scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
-        model.compile(optimizer=make_optimizer(config.optimizer, learning_rate(config, steps), policy),
+        schedule = learning_rate(config, steps, epochs)
+        model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
                       loss=make_loss(config.loss, manifest),
                       weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
         backup = EpochBackup(folder / "backup")
@@ -190,19 +198,25 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     keep_history_before(history, start)
     clean_leftovers(folder, "model.keras")
     # Epoch e's batches depend on (seed, e) alone, so a resumed run sees what it would have seen.
-    train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, config.epochs), steps=steps)
+    train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, epochs), steps=steps)
     best = BestModel(folder / "model.keras", config.monitor, history, config.patience)
     guard = NanGuard()
     if config.init_from and config.freeze_encoder_epochs:
         extra_callbacks = [FreezeEncoder(config.freeze_encoder_epochs), *extra_callbacks]
     callbacks = [guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
                  keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False), *extra_callbacks]
+    budget = None
+    if config.time_budget:
+        warmup = getattr(schedule, "warmup_steps", 0)
+        budget = TimeBudget(config.time_budget, started, steps, val_data, config.validation_every, epochs, folder,
+                            schedule if isinstance(schedule, WarmupCosine) else None, warmup)
+        callbacks.insert(0, budget)  # before the loggers: the plan is logged with the first epoch
     if config.log_images:
         shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
         callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", [s[0] for s in shown],
                                           [s[1] for s in shown], config.threshold, config.validation_every))
-    if start < config.epochs:
-        model.fit(train_data, validation_data=val_data, initial_epoch=start, epochs=config.epochs,
+    if start < epochs:
+        model.fit(train_data, validation_data=val_data, initial_epoch=start, epochs=epochs,
                   steps_per_epoch=steps, validation_freq=config.validation_every, callbacks=callbacks,
                   verbose=_verbosity(progress), shuffle=False)
     if guard.failed_at is not None:
@@ -211,14 +225,18 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
                             "lower --learning-rate or check the records")
     if not (folder / "model.keras").exists():
         raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
-    log_hparams(run / "logs" / f"fold{fold}" / "hparams", f"{run.name}/fold{fold}", _flat_settings(config, fold),
-                history, best.best_epoch)
+    plan = budget.plan if budget else None
+    settings = {**_flat_settings(config, fold), **({"epochs": plan.epochs, "time_budget_s": plan.budget_seconds}
+                                                    if plan else {})}
+    log_hparams(run / "logs" / f"fold{fold}" / "hparams", f"{run.name}/fold{fold}", settings, history, best.best_epoch)
     shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
-            "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb())}
+            "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
+            "epochs": plan.epochs if plan else epochs, **({"time_budget": asdict(plan)} if plan else {}),
+            "train_seconds": round(time.perf_counter() - started, 1)}
 
 
 def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float:

@@ -1,0 +1,121 @@
+"""Training within a time budget: the first epoch is timed, then the number of epochs (and with it
+the cosine schedule) is fixed so that training and validation end within the budget.
+
+The same recipe takes about four times longer on an AVX2-only CPU than on one with bfloat16 units,
+so a fixed epoch count cannot promise an hour; a budget can. The decision is written to
+FOLD/budget.json as soon as it is made, so a resumed fold keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from lim_tf.atomic import atomic_file
+from lim_tf.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BUDGET_FILE = "budget.json"
+SKIPPED_STEPS = 2  # the first steps trace the graph and warm the caches: not timed
+MARGIN = 0.03  # share of the budget kept for what the timing does not see (saving, last logs)
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from '90s', '45m', '1.5h' or a bare number of seconds."""
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([smh]?)\s*", str(text).lower())
+        if not match:
+            raise ConfigError(f"--time-budget {text!r}: give a duration such as 90s, 45m or 1.5h")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if not 0 < seconds <= 30 * 86400:
+        raise ConfigError(f"--time-budget {text!r}: give a duration between 1 s and 30 days")
+    return seconds
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """What the timing found and the number of epochs it allows."""
+
+    budget_seconds: float
+    elapsed_seconds: float  # spent when the plan was made (building, tracing, the first epoch, one validation)
+    step_seconds: float  # one training step, after tracing
+    validation_seconds: float  # one validation pass
+    steps_per_epoch: int
+    validation_every: int
+    epochs: int
+
+
+def epochs_within(budget: float, elapsed: float, epoch_seconds: float, validation_seconds: float,
+                  validation_every: int, done: int, cap: int) -> int:
+    """The total number of epochs (at least `done`, at most `cap`) that ends within `budget`, when
+    `elapsed` seconds are spent and `done` epochs trained: a multiple of `validation_every` where
+    possible, so the last epoch is validated."""
+    per_epoch = epoch_seconds + validation_seconds / validation_every
+    more = math.floor(max(budget * (1 - MARGIN) - elapsed, 0.0) / per_epoch) if per_epoch > 0 else cap
+    total = min(cap, done + more)
+    rounded = total - total % validation_every
+    return max(done, rounded if rounded >= max(done, 1) else total)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Times the first epoch's steps (after tracing) and one validation pass, then fixes the epochs:
+    training stops after the last one, and the cosine schedule ends there."""
+
+    def __init__(self, budget: float, started: float, steps: int, validation_data: Any, validation_every: int,
+                 cap: int, folder: Path, schedule: Any = None, warmup_steps: int = 0) -> None:
+        super().__init__()
+        self.budget, self.started, self.steps, self.cap = budget, started, steps, cap
+        self.validation_data, self.validation_every = validation_data, validation_every
+        self.folder, self.schedule, self.warmup_steps = folder, schedule, warmup_steps
+        self.plan: BudgetPlan | None = read_plan(folder)
+        self._times: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.plan is None:
+            self._times.append(time.perf_counter())
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.plan is None:
+            self.plan = self._decide(epoch)
+        if epoch + 1 >= self.plan.epochs:
+            self.model.stop_training = True
+
+    def _decide(self, epoch: int) -> BudgetPlan:
+        gaps = [b - a for a, b in zip(self._times[SKIPPED_STEPS:], self._times[SKIPPED_STEPS + 1:])]
+        step = statistics.median(gaps) if gaps else (self._times[-1] - self.started) / max(len(self._times), 1)
+        started = time.perf_counter()
+        self.model.evaluate(self.validation_data, verbose=0)
+        validation = time.perf_counter() - started
+        elapsed = time.perf_counter() - self.started
+        epochs = epochs_within(self.budget, elapsed, step * self.steps, validation, self.validation_every, epoch + 1,
+                               self.cap)
+        plan = BudgetPlan(self.budget, elapsed, step, validation, self.steps, self.validation_every, epochs)
+        if self.schedule is not None:
+            self.schedule.set_decay_steps(epochs * self.steps - self.warmup_steps)
+        write_plan(self.folder, plan)
+        log.info("time budget %.0f min: %.3f s per step, %.1f s per validation -> %d epochs", self.budget / 60, step,
+                 validation, epochs)
+        return plan
+
+
+def read_plan(folder: Path) -> BudgetPlan | None:
+    """The plan a fold already made (kept on --resume), or None."""
+    path = Path(folder) / BUDGET_FILE
+    return BudgetPlan(**json.loads(path.read_text())) if path.exists() else None
+
+
+def write_plan(folder: Path, plan: BudgetPlan) -> None:
+    with atomic_file(Path(folder) / BUDGET_FILE) as temporary:
+        temporary.write_text(json.dumps(asdict(plan), indent=2) + "\n")

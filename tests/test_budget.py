@@ -1,0 +1,97 @@
+"""Training within a time budget: durations, the epoch rule on hand-worked cases, a tiny run that
+stops where its plan says, and a resumed run that keeps the plan it made before the interruption."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import keras
+import pytest
+import tensorflow as tf
+from conftest import TINY_RUN
+from test_train import records  # noqa: F401  (fixture)
+
+from lim_tf.budget import BUDGET_FILE, epochs_within, parse_duration, read_plan
+from lim_tf.config import resolve_train_config
+from lim_tf.errors import ConfigError
+from lim_tf.optimizers import WarmupCosine
+from lim_tf.train import train
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("1.5h", 5400), ("600", 600), (" 2M ", 120)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-5m", "45 minutes", "40d"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ConfigError, match="--time-budget"):
+        parse_duration(text)
+
+
+def test_the_epochs_that_fit():
+    # 97 s usable (3 % margin), 10 spent: 87 s at 10 s an epoch + 6 s validation every 3rd = 12 s -> 7 more;
+    # 1 done + 7 = 8, rounded down to a multiple of 3 so the last epoch is validated -> 6.
+    assert epochs_within(100, 10, 10, 6, 3, done=1, cap=50) == 6
+    assert epochs_within(1e9, 10, 10, 6, 3, done=1, cap=10) == 9  # the cap, rounded to the validation rhythm
+    assert epochs_within(100, 10, 10, 6, 1, done=1, cap=50) == 6  # 87 // 16 = 5 more
+    assert epochs_within(5, 60, 10, 6, 3, done=1, cap=50) == 1  # over budget already: stop after the first
+    assert epochs_within(100, 10, 30, 0, 3, done=1, cap=50) == 3  # 87 // 30 = 2 more: 1 + 2 = 3, a multiple of 3
+    assert epochs_within(100, 10, 30, 0, 3, done=1, cap=2) == 2  # below one rhythm: keep what fits
+
+
+def _history_epochs(path):
+    with path.open() as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_a_run_over_its_budget_stops_after_the_first_epoch_and_says_so(records, tmp_path):  # noqa: F811
+    config = resolve_train_config("fcn-fl", overrides={**TINY_RUN, "epochs": 5, "time_budget": 1.0,
+                                                       "steps_per_epoch": 3})
+    state = train(records, tmp_path / "run", config, progress=False)
+    plan = read_plan(tmp_path / "run/fold0")
+    assert plan.epochs == 1 and state.folds["0"]["epochs"] == 1  # building and tracing alone outlast 1 s
+    assert _history_epochs(tmp_path / "run/fold0/history.csv") == [0]
+    assert state.folds["0"]["time_budget"]["budget_seconds"] == 1.0
+    assert plan.epochs == epochs_within(1.0, plan.elapsed_seconds, plan.step_seconds * 3, plan.validation_seconds,
+                                        1, 1, 5)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_keeps_the_epochs_its_budget_chose(records, tmp_path):  # noqa: F811
+    config = resolve_train_config("fcn-fl", overrides={**TINY_RUN, "epochs": 4, "time_budget": 3600.0,
+                                                       "steps_per_epoch": 3})
+    with pytest.raises(KeyboardInterrupt):
+        train(records, tmp_path / "run", config, progress=False, callbacks=[Interrupt()])
+    plan_file = tmp_path / "run/fold0" / BUDGET_FILE
+    plan = json.loads(plan_file.read_text())
+    assert plan["epochs"] == 4  # an hour is ample: the cap
+    plan["epochs"] = 3  # as if the first epoch had been slow: a re-decision would give 4 again
+    plan_file.write_text(json.dumps(plan))
+    state = train(records, tmp_path / "run", config, resume=True, progress=False)
+    assert _history_epochs(tmp_path / "run/fold0/history.csv") == [0, 1, 2]
+    assert state.folds["0"]["epochs"] == 3
+
+
+def test_the_schedule_length_can_be_set_after_tracing():
+    schedule = WarmupCosine(0.0, 100, alpha=0.01, warmup_target=1e-3, warmup_steps=10)
+    rate = tf.function(lambda step: schedule(step))
+    rate(tf.constant(50))  # traced while the decay lasts 100 steps
+    schedule.set_decay_steps(40)
+    expected = keras.optimizers.schedules.CosineDecay(0.0, 40, alpha=0.01, warmup_target=1e-3, warmup_steps=10)
+    for step in (0, 5, 10, 30, 49, 50, 80):
+        assert float(rate(tf.constant(step))) == pytest.approx(float(expected(step)), rel=1e-6)
+    assert WarmupCosine.from_config(schedule.get_config()).get_config()["decay_steps"] == 40
+
+
+def test_epochs_given_alone_turn_the_presets_budget_off():
+    assert resolve_train_config("cpu").time_budget == 3600
+    assert resolve_train_config("cpu", overrides={"epochs": 15}).time_budget is None
+    both = resolve_train_config("cpu", overrides={"epochs": 15, "time_budget": 600.0})
+    assert (both.epochs, both.time_budget) == (15, 600)
