@@ -33,8 +33,9 @@ from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
 from lim_tf.models import build_model  # noqa: E402
+from lim_tf.models.precision import resolve_precision  # noqa: E402
 from lim_tf.optimizers import make_optimizer  # noqa: E402
-from lim_tf.train import make_loss, model_config, resolve_precision, train  # noqa: E402
+from lim_tf.train import make_loss, model_config, train  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):

@@ -28,7 +28,7 @@ from lim_tf.config import DataConfig  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.pipeline import PipelineConfig, make_dataset  # noqa: E402
 from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
-from lim_tf.train import resolve_precision  # noqa: E402
+from lim_tf.models.precision import resolve_precision  # noqa: E402
 
 BATCH = 8
 

@@ -108,7 +108,7 @@ def main() -> None:
         child(*args.child)
         return
     from lim_tf.models import ModelConfig, build_model
-    from lim_tf.train import resolve_precision
+    from lim_tf.models.precision import resolve_precision
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -27,8 +27,10 @@ from common import cpu_model  # noqa: E402
 from lim_tf.ensemble import Ensemble  # noqa: E402
 from lim_tf.export_onnx import INPUT_SCALE, convert, onnx_session  # noqa: E402
 from lim_tf.models import ModelConfig, build_model  # noqa: E402
-from lim_tf.models.precision import as_float32  # noqa: E402
-from lim_tf.train import resolve_precision  # noqa: E402
+from lim_tf.models.precision import (
+    as_float32,  # noqa: E402
+    resolve_precision,  # noqa: E402
+)
 
 NETWORKS = {"cpu-recipe unet w0.25 bn": dict(name="unet", width=0.25, batch_norm=True),
             "fcn-fl w0.5": dict(name="fcn-fl", width=0.5)}  # the full width is too large for tf2onnx here

@@ -1,8 +1,14 @@
-"""Training speed of full-width FCN-FL at 256 x 256, batch 8, against this machine's matmul ceiling.
+"""Training speed of the network a preset trains, against this machine's matmul ceiling.
 
-Run: .venv/bin/python benchmarks/bench_train.py [--steps 3]
-Prints a JSON object as its last line: images/s in float32 and mixed precision, FLOPs per image,
-the achieved fraction of the matmul ceiling in each precision, and the batch settings.
+Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5]
+
+The bare training step (a fixed batch, no input pipeline or callbacks) of the preset's network at
+its tile and batch size, in the precision `auto` picks here (and in float32 too where that is
+bfloat16, for the ratio), against the matmul ceiling of the same precision. `auto` never picks an
+emulated bfloat16 path: the script prints what it chose and why. Without --preset it times the
+full-width FCN-FL at 256 px, batch 8 (the paper's network), as earlier versions did. The fit loop
+with the real input pipeline against this bare step is benchmarks/bench_fit.py.
+Prints a JSON object as its last line.
 """
 
 from __future__ import annotations
@@ -16,39 +22,46 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import tensorflow as tf  # noqa: E402
-from common import forward_flops, matmul_flops_per_second, training_images_per_second  # noqa: E402
+from common import cpu_model, forward_flops, matmul_flops_per_second, training_images_per_second  # noqa: E402
 
-from lim_tf.train import resolve_precision  # noqa: E402
+from lim_tf.config import PRESETS, resolve_train_config  # noqa: E402
+from lim_tf.models.precision import explain_precision  # noqa: E402
+from lim_tf.train import make_loss  # noqa: E402
 
-SIZE, BATCH = 256, 8
 TRAIN_FACTOR = 3.0  # a training step is about forward + 2x for the backward pass
+CEILING_DTYPE = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per precision")
-    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="time this preset's network, tile and batch")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per precision")
+    parser.add_argument("--width", type=float, help="override the network width")
     args = parser.parse_args()
-    mixed = resolve_precision("auto")
-    mixed = mixed if mixed != "float32" else "mixed_bfloat16"
-    results = {}
-    for policy in ("float32", mixed):
-        rate, model = training_images_per_second("fcn-fl", policy, SIZE, BATCH, args.steps, args.width)
-        results[policy] = rate
-        print(f"{policy}: {rate:.2f} images/s", flush=True)
-    flops = forward_flops(model, SIZE, 3) * TRAIN_FACTOR
-    ceiling_f32 = matmul_flops_per_second(tf.float32)
-    ceiling_mixed = matmul_flops_per_second(tf.bfloat16 if "bfloat16" in mixed else tf.float16)
-    print(f"matmul ceiling: float32 {ceiling_f32 / 1e9:.1f} GFLOP/s, {mixed} {ceiling_mixed / 1e9:.1f} GFLOP/s")
+    if args.preset:
+        config = resolve_train_config(args.preset)
+        name, width, size, batch, bn = config.model, config.width, config.tile, config.batch_size, config.encoder_bn
+        loss = make_loss(config.loss, None)  # type: ignore[arg-type]  (no records: cross-entropy or focal as set)
+    else:
+        name, width, size, batch, bn, loss = "fcn-fl", 1.0, 256, 8, False, None
+    width = args.width or width
+    best, why = explain_precision("auto")
+    print(f"CPU: {cpu_model()}; auto precision: {best} ({why})", flush=True)
+    results, flops = {}, 0.0
+    for policy in dict.fromkeys((best, "float32")):  # the best first; float32 too for the ratio
+        rate, model = training_images_per_second(name, policy, size, batch, args.steps, width, batch_norm=bn, loss=loss)
+        flops = forward_flops(model, size, 3) * TRAIN_FACTOR
+        ceiling = matmul_flops_per_second(CEILING_DTYPE[policy])
+        results[policy] = {"images_per_second": rate, "ceiling_gflops": ceiling / 1e9,
+                           "achieved_gflops": rate * flops / 1e9, "fraction_of_ceiling": rate * flops / ceiling}
+        print(f"{policy}: {rate:.2f} tiles/s of {size} px = {rate * flops / 1e9:.1f} GFLOP/s, "
+              f"{rate * flops / ceiling:.2f} of the {ceiling / 1e9:.1f} GFLOP/s matmul ceiling", flush=True)
     print(json.dumps({
-        "model": "fcn-fl", "width": args.width, "size": SIZE, "batch_size": BATCH, "steps": args.steps,
-        "train_flops_per_image": flops,
-        "images_per_second": {"float32": results["float32"], "mixed": results[mixed]},
-        "mixed_policy": mixed, "auto_policy": resolve_precision("auto"),
-        "ceiling_flops_per_second": {"float32": ceiling_f32, "mixed": ceiling_mixed},
-        "fraction_of_ceiling": {"float32": results["float32"] * flops / ceiling_f32,
-                                "mixed": results[mixed] * flops / ceiling_mixed},
-        "mixed_speedup": results[mixed] / results["float32"],
+        "cpu": cpu_model(), "preset": args.preset, "model": name, "width": width, "encoder_bn": bn, "tile": size,
+        "batch_size": batch, "steps": args.steps, "auto_precision": best, "why": why,
+        "train_gflops_per_tile": flops / 1e9, "results": results,
+        **({"best_vs_float32": results[best]["images_per_second"] / results["float32"]["images_per_second"]}
+           if best != "float32" else {}),
     }))
 
 

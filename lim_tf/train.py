@@ -27,6 +27,7 @@ from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, 
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
+from lim_tf.models.precision import resolve_precision
 from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
 from lim_tf.runtime.memory import check_fits, training_bytes
@@ -50,24 +51,6 @@ def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
     if config.distribute == "mirrored" or (config.distribute == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str) -> str:
-    """The dtype policy: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32."""
-    if precision != "auto":
-        return precision
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
 
 
 def make_loss(config: LossConfig, manifest: Manifest) -> keras.losses.Loss:

@@ -14,7 +14,7 @@ from lim_tf.config import PRESETS, resolve_train_config
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.models import ModelConfig, build_model, load_model
-from lim_tf.train import resolve_precision
+from lim_tf.models.precision import resolve_precision
 
 
 def test_the_initial_model_predicts_exactly_as_its_source(trained):
