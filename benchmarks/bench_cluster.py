@@ -57,20 +57,9 @@ RUN = textwrap.dedent('''
 
 
 def write_scene(path: Path, size: int) -> None:
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
+    from lim_tf.testing import write_blob_scene
 
-    rng = np.random.default_rng(0)
-    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32648",
-                       transform=from_origin(500000, 3000000, 1.6, 1.6), tiled=True) as dst:
-        for top in range(0, size, 1024):
-            rows = min(1024, size - top)
-            block = rng.integers(40, 120, (3, rows, size)).astype(np.uint8)
-            for _ in range(rows * size // 200000):
-                r, c, radius = rng.integers(0, rows), rng.integers(0, size), rng.integers(5, 25)
-                block[:, max(0, r - radius):r + radius, max(0, c - radius):c + radius] = 200
-            dst.write(block, window=rasterio.windows.Window(0, top, size, rows))
+    write_blob_scene(path, size, pixel=1.6, origin=(500000, 3000000))
 
 
 def timed(scene: Path, model: Path, work: Path, workers: int, tile: int) -> dict:

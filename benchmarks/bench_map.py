@@ -32,24 +32,9 @@ from lim_tf.mapping.config import PredictConfig  # noqa: E402
 
 
 def write_scene(path: Path, size: int) -> None:
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
+    from lim_tf.testing import write_blob_scene
 
-    rng = np.random.default_rng(0)
-    centres = rng.uniform(0, size, (max(1, size * size // 100_000), 2))
-    radii = rng.uniform(12, 30, len(centres))
-    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32648",
-                   transform=from_origin(430000, 3020000, 1, 1), tiled=True, compress="deflate")
-    with rasterio.open(path, "w", **profile) as dst:
-        for top in range(0, size, 512):
-            rows = min(512, size - top)
-            block = rng.integers(0, 200, (3, rows, size), dtype=np.uint8)
-            y, x = np.mgrid[top:top + rows, 0:size]
-            for (cy, cx), radius in zip(centres, radii):
-                if top - radius <= cy <= top + rows + radius:
-                    block[0][(y - cy) ** 2 + (x - cx) ** 2 <= radius**2] = 255
-            dst.write(block, window=rasterio.windows.Window(0, top, size, rows))
+    write_blob_scene(path, size, pixel=1, origin=(430000, 3020000))
 
 
 def child(scene: str, model: str, out: str, tile: str) -> None:

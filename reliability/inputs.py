@@ -13,6 +13,8 @@ import numpy as np
 from hypothesis import strategies as st
 from PIL import Image
 
+from lim_tf.testing import write_bijie
+
 SAFE_FILL = 80  # background pixel value in the threshold model's band 1 (landslide at >= 128)
 
 
@@ -76,17 +78,7 @@ def _bomb(width: int, height: int) -> bytes:
 
 def _good_bijie(root: Path, rng: np.random.Generator) -> None:
     """Three ordinary landslide chips and two others, so a build has folds to make."""
-    for folder in ("landslide/image", "landslide/mask", "non-landslide/image"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    for index in range(5):
-        image = rng.integers(0, 256, (24, 28, 3), dtype=np.uint8)
-        if index < 3:
-            mask = np.zeros((24, 28), np.uint8)
-            mask[4:12, 5:15] = 255
-            Image.fromarray(image).save(root / f"landslide/image/ok_{index}.png")
-            Image.fromarray(mask).save(root / f"landslide/mask/ok_{index}.png")
-        else:
-            Image.fromarray(image).save(root / f"non-landslide/image/ok_{index}.png")
+    write_bijie(root, landslides=3, backgrounds=2, seed=int(rng.integers(0, 2**31)), size=(24, 28))
 
 
 @st.composite

@@ -1,30 +1,10 @@
-"""Small writers of seeded test inputs, and independent reference computations."""
+"""Independent reference computations; the seeded writers of test inputs live in lim_tf.testing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from PIL import Image
 
-
-def write_bijie(root: Path, landslides: int, backgrounds: int, seed: int = 0, even: bool = False) -> Path:
-    """Random RGB chips of 20..59 px (even sizes if asked); each landslide mask is a rectangle of 255 on 0."""
-    rng = np.random.default_rng(seed)
-    for folder in ("landslide/image", "landslide/mask", "non-landslide/image"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    for i in range(landslides + backgrounds):
-        height, width = (int(v) // (2 if even else 1) * (2 if even else 1) for v in rng.integers(20, 60, 2))
-        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        if i < landslides:
-            mask = np.zeros((height, width), np.uint8)
-            r, c = rng.integers(0, height // 2), rng.integers(0, width // 2)
-            mask[r:r + height // 3, c:c + width // 3] = 255
-            Image.fromarray(image).save(root / f"landslide/image/ls_{i:03d}.png")
-            Image.fromarray(mask).save(root / f"landslide/mask/ls_{i:03d}.png")
-        else:
-            Image.fromarray(image).save(root / f"non-landslide/image/nls_{i:03d}.png")
-    return root
+from lim_tf.testing import write_bijie  # noqa: F401  (the tests' historic import)
 
 
 def bilinear(image: np.ndarray, size: int) -> np.ndarray:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1] / "lim_tf"
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lim_tf", "lim_tf.errors", "lim_tf.figures"),
-    ("lim_tf.config", "lim_tf.atomic", "lim_tf.serving", "lim_tf.geo", "lim_tf.models", "lim_tf.runtime"),
+    ("lim_tf.config", "lim_tf.atomic", "lim_tf.serving", "lim_tf.geo", "lim_tf.models", "lim_tf.runtime",
+     "lim_tf.testing"),
     ("lim_tf.data", "lim_tf.losses", "lim_tf.metrics", "lim_tf.optimizers", "lim_tf.callbacks", "lim_tf.run",
      "lim_tf.ensemble", "lim_tf.zoo", "lim_tf.adapt", "lim_tf.budget"),
     ("lim_tf.train", "lim_tf.evaluate", "lim_tf.export", "lim_tf.export_onnx", "lim_tf.mapping"),

@@ -19,6 +19,7 @@ from test_cli_data import assert_one_line_error, run
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.scene_map import map_scene
 from lim_tf.models import ModelConfig, build_model
+from lim_tf.testing import write_raster
 
 
 def threshold_model(path: Path, bands: int = 3) -> Path:
@@ -36,10 +37,7 @@ def threshold_model(path: Path, bands: int = 3) -> Path:
 def write_scene(path: Path, crs: str | None, transform, band1: np.ndarray, nodata=None) -> Path:
     rng = np.random.default_rng(0)
     data = np.stack([band1, rng.integers(0, 255, band1.shape), rng.integers(0, 255, band1.shape)]).astype(np.uint8)
-    with rasterio.open(path, "w", driver="GTiff", width=band1.shape[1], height=band1.shape[0], count=3, dtype="uint8",
-                       crs=crs, transform=transform, nodata=nodata) as dst:
-        dst.write(data)
-    return path
+    return write_raster(path, data, crs=crs, transform=transform, nodata=nodata)
 
 
 def squares(height: int, width: int, boxes) -> np.ndarray:

@@ -10,7 +10,6 @@ import rasterio
 import shapely
 from conftest import shared_path
 from PIL import Image
-from rasterio.transform import from_origin
 
 from lim_tf.config import ChipConfig, SourceConfig
 from lim_tf.data.sample import IGNORE, LANDSLIDE, parse_value_map
@@ -18,6 +17,7 @@ from lim_tf.data.sources.bijie import read_bijie
 from lim_tf.data.sources.folder import read_folder
 from lim_tf.data.sources.geotiff import read_geotiff
 from lim_tf.data.sources.l4s import read_l4s
+from lim_tf.testing import write_raster
 
 
 def test_bijie_masks_map_255_to_landslide_and_backgrounds_get_empty_masks(bijie_dir):
@@ -69,10 +69,7 @@ def test_l4s_band_selection_by_name_and_index_agree(tmp_path):
 
 
 def write_scene(path: Path, data: np.ndarray, nodata=None, crs="EPSG:32648", origin=(500000, 3000000)):
-    bands, height, width = data.shape
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=bands, dtype=data.dtype,
-                       crs=crs, transform=from_origin(*origin, 2.0, 2.0), nodata=nodata) as dst:
-        dst.write(data)
+    return write_raster(path, data, crs=crs, pixel=2.0, origin=origin, nodata=nodata)
 
 
 def test_geotiff_chips_skip_nodata_and_pad_with_ignore(tmp_path):

@@ -1,0 +1,73 @@
+"""Seeded writers of small inputs: the one home of the test data that tests, the reliability harness
+and the benchmarks build (nothing binary is committed). Each writes real files that lim-tf reads as
+a user's would: PNG chips in the Bijie layout, GeoTIFFs with a CRS and an affine transform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from PIL import Image
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+
+UTM_48N = "EPSG:32648"  # Guizhou's zone: Bijie's scenes are here
+ORIGIN = (500000.0, 3000000.0)
+
+
+def write_bijie(root: Path, landslides: int, backgrounds: int, seed: int = 0, even: bool = False,
+                size: tuple[int, int] | None = None) -> Path:
+    """Random RGB chips in the Bijie layout, 20..59 px a side (even sides if asked, or all `size`);
+    each landslide mask is a rectangle of 255 on 0."""
+    rng = np.random.default_rng(seed)
+    for folder in ("landslide/image", "landslide/mask", "non-landslide/image"):
+        (Path(root) / folder).mkdir(parents=True, exist_ok=True)
+    for i in range(landslides + backgrounds):
+        drawn = rng.integers(20, 60, 2)
+        height, width = size or tuple(int(v) // (2 if even else 1) * (2 if even else 1) for v in drawn)
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        if i < landslides:
+            mask = np.zeros((height, width), np.uint8)
+            r, c = rng.integers(0, height // 2), rng.integers(0, width // 2)
+            mask[r:r + height // 3, c:c + width // 3] = 255
+            Image.fromarray(image).save(Path(root) / f"landslide/image/ls_{i:03d}.png")
+            Image.fromarray(mask).save(Path(root) / f"landslide/mask/ls_{i:03d}.png")
+        else:
+            Image.fromarray(image).save(Path(root) / f"non-landslide/image/nls_{i:03d}.png")
+    return Path(root)
+
+
+def write_raster(path: Path, data: np.ndarray, crs: str | None = UTM_48N, pixel: float = 2.0,
+                 origin: tuple[float, float] = ORIGIN, transform: Any = None, nodata: float | None = None,
+                 **profile: Any) -> Path:
+    """A GeoTIFF of `data` (bands, height, width) in its own dtype, north-up from `origin` with square
+    pixels (or the given `transform`)."""
+    bands, height, width = data.shape
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=bands, dtype=data.dtype,
+                       crs=crs, transform=transform or from_origin(*origin, pixel, pixel), nodata=nodata,
+                       **profile) as dst:
+        dst.write(data)
+    return Path(path)
+
+
+def write_blob_scene(path: Path, size: int, pixel: float = 1.0, origin: tuple[float, float] = (430000.0, 3020000.0),
+                     seed: int = 0) -> Path:
+    """A size x size RGB scene of noise with bright discs (one per 100,000 px, 12-30 px radius) in
+    band 1, written block by block so scenes larger than memory can be made: for mapping benchmarks."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, size, (max(1, size * size // 100_000), 2))
+    radii = rng.uniform(12, 30, len(centres))
+    profile = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs=UTM_48N,
+                   transform=from_origin(*origin, pixel, pixel), tiled=True, compress="deflate")
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, size, 512):
+            rows = min(512, size - top)
+            block = rng.integers(0, 200, (3, rows, size), dtype=np.uint8)
+            y, x = np.mgrid[top:top + rows, 0:size]
+            for (cy, cx), radius in zip(centres, radii):
+                if top - radius <= cy <= top + rows + radius:
+                    block[0][(y - cy) ** 2 + (x - cx) ** 2 <= radius**2] = 255
+            dst.write(block, window=Window(0, top, size, rows))
+    return Path(path)
