@@ -42,6 +42,17 @@ class RunState:
     zoo: str | None = None  # the shipped model's name, for a zoo model
     architecture: str | None = None
 
+    def inference_estimate(self, fold: int | None = None) -> dict[str, float] | None:
+        """The prediction memory estimate of the ensemble (or one fold's model) from what training
+        saved of each fold, or None where a fold has none (runs trained before it was saved)."""
+        folds = self.done_folds() if fold is None else [fold]
+        saved = [self.folds.get(str(k), {}).get("inference") for k in folds]
+        estimates = [s for s in saved if isinstance(s, dict)]
+        if not estimates or len(estimates) < len(saved):
+            return None
+        return {"weight_bytes": sum(s["weight_bytes"] for s in estimates),
+                "peak_bytes_per_pixel": max(s["peak_bytes_per_pixel"] for s in estimates)}
+
     def done_folds(self) -> list[int]:
         """Fold numbers with a finished model, in order."""
         return sorted(int(k) for k, v in self.folds.items() if v.get("status") == "done")

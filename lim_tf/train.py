@@ -30,7 +30,7 @@ from lim_tf.models import ModelConfig, build_model
 from lim_tf.models.precision import resolve_precision
 from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
-from lim_tf.runtime.memory import check_fits, training_bytes
+from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
-            "epochs": plan.epochs if plan else epochs, **({"time_budget": asdict(plan)} if plan else {}),
+            "epochs": plan.epochs if plan else epochs, "inference": inference_estimate([model]), **({"time_budget": asdict(plan)} if plan else {}),
             "train_seconds": round(time.perf_counter() - started, 1)}
 
 

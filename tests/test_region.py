@@ -230,3 +230,16 @@ def test_records_built_on_the_cluster_equal_in_process_records(scheduler, tmp_pa
     assert len(here) > 5 and here.keys() == there.keys()
     for name in here:
         assert here[name] == there[name], name
+
+
+def test_the_client_reads_the_mapping_off_run_json_without_loading_the_model(trained):
+    from lim_tf.mapping.scene_map import describe_run, resolve
+    from lim_tf.runtime.memory import inference_estimate
+
+    _, _, run_folder = trained
+    for config in (MapConfig(), MapConfig(threshold=0.3, fold=1)):
+        mapping, estimate = describe_run(run_folder, config)
+        model, loaded, _ = resolve(run_folder, config)
+        assert mapping == loaded
+        assert estimate == pytest.approx(inference_estimate(model.models))
+    assert describe_run(run_folder / "fold0" / "model.keras", MapConfig()) is None  # a bare model file: load it

@@ -70,3 +70,13 @@ def test_a_damaged_file_is_one_line_naming_it(tmp_path, content, words):
 def test_a_folder_without_a_state_is_not_a_run(tmp_path):
     with pytest.raises(InputError, match="not a training run"):
         RunState.load(tmp_path)
+
+
+def test_the_memory_estimate_sums_the_members_weights_and_keeps_the_largest_layer():
+    state = _state()
+    state.record_fold(0, {"status": "done", "inference": {"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}})
+    state.record_fold(1, {"status": "done", "inference": {"weight_bytes": 100.0, "peak_bytes_per_pixel": 12.0}})
+    assert state.inference_estimate() == {"weight_bytes": 200.0, "peak_bytes_per_pixel": 12.0}
+    assert state.inference_estimate(0) == {"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}
+    state.record_fold(2, {"status": "done"})  # trained before estimates were saved: the client loads the model
+    assert state.inference_estimate() is None

@@ -62,8 +62,9 @@ def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Til
     return _batches(scene_tiles(shape[0], shape[1], _round32(config.tile), margin), config.batch_size)
 
 
-def check_memory(models: list, config: PredictConfig) -> None:
-    """Refuse a tile and batch size whose prediction cannot fit in the memory that is free."""
+def check_memory(models: list | dict[str, float], config: PredictConfig) -> None:
+    """Refuse a tile and batch size whose prediction cannot fit in the memory that is free (models,
+    or their saved inference estimate)."""
     from lim_tf.runtime.memory import check_fits, inference_bytes
 
     side = _round32(config.tile) + 2 * (_round32(config.margin) if config.margin else 0)

@@ -27,7 +27,7 @@ from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
-from lim_tf.mapping.scene_map import Mapping, map_scene, resolve
+from lim_tf.mapping.scene_map import Mapping, describe_run, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batch
 from lim_tf.runtime.cluster import executor
 from lim_tf.zoo import is_zoo_name
@@ -129,9 +129,14 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     work = work_folder(out)
     if work.exists() and not region.resume:
         shutil.rmtree(work)
-    model, mapping, _ = resolve(Path(model_path), config)
-    check_memory(model.models, config.predict)  # as every worker will need, if it has what this machine has
-    del model  # the workers load their own copy; this one only told us bands, threshold and resolution
+    described = describe_run(Path(model_path), config)  # run.json says it all: the workers load the model, not this process
+    if described:
+        mapping, estimate = described
+        check_memory(estimate, config.predict)  # as every worker will need, if it has what this machine has
+    else:
+        model, mapping, _ = resolve(Path(model_path), config)
+        check_memory(model.models, config.predict)
+        del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
             for name, path in zip(scene_names(paths), paths)]
     done_before = {id(run): [b for b in run.batches if batch_done(run.job, b)] for run in runs if run.job}

@@ -23,7 +23,7 @@ from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
-from lim_tf.run import RunState, resolve_threshold
+from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,24 @@ def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, Run
     model = dataclasses.replace(model, uncertainty=config.uncertainty)
     threshold, _ = resolve_threshold(config.threshold, state)
     return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands), state
+
+
+def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str, float]] | None:
+    """Threshold, resolution, members, bands and the memory estimate of a run, from its run.json
+    alone, or None where it does not hold them all (a .keras file, a shipped model, an older run):
+    a client that hands the mapping to workers need not load the model itself."""
+    path = Path(model_path)
+    if not (path / RUN_FILE).is_file():
+        return None
+    state = RunState.load(path)
+    estimate = state.inference_estimate(config.fold)
+    if estimate is None or not state.models:
+        return None
+    names = state.models if config.fold is None else [f"fold{config.fold}/model.keras"]
+    if not set(names) <= set(state.models):
+        return None  # an unfinished fold: loading says which
+    threshold, _ = resolve_threshold(config.threshold, state)
+    return Mapping(threshold, config.resolution or state.resolution, names, len(state.band_names)), estimate
 
 
 def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),

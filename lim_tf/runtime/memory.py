@@ -56,11 +56,19 @@ def weight_bytes(model: keras.Model) -> int:
     return int(sum(np.prod(w.shape) * 4 for w in model.weights))
 
 
-def inference_bytes(models: list[keras.Model], pixels: int, batch: int) -> int:
-    """Peak memory to predict `batch` windows of `pixels` with every member: weights, and the
-    largest layer's input and output at once (layers before it are freed)."""
+def inference_estimate(models: list[keras.Model]) -> dict[str, float]:
+    """What prediction memory depends on, saved with a run so a client can check a machine without
+    loading the models: the members' weight bytes, and the largest layer's input and output bytes
+    per input pixel (layers before it are freed)."""
     peak = max(_layer_sizes(model)[0] * _layer_sizes(model)[2] for model in models)
-    return int(MARGIN * (sum(weight_bytes(m) for m in models) + peak * pixels * batch))
+    return {"weight_bytes": float(sum(weight_bytes(m) for m in models)), "peak_bytes_per_pixel": float(peak)}
+
+
+def inference_bytes(models: list[keras.Model] | dict[str, float], pixels: int, batch: int) -> int:
+    """Peak memory to predict `batch` windows of `pixels` with every member (models, or their
+    saved `inference_estimate`)."""
+    estimate = models if isinstance(models, dict) else inference_estimate(models)
+    return int(MARGIN * (estimate["weight_bytes"] + estimate["peak_bytes_per_pixel"] * pixels * batch))
 
 
 def training_bytes(model: keras.Model, pixels: int, batch: int) -> int:
