@@ -31,7 +31,7 @@ from common import cpu_model  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
 from lim_tf.data.manifest import load_manifest  # noqa: E402
-from lim_tf.ensemble import read_run_state  # noqa: E402
+from lim_tf.ensemble import load_models, read_run_state  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run, validation_threshold  # noqa: E402
 from lim_tf.mapping.config import MapConfig  # noqa: E402
 from lim_tf.mapping.inventory import check_against  # noqa: E402
@@ -58,8 +58,18 @@ def blobs(labels: Path, value: int) -> list:
                                                                transform=src.transform) if v == 1]
 
 
+def training_statistics(run: Path) -> list[dict]:
+    """The band statistics the model normalises by: its records' manifest, or a shipped model's card."""
+    from lim_tf import zoo
+
+    if zoo.is_zoo_name(run):
+        normalization = zoo.card(str(run))["normalization"]
+        return [{"mean": m, "std": s} for m, s in zip(normalization["mean"], normalization["std"])]
+    return load_manifest(Path(read_run_state(run).records)).band_statistics
+
+
 def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
-    statistics = load_manifest(Path(read_run_state(run).records)).band_statistics
+    statistics = training_statistics(run)
     landslides, others, detected, flagged, polygons = 0, 0, 0, 0, 0
     for image in sorted((folder / "images").glob("*.tif")):
         bands = []
@@ -72,7 +82,7 @@ def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
                 bands.append(path)
         prepared = out / "s2-prepared" / f"{image.stem}.tif"
         prepared.parent.mkdir(parents=True, exist_ok=True)
-        resolution = read_run_state(run).resolution
+        resolution = load_models(Path(run))[1].resolution
         try:
             prepare_sentinel2(bands, prepared, resolution, statistics, boa_offset=0.0)
         except Exception as error:  # noqa: BLE001 - a chip of nodata only: nothing to map
