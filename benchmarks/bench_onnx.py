@@ -2,7 +2,7 @@
 
 Run alone: .venv/bin/python benchmarks/bench_onnx.py [--tile 1024] [--tiles 6]
 For each network (the CPU recipe's width-0.25 U-Net with the VGG16-BN encoder, and FCN-FL at half
-width: converting the full width needs about 40 GB, see lim_tf.export_onnx), times the bare prediction of `--tiles` random tiles of `--tile` px, one at a time as
+width: converting the full width needs about 40 GB, see lim_tf.export.onnx_file), times the bare prediction of `--tiles` random tiles of `--tile` px, one at a time as
 `lim-tf map` predicts them: TensorFlow in the precision `auto` picks here (what `map` uses for a
 model trained on this machine), TensorFlow in float32, and ONNX Runtime (float32, the exported
 graph) on all cores. Prints megapixels/s, the ratio ONNX Runtime / TensorFlow, the largest
@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
 
 from lim_tf.ensemble import Ensemble  # noqa: E402
-from lim_tf.export_onnx import INPUT_SCALE, convert, onnx_session  # noqa: E402
+from lim_tf.export.onnx_file import INPUT_SCALE, convert, onnx_session  # noqa: E402
 from lim_tf.models import ModelConfig, build_model  # noqa: E402
 from lim_tf.models.precision import (
     as_float32,  # noqa: E402

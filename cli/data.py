@@ -31,7 +31,7 @@ def _split_list(text: str | None) -> tuple[str, ...]:
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--format", "source_format", type=choice_of(SourceFormat),
-              default="bijie", help="Layout of INPUT (see README: data formats).")
+              default="bijie", help="Layout of INPUT (see docs/data.md).")
 @click.option("--config", "config_file", type=click.Path(exists=True, path_type=Path),
               help="YAML DataConfig; command-line options given explicitly override it.")
 @click.option("--bands", help="Bands to keep, by name (B4,B3,B2) or 1-based index (1,2,3).")

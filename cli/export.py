@@ -26,16 +26,9 @@ def export(ctx: click.Context, run: Path, out: Path, fold: int | None, name: str
     """Write RUN (a run folder or a shipped model's name) as a SavedModel that TF Serving loads,
     OUT/NAME/VERSION/, or as one ONNX file; either is checked against the Keras model first."""
     ctx.meta["output"] = out
-    if kind == "onnx":
-        from lim_tf.export_onnx import export_onnx
+    from lim_tf.export import export_model
 
-        metadata = export_onnx(run, out, fold, name, trust=trust_model)
-        click.echo(f"exported {', '.join(metadata['lim_tf_models'])} (mean probability) to {metadata['path']}")
-        click.echo(f"check: max |ONNX Runtime - Keras float32| = {metadata['max_abs_difference']:.2e}")
-        return
-    from lim_tf.export import export_run
-
-    metadata = export_run(run, out, fold, name, version, trust=trust_model)
-    click.echo(f"exported {', '.join(metadata['models'])} ({metadata['combine']} probability) to {metadata['path']}")
-    click.echo(f"reload check: max |SavedModel - Keras| = {metadata['max_abs_difference']:.2e}")
-    click.echo(f"signatures: {', '.join(metadata['signatures'])}")
+    exported = export_model(run, out, kind, fold, name, version, trust=trust_model)  # type: ignore[arg-type]
+    click.echo(f"exported {', '.join(exported.models)} (mean probability) to {exported.path}")
+    click.echo(f"check: max |{exported.check}| = {exported.max_abs_difference:.2e}")
+    click.echo(f"signatures: {', '.join(exported.signatures)}")

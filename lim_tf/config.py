@@ -329,7 +329,7 @@ FOCAL = LossConfig()
 CROSS_ENTROPY = LossConfig(name="bce", alpha=None, gamma=0.0)
 
 # The CPU recipe: what the experiments on the Bijie development set favour within 60 minutes on a
-# 2-core CPU (README, "Results"), for records built at 1.6 m (data build --resolution 1.6).
+# 2-core CPU (benchmarks/README.md), for records built at 1.6 m (data build --resolution 1.6).
 # Its length is a budget, not an epoch count: the same epochs take about four times longer on an
 # AVX2-only CPU than on one with bfloat16 units, and the hour is what the user plans around.
 CPU_RECIPE: dict[str, Any] = {"model": "unet", "loss": CROSS_ENTROPY, "width": 0.25, "encoder_bn": True, "tile": 128,

@@ -120,7 +120,7 @@ adapted = train(reviewed, WORK / "adapted",
                 progress=False)
 print("adapted from", adapted["init_from"], "->", adapted["ensemble"]["models"])"""),
     ("md", "## 7. Export for TF Serving"),
-    ("code", """from lim_tf.export import export_run
+    ("code", """from lim_tf.export.savedmodel import export_run
 
 shutil.rmtree(WORK / "serving", ignore_errors=True)
 exported = export_run(run, WORK / "serving", name="landslides")

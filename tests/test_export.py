@@ -13,7 +13,7 @@ from PIL import Image
 from test_cli_data import assert_one_line_error, run
 
 from lim_tf.errors import InputError, OutputError
-from lim_tf.export import export_run, read_metadata
+from lim_tf.export.savedmodel import export_run, read_metadata
 from lim_tf.models import load_model
 from lim_tf.serving import ServingClient
 

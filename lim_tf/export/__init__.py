@@ -1,0 +1,37 @@
+"""Export a run or a shipped model for the tools users serve models with: a SavedModel version
+folder for TF Serving (savedmodel.py) or one ONNX file for ONNX Runtime and QGIS (onnx_file.py).
+Either is checked against the Keras model before it appears."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lim_tf.config import ExportFormat
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote, in the terms of either format."""
+
+    path: str
+    models: list[str]
+    max_abs_difference: float
+    check: str  # what the difference compares
+    signatures: list[str]
+
+
+def export_model(run: str | Path, out: Path, kind: ExportFormat = "savedmodel", fold: int | None = None,
+                 name: str | None = None, version: int | None = None, trust: bool = False) -> Exported:
+    """Export RUN (a run folder or a shipped model's name) as `kind`; `version` is SavedModel's only."""
+    if kind == "onnx":
+        from lim_tf.export.onnx_file import export_onnx
+
+        metadata = export_onnx(run, out, fold, name, trust=trust)
+        return Exported(metadata["path"], metadata["lim_tf_models"], metadata["max_abs_difference"],
+                        "ONNX Runtime - Keras float32", ["image -> probability"])
+    from lim_tf.export.savedmodel import export_run
+
+    metadata = export_run(Path(run), out, fold, name, version, trust=trust)
+    return Exported(metadata["path"], metadata["models"], metadata["max_abs_difference"], "SavedModel - Keras",
+                    list(metadata["signatures"]))
