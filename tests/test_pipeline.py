@@ -1,6 +1,5 @@
 """The tf.data pipeline: training tiles, whole chips for evaluation, chip-kind sampling, augmentation."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ from PIL import Image
 
 from lim_tf.config import DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
+from lim_tf.data.manifest import load_manifest
 from lim_tf.data.pipeline import PipelineConfig, make_dataset
 from lim_tf.errors import ConfigError
 
@@ -34,7 +34,7 @@ def test_training_batches_are_tiles_with_raw_pixels(records):
 
 
 def test_validation_and_test_give_every_chip_once_and_whole(records, bijie_dir):
-    manifest = json.loads((records / "manifest.json").read_text())
+    manifest = load_manifest(records)
     fold0 = manifest.examples["fold0"]
     assert fold0["augmented"] > 0
     assert count(make_dataset(records, "val", 0)) == fold0["total"] - fold0["augmented"]  # originals only
@@ -117,7 +117,7 @@ def test_whole_chips_padded_for_batching_predict_as_alone(records):
     from lim_tf.data.records import read_records
     from lim_tf.models import ModelConfig, build_model
 
-    manifest = json.loads((records / "manifest.json").read_text())
+    manifest = load_manifest(records)
     stats = manifest.band_statistics
     model = build_model(ModelConfig(name="unet", width=1 / 16, mean=tuple(s["mean"] for s in stats),
                                     std=tuple(s["std"] for s in stats)))
@@ -137,7 +137,7 @@ def test_padding_is_ignored_and_holds_the_band_means(tmp_path):
 
     root = write_bijie(tmp_path / "b", landslides=3, backgrounds=3, seed=1)  # chips of 20..59 px
     build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=0, folds=2)), progress=False)
-    manifest = json.loads((tmp_path / "r/manifest.json").read_text())
+    manifest = load_manifest(tmp_path / "r")
     means = np.array([s["mean"] for s in manifest.band_statistics], np.float32)
     config = PipelineConfig(batch_size=2, tile=96, scale_jitter=1.0, photometric=False)
     image, _, weight = next(iter(make_dataset(tmp_path / "r", "train", 0, config)))
