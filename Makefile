@@ -27,7 +27,7 @@ demo: $(BIN)/.installed
 	@echo "Demo outputs in $(DEMO)/: synthetic/ (chips, GeoTIFF scene), records/, run/ (models, logs, eval-test/), map/"
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # The documentation site (docs/ and the generated CLI and API reference), warnings as errors.
 docs: $(BIN)/.installed
