@@ -48,7 +48,6 @@ def test_eval_cli_writes_consistent_reports(trained, tmp_path):
     assert (metrics["landslide_chips"]["images"], metrics["non_landslide_chips"]["images"]) == (2, 1)
     nls = metrics["non_landslide_chips"]["confusion"]
     assert nls["tp"] == nls["fn"] == 0
-    assert metrics["non_landslide_chips"]["false_positive_m2_per_km2"] == 1e6 * nls["fp"] / (nls["fp"] + nls["tn"])
     assert (out / "pr_curve.png").stat().st_size > 0 and len(list((out / "figures").glob("*.png"))) == 2
 
 
@@ -202,3 +201,27 @@ def test_optimal_threshold_comes_from_the_runs_own_folds_whatever_is_scored(trai
     b = json.loads((tmp_path / "theirs/metrics.json").read_text())
     assert a["threshold"] == b["threshold"]  # picked on the run's validation folds both times
     assert b["images"] == 12  # a test-only set: every chip of the other records
+
+
+def test_false_alarm_area_and_counts_on_a_hand_worked_case(tmp_path):
+    """A model that flags band 1 >= 128: one empty chip with 7 bright pixels of 100, one landslide
+    chip whose 4 landslide pixels are 3 bright and 1 dark, plus 2 bright background pixels."""
+    from test_mapping import threshold_model
+
+    from lim_tf.ensemble import Ensemble
+    from lim_tf.evaluate import evaluate
+    from lim_tf.models import load_model
+
+    model = Ensemble([load_model(threshold_model(tmp_path / "m.keras"))], ["m"])
+    empty = np.zeros((10, 10, 3), np.uint8)
+    empty[0, :7, 0] = 200
+    chip = np.zeros((10, 10, 3), np.uint8)
+    mask = np.zeros((10, 10), np.uint8)
+    mask[5, 5:9] = 1
+    chip[5, 5:8, 0] = 200  # 3 of the 4 landslide pixels found
+    chip[0, 0:2, 0] = 200  # 2 false alarms on the landslide chip
+    metrics = evaluate(model, [("nls_1", empty, np.zeros((10, 10), np.uint8)), ("ls_1", chip, mask)], 0.5,
+                       progress=False).metrics()
+    assert metrics["confusion"] == {"tp": 3, "fp": 9, "fn": 1, "tn": 187}
+    assert metrics["non_landslide_chips"]["false_positive_m2_per_km2"] == 70_000  # 7 of 100 empty pixels
+    assert metrics["precision"] == pytest.approx(3 / 12) and metrics["recall"] == pytest.approx(3 / 4)
