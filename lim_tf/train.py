@@ -215,20 +215,28 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
-            "threshold": _best_threshold(history, best.best_epoch, config.threshold),
+            "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
-            "epochs": plan.epochs if plan else epochs, "inference": inference_estimate([model]), **({"time_budget": asdict(plan)} if plan else {}),
+            "epochs": plan.epochs if plan else epochs, "inference": inference_estimate([model]),
+            **({"time_budget": asdict(plan)} if plan else {}),
             "train_seconds": round(time.perf_counter() - started, 1)}
 
 
-def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float:
-    """The validation F1-optimal threshold logged at the best epoch."""
+def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float | None:
+    """The validation F1-optimal threshold logged at the best epoch; None (the run keeps its set
+    threshold) where validation found no landslide at any threshold: its "optimum" would then be
+    the sweep's first bin, 0, and a map at 0 marks every pixel a landslide."""
     import csv
 
     with history.open() as handle:
         for row in csv.DictReader(handle):
             if epoch is not None and int(row["epoch"]) == epoch and row.get("val_best_threshold") not in (None, ""):
+                if not float(row.get("val_best_f1") or 0) > 0:
+                    log.warning("validation found no landslide at any threshold at the best epoch; keeping the "
+                                "threshold %.2f (more training, or validation chips with landslides, would help)",
+                                fallback)
+                    return None
                 return float(row["val_best_threshold"])
     return fallback
 

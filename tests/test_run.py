@@ -80,3 +80,10 @@ def test_the_memory_estimate_sums_the_members_weights_and_keeps_the_largest_laye
     assert state.inference_estimate(0) == {"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}
     state.record_fold(2, {"status": "done"})  # trained before estimates were saved: the client loads the model
     assert state.inference_estimate() is None
+
+
+def test_a_fold_without_a_validation_threshold_leaves_the_run_its_own():
+    state = _state()
+    state.threshold = 0.5
+    state.record_fold(0, {"status": "done", "threshold": None})  # validation saw no landslide at any threshold
+    assert (state.threshold, state.threshold_source) == (0.5, "the run's setting")

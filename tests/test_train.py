@@ -206,3 +206,12 @@ def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
         chosen.append(float(best["val_best_threshold"]))
     assert state["threshold"] == pytest.approx(sum(chosen) / 2)
     assert state["threshold_source"] == "F1-optimal on validation folds"
+
+
+def test_validation_that_finds_nothing_does_not_set_a_zero_threshold(tmp_path):
+    from lim_tf.train import _best_threshold
+
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,val_best_f1,val_best_threshold\n0,0.0,0.0\n1,0.4,0.3\n")
+    assert _best_threshold(history, 0, 0.5) is None  # F1 0 everywhere: its 'optimum' 0 would flag every pixel
+    assert _best_threshold(history, 1, 0.5) == 0.3
