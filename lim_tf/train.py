@@ -225,16 +225,17 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
 
 def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float | None:
     """The validation F1-optimal threshold logged at the best epoch; None (the run keeps its set
-    threshold) where validation found no landslide at any threshold: its "optimum" would then be
-    the sweep's first bin, 0, and a map at 0 marks every pixel a landslide."""
+    threshold) where that optimum is the sweep's first bin, 0: validation then either found no
+    landslide at any threshold or was best served by calling every labelled pixel a landslide
+    (sparse labels, mostly landslide), and a map at 0 marks every pixel of a scene a landslide."""
     import csv
 
     with history.open() as handle:
         for row in csv.DictReader(handle):
             if epoch is not None and int(row["epoch"]) == epoch and row.get("val_best_threshold") not in (None, ""):
-                if not float(row.get("val_best_f1") or 0) > 0:
-                    log.warning("validation found no landslide at any threshold at the best epoch; keeping the "
-                                "threshold %.2f (more training, or validation chips with landslides, would help)",
+                if not (float(row.get("val_best_f1") or 0) > 0 and float(row["val_best_threshold"]) > 0):
+                    log.warning("the validation F1 optimum is at threshold 0 (every pixel a landslide): keeping the "
+                                "threshold %.2f; validation needs chips with both landslide and background labels",
                                 fallback)
                     return None
                 return float(row["val_best_threshold"])

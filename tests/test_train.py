@@ -212,6 +212,7 @@ def test_validation_that_finds_nothing_does_not_set_a_zero_threshold(tmp_path):
     from lim_tf.train import _best_threshold
 
     history = tmp_path / "history.csv"
-    history.write_text("epoch,val_best_f1,val_best_threshold\n0,0.0,0.0\n1,0.4,0.3\n")
+    history.write_text("epoch,val_best_f1,val_best_threshold\n0,0.0,0.0\n1,0.4,0.3\n2,0.69,0.0\n")
     assert _best_threshold(history, 0, 0.5) is None  # F1 0 everywhere: its 'optimum' 0 would flag every pixel
     assert _best_threshold(history, 1, 0.5) == 0.3
+    assert _best_threshold(history, 2, 0.5) is None  # best to call every labelled pixel a landslide: uninformative
