@@ -118,7 +118,7 @@ adapted = train(reviewed, WORK / "adapted",
                 resolve_train_config("fcn-fl", overrides={"init_from": str(run), "epochs": 2, "batch_size": 4,
                                                           "tile": 64, "freeze_encoder_epochs": 1, "log_images": 0}),
                 progress=False)
-print("adapted from", adapted["init_from"], "->", adapted["ensemble"]["models"])"""),
+print("adapted from", adapted.init_from, "->", adapted.models)"""),
     ("md", "## 7. Export for TF Serving"),
     ("code", """from lim_tf.export.savedmodel import export_run
 

@@ -194,7 +194,9 @@ def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
 
 def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
     """Each fold's threshold is the one logged at the epoch with the highest validation F1 (found
-    here from the history, not from the run's record of its best epoch); the run's is their mean."""
+    here from the history, not from the run's record of its best epoch), unless that optimum is 0
+    (every pixel a landslide: the fold then leaves the run its set threshold); the run's is the mean
+    of the folds' own, or its set threshold when no fold has one."""
     _, _, run_dir = trained
     state = json.loads((run_dir / "run.json").read_text())
     chosen = []
@@ -202,10 +204,15 @@ def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
         with (run_dir / f"fold{fold}/history.csv").open() as handle:
             validated = [r for r in csv.DictReader(handle) if r["val_best_f1"] not in ("", "NA")]
         best = max(validated, key=lambda r: float(r["val_best_f1"]))
-        assert state["folds"][fold]["threshold"] == float(best["val_best_threshold"])
-        chosen.append(float(best["val_best_threshold"]))
-    assert state["threshold"] == pytest.approx(sum(chosen) / 2)
-    assert state["threshold_source"] == "F1-optimal on validation folds"
+        informative = float(best["val_best_f1"]) > 0 and float(best["val_best_threshold"]) > 0
+        expected = float(best["val_best_threshold"]) if informative else None
+        assert state["folds"][fold]["threshold"] == expected
+        chosen += [expected] if informative else []
+    if chosen:
+        assert state["threshold"] == pytest.approx(sum(chosen) / len(chosen))
+        assert state["threshold_source"] == "F1-optimal on validation folds"
+    else:
+        assert (state["threshold"], state["threshold_source"]) == (0.5, "the run's setting")
 
 
 def test_validation_that_finds_nothing_does_not_set_a_zero_threshold(tmp_path):
