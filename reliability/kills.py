@@ -103,7 +103,8 @@ def prepare(work: Path) -> dict[str, Path]:
     lim_tf("data", "synth", inputs["synthetic"], "--landslide-chips", "12", "--non-landslide-chips", "12",
            "--scene-size", "384", "--seed", "5")
     lim_tf("data", "build", inputs["synthetic"] / "bijie", inputs["records"], "--folds", "2", "--test-landslide", "3")
-    lim_tf("train", inputs["records"], inputs["run"], *TRAIN, "--preset", "fcn-flk")
+    # Both folds in this process: the inputs need a finished two-fold run, not fold isolation (one TF start less).
+    lim_tf("train", inputs["records"], inputs["run"], *TRAIN, "--preset", "fcn-flk", "--no-fold-processes")
     return inputs
 
 
