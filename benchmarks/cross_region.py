@@ -70,6 +70,7 @@ def training_statistics(run: Path) -> list[dict]:
 
 def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
     statistics = training_statistics(run)
+    resolution = load_models(Path(run))[1].resolution  # once: the loop below maps many chips
     landslides, others, detected, flagged, polygons = 0, 0, 0, 0, 0
     for image in sorted((folder / "images").glob("*.tif")):
         bands = []
@@ -82,7 +83,6 @@ def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
                 bands.append(path)
         prepared = out / "s2-prepared" / f"{image.stem}.tif"
         prepared.parent.mkdir(parents=True, exist_ok=True)
-        resolution = load_models(Path(run))[1].resolution
         try:
             prepare_sentinel2(bands, prepared, resolution, statistics, boa_offset=0.0)
         except Exception as error:  # noqa: BLE001 - a chip of nodata only: nothing to map

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from lim_tf.atomic import atomic_file
-from lim_tf.errors import ConfigError
+from lim_tf.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,12 @@ class TimeBudget(keras.callbacks.Callback):
 def read_plan(folder: Path) -> BudgetPlan | None:
     """The plan a fold already made (kept on --resume), or None."""
     path = Path(folder) / BUDGET_FILE
-    return BudgetPlan(**json.loads(path.read_text())) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return BudgetPlan(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:  # edited by hand: say which file, not a traceback
+        raise InputError(f"{path}: not a time-budget plan ({error}); delete it to plan again") from error
 
 
 def write_plan(folder: Path, plan: BudgetPlan) -> None:
