@@ -72,10 +72,11 @@ def check_memory(models: list | dict[str, float], config: PredictConfig) -> None
                f"mapping with --tile {config.tile} and --batch-size {config.batch_size}", "lower --tile or --batch-size")
 
 
-def check_disk(folder: Path, shape: tuple[int, int], members: int) -> None:
-    """Refuse a scene whose uncompressed intermediate rasters (float32 probability, uint8 landslides
-    and, for an ensemble, uint8 agreement) cannot fit on the disk that holds `folder`."""
-    needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0))
+def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: bool = False) -> None:
+    """Refuse a scene whose uncompressed intermediate rasters (float32 probability, uint8 landslides,
+    for an ensemble uint8 agreement, with --uncertainty float32 spread) cannot fit on the disk that
+    holds `folder`."""
+    needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0) + (4 if uncertainty else 0))
     free = shutil.disk_usage(folder).free
     if needed > free:
         raise OutputError(f"{folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {needed / 2**30:,.1f} GiB "
@@ -167,7 +168,7 @@ def _write_all(writer: SceneWriter, results: list[TileResult]) -> None:
 def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
-    check_disk(folder, scene.shape, len(model.models))
+    check_disk(folder, scene.shape, len(model.models), model.uncertainty)
     batches = plan_batches(scene.shape, config)
     writer = SceneWriter(scene, folder, len(model.models) > 1, config.threshold, model.uncertainty)
     start, pixels = time.perf_counter(), 0

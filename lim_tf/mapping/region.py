@@ -203,7 +203,7 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     try:
         run.batches = plan_batches(scene.shape, config.predict)
         folder.mkdir(parents=True, exist_ok=True)
-        check_disk(folder, scene.shape, len(mapping.model_names))
+        check_disk(folder, scene.shape, len(mapping.model_names), config.uncertainty)
     except LimError as error:
         if fail_fast:
             raise
