@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lim_tf.data.images import (band_indexes, check_declared_size, list_images, map_mask_values, match_by_stem,
-                                read_image, read_mask, select_bands, valid_pixels)
+from lim_tf.data.images import (
+    band_indexes,
+    check_declared_size,
+    list_images,
+    map_mask_values,
+    match_by_stem,
+    read_image,
+    read_mask,
+    select_bands,
+    valid_pixels,
+)
 from lim_tf.data.sample import IGNORE
 from lim_tf.errors import InputError
 from lim_tf.testing import write_raster

@@ -9,8 +9,8 @@ import pytest
 
 from lim_tf.errors import OutputError
 from lim_tf.geo.windows import Tile
-from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping import predict
+from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping.predict import MASK_NODATA, PROBABILITY_NODATA, check_disk, plan_batches, tile_results
 
 
