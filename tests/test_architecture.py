@@ -120,3 +120,28 @@ def test_imports_are_read_inside_functions(tmp_path):
     module.write_text("import os\n\n\ndef f():\n    from lim_tf.y import z\n    import lim_tf.w\n")
     known = {name: module for name in ("lim_tf.y", "lim_tf.y.z", "lim_tf.w")}
     assert imports_of(module, known) == {"lim_tf.y", "lim_tf.y.z", "lim_tf.w"}
+
+
+TESTS = ROOT.parent / "tests"
+# Modules whose tests reach them another way than by import, and how.
+TESTED_OTHERWISE = {
+    "lim_tf.mapping.qgis_snapshot": ("test_styles.py", "runs inside QGIS's own Python, as a script"),
+}
+
+
+def has_logic(path: Path) -> bool:
+    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.walk(ast.parse(path.read_text())))
+
+
+def test_every_module_with_logic_has_a_test_module():
+    """A test module named after it (tests/test_NAME.py) or one that imports it directly."""
+    modules = package_modules()
+    imported: set[str] = set()
+    for test in TESTS.glob("*.py"):
+        imported |= imports_of(test, modules)
+    named = {test.stem.removeprefix("test_") for test in TESTS.glob("test_*.py")}
+    missing = [m for m, path in modules.items() if has_logic(path) and m not in imported
+               and m.rsplit(".", 1)[-1] not in named and m not in TESTED_OTHERWISE]
+    assert not missing, "no test module tests " + ", ".join(missing)
+    for module, (test, _) in TESTED_OTHERWISE.items():
+        assert module.rsplit(".", 1)[-1] in (TESTS / test).read_text(), f"{test} no longer reaches {module}"

@@ -5,7 +5,10 @@ import tensorflow as tf
 
 from lim_tf.errors import ConfigError
 from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
+from lim_tf.models.fcn import fcn_fl_logits, fcn_logits
 from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool, PatchConv2D
+from lim_tf.models.segnet import segnet_logits
+from lim_tf.models.unet import unet_logits
 from lim_tf.runtime.memory import inference_bytes, training_bytes, weight_bytes
 
 TINY = 1 / 16
@@ -191,3 +194,35 @@ def test_memory_estimates_count_every_layer_output(name):
     # activations: the network's own output (one float per pixel) is a lower bound for those.
     assert training_bytes(model, 64 * 64, 2) > 4 * weights + 64 * 64 * 2 * 2
     assert inference_bytes([model], 64 * 64, 1) > weights
+
+
+def _logits_model(logits_of, size: int = 64) -> keras.Model:
+    inputs = keras.Input((size, size, 3))
+    return keras.Model(inputs, logits_of(inputs, TINY, "float32"))
+
+
+def _side(model: keras.Model, layer: str, output: bool = True) -> int:
+    tensor = model.get_layer(layer).output if output else model.get_layer(layer).input
+    return tensor.shape[1]
+
+
+@pytest.mark.parametrize("logits_of, stride", [(fcn_logits, 8), (fcn_fl_logits, 2)])
+def test_fcn_scores_at_its_finest_fused_stride_then_upsamples_bilinearly(logits_of, stride):
+    model = _logits_model(logits_of)
+    assert _side(model, "upscore_final", output=False) == 64 // stride  # FCN-8s at 1/8, FCN-FL at 1/2
+    assert model.output.shape[1:] == (64, 64, 1)
+
+
+def test_unet_joins_each_decoder_level_to_the_encoder_block_of_its_resolution():
+    model = _logits_model(unet_logits)
+    for level, side in zip((4, 3, 2, 1), (8, 16, 32, 64)):
+        up, skip = model.get_layer(f"decoder{level}_concat").input
+        assert up.shape[1] == skip.shape[1] == side
+        assert skip is model.get_layer(f"block{level}_conv{3 if level > 2 else 2}").output
+
+
+def test_segnet_unpools_each_block_to_its_encoder_features():
+    model = _logits_model(segnet_logits)
+    for block, side in zip((5, 4, 3, 2, 1), (4, 8, 16, 32, 64)):
+        assert _side(model, f"decoder{block}_unpool") == side
+    assert model.output.shape[1:] == (64, 64, 1)
