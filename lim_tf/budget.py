@@ -3,7 +3,9 @@ the cosine schedule) is fixed so that training and validation end within the bud
 
 The same recipe takes about four times longer on an AVX2-only CPU than on one with bfloat16 units,
 so a fixed epoch count cannot promise an hour; a budget can. The decision is written to
-FOLD/budget.json as soon as it is made, so a resumed fold keeps it.
+FOLD/budget.json as soon as it is made, so a resumed fold keeps it. Should the machine slow down
+later (another job starts), a guard stops training after the epoch past which the next one would
+end over the budget: the schedule is then cut short, but the hour is kept.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.folder, self.schedule, self.warmup_steps = folder, schedule, warmup_steps
         self.plan: BudgetPlan | None = read_plan(folder)
         self._times: list[float] = []
+        self._planned_at: tuple[int, float] | None = None  # (epochs done, clock) when the guard starts
+        self.stopped_after: int | None = None  # epochs trained when the guard stopped training early
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.plan is None:
@@ -89,8 +93,24 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.plan is None:
             self.plan = self._decide(epoch)
+        now = time.perf_counter()
         if epoch + 1 >= self.plan.epochs:
             self.model.stop_training = True
+        elif self._planned_at is None:
+            self._planned_at = (epoch + 1, now)
+        elif now - self.started + self._epoch_seconds(epoch + 1, now) > self.budget:
+            self.stopped_after = epoch + 1
+            self.model.stop_training = True
+            log.warning("time budget %.0f min: epochs now take %.0f s (planned %.0f s); stopping after epoch %d of "
+                        "%d to end within the budget", self.budget / 60, self._epoch_seconds(epoch + 1, now),
+                        self.plan.step_seconds * self.steps + self.plan.validation_seconds / self.validation_every,
+                        epoch + 1, self.plan.epochs)
+
+    def _epoch_seconds(self, done: int, now: float) -> float:
+        """The mean epoch time since the guard started (validation passes included, spread over epochs)."""
+        assert self._planned_at is not None
+        first, clock = self._planned_at
+        return (now - clock) / (done - first)
 
     def _decide(self, epoch: int) -> BudgetPlan:
         gaps = [b - a for a, b in zip(self._times[SKIPPED_STEPS:], self._times[SKIPPED_STEPS + 1:])]

@@ -218,9 +218,16 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
             "replicas": strategy.num_replicas_in_sync, "precision": policy,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
-            "epochs": plan.epochs if plan else epochs, "inference": inference_estimate([model]),
-            **({"time_budget": asdict(plan)} if plan else {}),
+            "epochs": _epochs_trained(budget, epochs), "inference": inference_estimate([model]),
+            **({"time_budget": {**asdict(plan), "stopped_after": budget.stopped_after}} if plan and budget else {}),
             "train_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _epochs_trained(budget: TimeBudget | None, epochs: int) -> int:
+    """The epochs the fold ran: as configured, as its budget planned, or fewer where the guard stopped it."""
+    if budget is None or budget.plan is None:
+        return epochs
+    return budget.stopped_after or budget.plan.epochs
 
 
 def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float | None:

@@ -95,3 +95,23 @@ def test_epochs_given_alone_turn_the_presets_budget_off():
     assert resolve_train_config("cpu", overrides={"epochs": 15}).time_budget is None
     both = resolve_train_config("cpu", overrides={"epochs": 15, "time_budget": 600.0})
     assert (both.epochs, both.time_budget) == (15, 600)
+
+
+def test_a_machine_that_slows_down_is_stopped_before_the_budget_runs_out(tmp_path, monkeypatch):
+    """Planned: 10 epochs of 10 s in a 100 s budget. The guard starts after the first epoch (clock 10);
+    then epochs take 10, 25 and 35 s. After the fourth (clock 80) the mean epoch since the guard
+    started is (80 - 10) / 3 = 23.3 s, and 80 + 23.3 > 100: training stops there, not at epoch 10."""
+    from lim_tf import budget as module
+    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+
+    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 1.0, 0.0, 10, 1, 10))
+    guard = TimeBudget(100.0, 0.0, 10, None, 1, 50, tmp_path)
+    model = type("Model", (), {"stop_training": False})()
+    guard.set_model(model)
+    clock = iter([10.0, 20.0, 45.0, 80.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    for epoch in range(3):
+        guard.on_epoch_end(epoch)
+        assert not model.stop_training, epoch
+    guard.on_epoch_end(3)
+    assert model.stop_training and guard.stopped_after == 4

@@ -37,12 +37,20 @@ def serve_rest(loaded, body):
     return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(len(instances))]}
 
 
-@pytest.mark.parametrize("fold", [None, 1])
-def test_round_trip_for_one_model_and_for_the_ensemble(trained, tmp_path, fold):
+@pytest.fixture(scope="module")
+def ensemble_export(trained, tmp_path_factory):
+    """The tiny run's ensemble exported once, with its metadata, loaded (the tests only read it)."""
     _, _, run_dir = trained
-    metadata = export_run(run_dir, tmp_path / "serving", fold=fold)
+    metadata = export_run(run_dir, tmp_path_factory.mktemp("serving"))
+    return metadata, tf.saved_model.load(metadata["path"])
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_round_trip_for_one_model_and_for_the_ensemble(trained, ensemble_export, tmp_path, fold):
+    _, _, run_dir = trained
+    metadata = export_run(run_dir, tmp_path / "serving", fold=fold) if fold is not None else ensemble_export[0]
     assert metadata["max_abs_difference"] < 1e-3
-    loaded = tf.saved_model.load(metadata["path"])
+    loaded = tf.saved_model.load(metadata["path"]) if fold is not None else ensemble_export[1]
     assert {"serving_default", "serve_uint8", "serve_encoded"} <= set(loaded.signatures)
     images = np.random.default_rng(3).uniform(0, 255, (2, 40, 24, 3)).astype(np.float32)
     outputs = loaded.signatures["serving_default"](images=tf.constant(images))
@@ -53,9 +61,8 @@ def test_round_trip_for_one_model_and_for_the_ensemble(trained, tmp_path, fold):
                                   (outputs["probability"].numpy()[..., 0] >= metadata["threshold"]).astype(np.uint8))
 
 
-def test_encoded_and_uint8_signatures_agree_with_raw_images(trained, tmp_path):
-    _, _, run_dir = trained
-    loaded = tf.saved_model.load(export_run(run_dir, tmp_path / "s")["path"])
+def test_encoded_and_uint8_signatures_agree_with_raw_images(ensemble_export):
+    _, loaded = ensemble_export
     image = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
@@ -108,10 +115,9 @@ def test_bad_exports(trained, tmp_path):
     assert not (tmp_path / "s2").exists()
 
 
-def test_rest_client_against_the_in_process_model(trained, tmp_path):
+def test_rest_client_against_the_in_process_model(trained, ensemble_export):
     _, _, run_dir = trained
-    metadata = export_run(run_dir, tmp_path / "s")
-    loaded = tf.saved_model.load(metadata["path"])
+    metadata, loaded = ensemble_export
     client = ServingClient("http://localhost:8501/v1/models/run", bands=3)
     images = np.random.default_rng(5).integers(0, 256, (2, 32, 40, 3), dtype=np.uint8)
     body = client.request_body(images)

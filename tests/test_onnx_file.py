@@ -6,6 +6,7 @@ import json
 import numpy as np
 import onnx
 import onnxruntime
+import pytest
 from conftest import shared_path
 from PIL import Image
 from test_cli_data import assert_one_line_error, run
@@ -24,11 +25,19 @@ def real_chips(count: int = 3) -> list[np.ndarray]:
             for path in sorted(folder.glob("*.png"))[:count]]
 
 
-def test_onnx_runtime_equals_the_keras_ensemble_on_real_chips(trained, tmp_path):
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """The tiny run exported to ONNX once, through the CLI (the tests only read it)."""
     _, _, run_folder = trained
-    result = run("export", run_folder, tmp_path / "onnx", "--format", "onnx", "--name", "lim")
+    folder = tmp_path_factory.mktemp("onnx")
+    result = run("export", run_folder, folder, "--format", "onnx", "--name", "lim")
     assert result.exit_code == 0, result.output
-    path = tmp_path / "onnx/lim.onnx"
+    return folder / "lim.onnx"
+
+
+def test_onnx_runtime_equals_the_keras_ensemble_on_real_chips(trained, exported):
+    _, _, run_folder = trained
+    path = exported
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"] and [o.name for o in session.get_outputs()] == [
         "probability"]
@@ -40,10 +49,9 @@ def test_onnx_runtime_equals_the_keras_ensemble_on_real_chips(trained, tmp_path)
         np.testing.assert_allclose(answer[0, 0], expected, atol=1e-4)
 
 
-def test_the_onnx_file_carries_deepness_and_lim_tf_metadata(trained, tmp_path):
+def test_the_onnx_file_carries_deepness_and_lim_tf_metadata(trained, exported):
     _, _, run_folder = trained
-    assert run("export", run_folder, tmp_path, "--format", "onnx", "--name", "m").exit_code == 0
-    props = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(exported)).metadata_props}
     state = json.loads((run_folder / "run.json").read_text())
     assert set(DEEPNESS_KEYS) <= set(props)
     assert props["model_type"] == "Segmentor" and props["class_names"] == {"0": "landslide"}
@@ -51,4 +59,7 @@ def test_the_onnx_file_carries_deepness_and_lim_tf_metadata(trained, tmp_path):
     assert props["standardization_mean"] == [0.0, 0.0, 0.0] and props["standardization_std"] == [1.0, 1.0, 1.0]
     assert props["resolution"] == round(state["resolution"] * 100, 3)  # Deepness wants centimetres per pixel
     # An existing file is refused and kept.
-    assert_one_line_error(run("export", run_folder, tmp_path, "--format", "onnx", "--name", "m"), "already exists")
+    before = exported.read_bytes()
+    assert_one_line_error(run("export", run_folder, exported.parent, "--format", "onnx", "--name", "lim"),
+                          "already exists")
+    assert exported.read_bytes() == before
