@@ -1,6 +1,6 @@
 """Training speed of the network a preset trains, against this machine's matmul ceiling.
 
-Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5]
+Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5] [--xla]
 
 The bare training step (a fixed batch, no input pipeline or callbacks) of the preset's network at
 its tile and batch size, in the precision `auto` picks here (and in float32 too where that is
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), help="time this preset's network, tile and batch")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per precision")
     parser.add_argument("--width", type=float, help="override the network width")
+    parser.add_argument("--xla", action="store_true", help="also time the best precision compiled with XLA")
     args = parser.parse_args()
     if args.preset:
         config = resolve_train_config(args.preset)
@@ -56,6 +57,11 @@ def main() -> None:
                            "achieved_gflops": rate * flops / 1e9, "fraction_of_ceiling": rate * flops / ceiling}
         print(f"{policy}: {rate:.2f} tiles/s of {size} px = {rate * flops / 1e9:.1f} GFLOP/s, "
               f"{rate * flops / ceiling:.2f} of the {ceiling / 1e9:.1f} GFLOP/s matmul ceiling", flush=True)
+    if args.xla:
+        rate, _ = training_images_per_second(name, best, size, batch, args.steps, width, batch_norm=bn, loss=loss,
+                                             jit_compile=True)
+        results["xla"] = {"precision": best, "images_per_second": rate, "vs_without": rate / results[best]["images_per_second"]}
+        print(f"{best} with XLA: {rate:.2f} tiles/s, {results['xla']['vs_without']:.2f} x without", flush=True)
     print(json.dumps({
         "cpu": cpu_model(), "preset": args.preset, "model": name, "width": width, "encoder_bn": bn, "tile": size,
         "batch_size": batch, "steps": args.steps, "auto_precision": best, "why": why,

@@ -44,13 +44,15 @@ def forward_flops(model: keras.Model, size: int, bands: int) -> float:
 
 def training_images_per_second(name: str, policy: str, size: int, batch: int, steps: int,
                                width: float = 1.0, bands: int = 3, batch_norm: bool = False,
-                               loss: keras.losses.Loss | None = None) -> tuple[float, keras.Model]:
+                               loss: keras.losses.Loss | None = None,
+                               jit_compile: bool = False) -> tuple[float, keras.Model]:
     """Images/s of compiled training steps (the training's Adam; focal loss unless given) on a fixed
-    random batch: the bare step, without input pipeline or callbacks."""
+    random batch: the bare step, without input pipeline or callbacks; with XLA if asked (Keras's
+    "auto" leaves it off on a CPU-only machine, as training does)."""
     keras.backend.clear_session()
     model = build_model(ModelConfig(name=name, bands=bands, width=width, mean=(120.0,) * bands,
                                     std=(50.0,) * bands, policy=policy, batch_norm=batch_norm))
-    model.compile(optimizer=make_optimizer("adam", 1e-4, policy), loss=loss or FocalLoss())
+    model.compile(optimizer=make_optimizer("adam", 1e-4, policy), loss=loss or FocalLoss(), jit_compile=jit_compile)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (batch, size, size, bands)).astype(np.float32)
     y = (rng.random((batch, size, size, 1)) > 0.9).astype(np.float32)

@@ -104,11 +104,14 @@ def prepare(work: Path) -> dict[str, Path]:
            "--scene-size", "384", "--seed", "5")
     lim_tf("data", "build", inputs["synthetic"] / "bijie", inputs["records"], "--folds", "2", "--test-landslide", "3")
     # Both folds in this process: the inputs need a finished two-fold run, not fold isolation (one TF start less).
-    lim_tf("train", inputs["records"], inputs["run"], *TRAIN, "--preset", "fcn-flk", "--no-fold-processes")
+    # One epoch: the cases read this run, they do not judge its learning.
+    lim_tf("train", inputs["records"], inputs["run"], *TINY, "--epochs", "1", "--preset", "fcn-flk",
+           "--no-fold-processes")
     return inputs
 
 
-TRAIN = ["--width", "0.0625", "--epochs", "3", "--tile", "32", "--batch-size", "4"]
+TINY = ["--width", "0.0625", "--tile", "32", "--batch-size", "4"]
+TRAIN = [*TINY, "--epochs", "3"]  # enough epochs for a kill to land mid-run and a resume to follow
 
 
 def _hashes(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
