@@ -77,3 +77,18 @@ def test_reviews_that_label_nothing_or_say_something_else_are_refused(tmp_path, 
                  tmp_path / "edited.gpkg", "--review", "--chip-size", "16")
     assert_one_line_error(result, "edited.gpkg", fragment)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_reviewed_labels_come_in_burning_order_with_their_counts(tmp_path):
+    from rasterio.crs import CRS
+
+    from lim_tf.data.review import read_reviewed
+
+    write_edited(tmp_path / "edited.gpkg", EDITED)
+    labels = read_reviewed(tmp_path / "edited.gpkg", CRS.from_epsg(32648), MARGIN)
+    assert (labels.confirmed, labels.rejected, labels.unreviewed) == (2, 1, 1)
+    classes = [value for _, value in labels.shapes]
+    assert classes == [0, 0, IGNORE, 1, 1]  # labelled area, rejected, unreviewed, then confirmed on top
+    area = labels.shapes[0][0]
+    grown = shapely.unary_union([g.buffer(MARGIN) for g, r in EDITED if r])
+    assert area.symmetric_difference(grown).area < 1e-6 and not area.contains(EDITED[2][0])
