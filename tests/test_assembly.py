@@ -15,7 +15,7 @@ from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.predict import plan_batches
 from lim_tf.mapping.scene_map import Mapping
-from lim_tf.mapping.tiles import SceneJob, run_batch
+from lim_tf.mapping.tiles import SceneJob, run_batches
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def tiled(tmp_path: Path):
     (tmp_path / "tiles").mkdir()
     job = SceneJob(str(scene), str(model), None, False, False, (), None, False, None, 0.5, str(tmp_path / "tiles"))
     batches = plan_batches((101, 117), config.predict)
-    for batch in batches:
-        run_batch(job, batch)
+    assert run_batches(job, batches) == 101 * 117
     return job, batches, config, Mapping(0.5, None, ["model"], 3), band
 
 

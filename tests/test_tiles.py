@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rasterio.transform import from_origin
 
 from lim_tf.geo.windows import Tile
 from lim_tf.mapping.predict import TileResult
@@ -44,3 +45,25 @@ def test_a_batch_is_done_only_when_every_tile_has_its_file(tmp_path: Path) -> No
     assert batch_done(job, TILES)
     # a writer killed before its rename leaves only a dot-file, which does not count
     assert tile_path(tmp_path, Tile(12, 0, 4, 4, 8, 0, 8, 4)).name == "r0000012_c0000000.npz"
+
+
+def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: Path) -> None:
+    from test_mapping import squares, threshold_model, write_scene
+
+    from lim_tf.mapping.tiles import run_batches
+
+    band = squares(40, 40, [(5, 5, 10)])
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
+    job = SceneJob(str(scene), str(threshold_model(tmp_path / "m.keras")), None, False, False, (), None, False,
+                   None, 0.5, str(tmp_path / "tiles"))
+    (tmp_path / "tiles").mkdir()
+    halves = [[Tile(0, 0, 20, 40, 0, 0, 20, 40)], [Tile(20, 0, 20, 40, 20, 0, 20, 40)]]
+    assert run_batches(job, halves[:1]) == 800
+    first = tile_path(job.folder, halves[0][0]).stat().st_mtime_ns
+    assert run_batches(job, halves) == 800  # only the second half was left
+    assert tile_path(job.folder, halves[0][0]).stat().st_mtime_ns == first
+    assert run_batches(job, halves) == 0
+    mapped = np.zeros((40, 40), np.uint8)
+    for [tile] in halves:
+        mapped[tile.row:tile.row + tile.rows] = load_result(job.folder, tile).landslide
+    assert np.array_equal(mapped, (band >= 128).astype(np.uint8))

@@ -84,13 +84,6 @@ def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: 
                           "OUT, or map at a coarser --resolution")
 
 
-def predict_batch(scene: Scene, model: Ensemble, batch: list[Tile], threshold: float) -> list[TileResult]:
-    """Read, predict and crop one batch of tiles."""
-    reads = _read_batch(scene, batch)
-    return tile_results(batch, *predict_images(model, [image for image, _ in reads]),
-                        [valid for _, valid in reads], threshold)
-
-
 def predict_images(model: Ensemble, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
     """Each member's probability for a batch and, with `model.uncertainty`, the spread over members and flips."""
     batch = np.stack(images)
@@ -178,12 +171,12 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     # touches the datasets, in the order the work was handed to it.
     io = ThreadPoolExecutor(max_workers=1)
     try:
-        reading = io.submit(_read_batch, scene, batches[0])
+        reading = io.submit(read_batch, scene, batches[0])
         writing: Future | None = None
         for index, batch in enumerate(batches):
             reads = reading.result()
             if index + 1 < len(batches):
-                reading = io.submit(_read_batch, scene, batches[index + 1])
+                reading = io.submit(read_batch, scene, batches[index + 1])
             members, spread = predict_images(model, [image for image, _ in reads])
             if writing is not None:
                 writing.result()  # at most one batch waits to be written, so memory stays bounded
@@ -202,7 +195,8 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     return writer.rasters
 
 
-def _read_batch(scene: Scene, batch: list[Tile]) -> list[tuple[np.ndarray, np.ndarray]]:
+def read_batch(scene: Scene, batch: list[Tile]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each tile's read window and its valid pixels (one thread at a time per scene: GDAL datasets are not shared)."""
     return [scene.read(t.top, t.left, t.height, t.width) for t in batch]
 
 

@@ -28,12 +28,13 @@ from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
 from lim_tf.mapping.scene_map import Mapping, describe_run, map_scene, resolve
-from lim_tf.mapping.tiles import SceneJob, batch_done, run_batch
+from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
 from lim_tf.runtime.cluster import executor
 from lim_tf.zoo import is_zoo_name
 
 log = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
+TASK_BATCHES = 4  # batches per task: see _groups
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
             for name, path in zip(scene_names(paths), paths)]
     done_before = {id(run): [b for b in run.batches if batch_done(run.job, b)] for run in runs if run.job}
-    tasks = [(run.job, batch) for run in runs if run.job for batch in run.batches if not batch_done(run.job, batch)]
+    tasks = [(run.job, group) for run in runs if run.job
+             for group in _groups([b for b in run.batches if not batch_done(run.job, b)])]
     reused = sum(len(batches) for batches in done_before.values())
     by_job = {id(run.job): run for run in runs if run.job}
     for run in runs:
@@ -149,8 +151,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     # Everything is staged beside OUT and takes its place only when whole; the tile files in the
     # work folder are what a killed or failed run resumes from.
     with atomic_directory(out, overwrite or region.resume) as staging, executor(region.cluster) as engine:
-        log.info("mapping %d scene(s), %d batches of tiles (%d already done) %s", len(runs), len(tasks), reused,
-                 engine.description)
+        log.info("mapping %d scene(s), %d batches of tiles in %d tasks (%d batches already done) %s", len(runs),
+                 sum(len(group) for _, group in tasks), len(tasks), reused, engine.description)
         if progress and hasattr(engine, "client"):
             tqdm.write(f"Dask dashboard: {engine.client.dashboard_link}")  # beside the progress bar it explains
         try:
@@ -162,7 +164,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
             for run in runs:  # a scene left open here failed, or the run stops
                 if run.assembly is not None:
                     run.assembly.abandon()
-        summary = _finish(runs, staging, single, region, mapping, len(tasks), reused, time.perf_counter() - started)
+        summary = _finish(runs, staging, single, region, mapping, sum(len(g) for _, g in tasks), reused,
+                          time.perf_counter() - started)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary
@@ -172,10 +175,10 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
          fail_fast: bool, progress: bool) -> None:
     """Run the tile batches, writing each into its scene's outputs as it comes in; a scene is finished
     when its last batch is in, and a failed batch fails its scene alone (every scene, with fail_fast)."""
-    with tqdm(total=sum(len(b) for _, b in tasks), desc="mapping", unit="tile", disable=not progress) as bar:
-        for (job, batch), _, error in engine.run(run_batch, tasks):
+    with tqdm(total=sum(len(b) for _, g in tasks for b in g), desc="mapping", unit="tile", disable=not progress) as bar:
+        for (job, group), _, error in engine.run(run_batches, tasks):
             run = by_job[id(job)]
-            bar.update(len(batch))
+            bar.update(sum(len(batch) for batch in group))
             if run.error:
                 continue
             if error is not None:
@@ -184,7 +187,14 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
                 if fail_fast:
                     raise InputError(f"{run.path}: {run.error}")
                 continue
-            _add(run, batch, staging, single, config, mapping)
+            for batch in group:
+                _add(run, batch, staging, single, config, mapping)
+
+
+def _groups(batches: list) -> list[list]:
+    """A scene's batches in tasks of up to TASK_BATCHES consecutive ones: enough for a worker to read
+    ahead, few enough that the workers share a scene's work evenly."""
+    return [batches[i:i + TASK_BATCHES] for i in range(0, len(batches), TASK_BATCHES)]
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,

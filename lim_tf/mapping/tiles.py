@@ -47,16 +47,32 @@ def batch_done(job: SceneJob, batch: list[Tile]) -> bool:
     return all(tile_path(job.folder, tile).exists() for tile in batch)
 
 
-def run_batch(job: SceneJob, batch: list[Tile]) -> int:
-    """Predict one batch and save its tiles; returns the pixels done. The model and the scene are
-    opened once per process and kept, so a worker pays for loading them once."""
-    from lim_tf.mapping.predict import predict_batch
+def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
+    """Predict consecutive batches of one scene and save their tiles; returns the pixels done.
 
+    One reader thread reads the next batch while the network runs on this one, as the in-process
+    path does, so a worker's core is not idle while GDAL decodes. Batches whose files exist (a
+    task run again after its worker died) are skipped. The model and the scene are opened once per
+    process and kept, so a worker pays for loading them once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lim_tf.mapping.predict import predict_images, read_batch, tile_results
+
+    todo = [batch for batch in batches if not batch_done(job, batch)]
+    if not todo:
+        return 0
     model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty)
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
-    for result in predict_batch(scene, model, batch, job.threshold):
-        save_result(job.folder, result)
-    return sum(t.rows * t.cols for t in batch)
+    with ThreadPoolExecutor(max_workers=1) as io:  # the only thread that touches the scene's dataset
+        reading = io.submit(read_batch, scene, todo[0])
+        for index, batch in enumerate(todo):
+            reads = reading.result()
+            if index + 1 < len(todo):
+                reading = io.submit(read_batch, scene, todo[index + 1])
+            members, spread = predict_images(model, [image for image, _ in reads])
+            for result in tile_results(batch, members, spread, [valid for _, valid in reads], job.threshold):
+                save_result(job.folder, result)
+    return sum(t.rows * t.cols for batch in todo for t in batch)
 
 
 @functools.lru_cache(maxsize=1)
