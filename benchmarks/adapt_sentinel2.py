@@ -107,10 +107,12 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--steps", type=int, default=20, help="training steps per epoch")
+    parser.add_argument("--learning-rate", type=float, help="default: adaptation's own (a tenth of the preset's)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     names = test_tiles(args.data)
-    report: dict = {"cpu": cpu_model(), "model": args.model, "adapt_tiles": tiles(args.data, ADAPT),
+    report: dict = {"cpu": cpu_model(), "model": args.model, "epochs": args.epochs, "steps": args.steps,
+                    "learning_rate": args.learning_rate, "adapt_tiles": tiles(args.data, ADAPT),
                     "buffer_tiles": tiles(args.data, BUFFER), "test_tiles": names}
     adapt = linked(args.data, tiles(args.data, ADAPT), args.out / "adapt-tiles")
     records, run = args.out / "records", args.out / "adapted"
@@ -120,7 +122,8 @@ def main() -> None:
     started = time.perf_counter()
     if not (run / "run.json").exists():
         lim("train", records, run, "--init-from", args.model, "--preset", "cpu", "--epochs", args.epochs,
-            "--steps-per-epoch", args.steps, "--validation-every", 2, "--freeze-encoder-epochs", 2, "--tile", 128)
+            "--steps-per-epoch", args.steps, "--validation-every", 2, "--freeze-encoder-epochs", 2, "--tile", 128,
+            *(["--learning-rate", args.learning_rate] if args.learning_rate else []))
     report["train_minutes"] = round((time.perf_counter() - started) / 60, 1)
     maps = args.out / "adapted-maps"
     for name in names:
