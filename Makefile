@@ -26,8 +26,11 @@ demo: $(BIN)/.installed
 		--check $(DEMO)/synthetic/scene/inventory.gpkg --overwrite
 	@echo "Demo outputs in $(DEMO)/: synthetic/ (chips, GeoTIFF scene), records/, run/ (models, logs, eval-test/), map/"
 
+# Two pytest workers (pytest-xdist); --dist loadfile keeps a module's tests on one worker, so its
+# fixtures are made once. TEST_WORKERS=0 runs in this process (for a debugger).
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The documentation site (docs/ and the generated CLI and API reference), warnings as errors.
 docs: $(BIN)/.installed

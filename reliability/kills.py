@@ -245,8 +245,9 @@ def cases(inputs: dict[str, Path]) -> list[Case]:
 
 
 def run_kills(work: Path, kills: int, seed: int = 0, only: list[str] | None = None,
-              inputs: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Every case (or those named): a reference run, then `kills` killed runs. Returns the report."""
+              inputs: dict[str, Path] | None = None, keep_references: bool = False) -> dict[str, Any]:
+    """Every case (or those named): a reference run, then `kills` killed runs. Returns the report.
+    Kept references (WORK/CASE-reference) spare run_faults on the same WORK from making them again."""
     work.mkdir(parents=True, exist_ok=True)
     inputs = inputs or prepare(work)
     report = {}
@@ -262,5 +263,6 @@ def run_kills(work: Path, kills: int, seed: int = 0, only: list[str] | None = No
         for kill in range(kills):
             kill_once(case, work, seed + 1000 * number + kill)
         report[case.name] = {**case.results, "seconds_uninterrupted": round(case.seconds, 1)}
-        shutil.rmtree(reference, ignore_errors=True)
+        if not keep_references:
+            shutil.rmtree(reference, ignore_errors=True)
     return report

@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,20 +74,21 @@ def test_encoded_and_uint8_signatures_agree_with_raw_images(ensemble_export):
     np.testing.assert_allclose(as_uint8["probability"].numpy(), raw["probability"].numpy(), atol=1e-6)
 
 
-def test_metadata_and_version_numbering(trained, tmp_path):
+def test_metadata_and_version_numbering(trained, ensemble_export):
     _, records, run_dir = trained
-    out = tmp_path / "serving"
-    first = export_run(run_dir, out, name="landslides")
-    second = export_run(run_dir, out, name="landslides", fold=0)
-    assert (first["version"], second["version"]) == (1, 2)
-    assert (out / "landslides/1/saved_model.pb").exists() and (out / "landslides/1/variables").is_dir()
-    metadata = read_metadata(out / "landslides/1")
+    first = ensemble_export[0]
+    version = Path(first["path"])
+    out, name = version.parent.parent, version.parent.name
+    second = export_run(run_dir, out, name=name, fold=0)  # the same name again: the next version
+    assert (first["version"], second["version"]) == (1, 2) and version.name == "1"
+    assert (version / "saved_model.pb").exists() and (version / "variables").is_dir()
+    metadata = read_metadata(version)
     assert metadata["bands"] == 3 and metadata["resolution_m"] == 0.8 and metadata["band_names"] == ["red", "green", "blue"]
     assert metadata["training_manifest_sha256"] == hashlib.sha256((records / "manifest.json").read_bytes()).hexdigest()
     assert metadata["normalisation"]["band_statistics"][0]["name"] == "red"
     with pytest.raises(OutputError, match="version 2 exists"):
-        export_run(run_dir, out, name="landslides", version=2)
-    assert sorted(p.name for p in (out / "landslides").iterdir()) == ["1", "2"]  # nothing partial
+        export_run(run_dir, out, name=name, version=2)
+    assert sorted(p.name for p in (out / name).iterdir()) == ["1", "2"]  # nothing partial
 
 
 def test_metrics_join_the_metadata_once_evaluated(trained, tmp_path):
@@ -98,10 +100,10 @@ def test_metrics_join_the_metadata_once_evaluated(trained, tmp_path):
     assert metadata["metrics"]["f1"] == json.loads((copy / "eval-test/metrics.json").read_text())["f1"]
 
 
-def test_bad_exports(trained, tmp_path):
+def test_bad_exports(trained, ensemble_export, tmp_path):
     _, _, run_dir = trained
     out = tmp_path / "s"
-    export_run(run_dir, out, name="m")
+    shutil.copytree(ensemble_export[0]["path"], out / "m" / "1")  # an export of this run, as `export` wrote it
     metadata = json.loads((out / "m/1/metadata.json").read_text())
     metadata["architecture"] = "segnet"
     (out / "m/1/metadata.json").write_text(json.dumps(metadata))

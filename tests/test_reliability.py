@@ -14,23 +14,24 @@ def inputs(tmp_path_factory):
     return prepare(tmp_path_factory.mktemp("reliability"))
 
 
-def test_killed_commands_leave_whole_outputs_and_finish_to_the_same_result(inputs, tmp_path):
-    report = run_kills(tmp_path, kills=1, seed=7, only=["data-build", "eval", "map"], inputs=inputs)
+def test_killed_commands_leave_whole_outputs_and_finish_to_the_same_result(inputs):
+    work = inputs["records"].parent  # the full-disk test below reuses the references made here
+    report = run_kills(work, kills=1, seed=7, only=["data-build", "eval", "map"], inputs=inputs, keep_references=True)
     assert set(report) == {"data-build", "eval", "map"}
     for name, case in report.items():
         assert case["kills"] == case["whole_or_absent"] == case["old_kept_or_new_whole"] == 1, (name, case)
         assert case["finished"] == case["equal"] == case["clean"] == 1, (name, case)
 
 
-def test_a_full_disk_fails_in_one_line_and_writes_nothing_half(inputs, tmp_path):
-    report = run_faults(tmp_path, only=["data-build", "train-one-fold", "map"], inputs=inputs)
+def test_a_full_disk_fails_in_one_line_and_writes_nothing_half(inputs):
+    report = run_faults(inputs["records"].parent, only=["data-build", "train-one-fold", "map"], inputs=inputs)
     assert set(report) == {"data-build", "train-one-fold", "map"}
     for name, problems in report.items():
         assert not problems, (name, problems)
 
 
 def test_fuzzed_inputs_are_accepted_or_refused_in_one_line(tmp_path):
-    report = run_fuzz(tmp_path, examples=15, start=11)  # 15 per input kind here; make reliability runs hundreds
+    report = run_fuzz(tmp_path, examples=6, start=11)  # 6 per input kind here; make reliability runs hundreds
     counts = totals(report)
-    assert counts["inputs"] == 90
+    assert counts["inputs"] == 36
     assert counts["problems"] == 0, {kind: value["problems"] for kind, value in report.items()}
