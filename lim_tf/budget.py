@@ -98,19 +98,16 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
         elif self._planned_at is None:
             self._planned_at = (epoch + 1, now)
-        elif now - self.started + self._epoch_seconds(epoch + 1, now) > self.budget:
-            self.stopped_after = epoch + 1
-            self.model.stop_training = True
-            log.warning("time budget %.0f min: epochs now take %.0f s (planned %.0f s); stopping after epoch %d of "
-                        "%d to end within the budget", self.budget / 60, self._epoch_seconds(epoch + 1, now),
-                        self.plan.step_seconds * self.steps + self.plan.validation_seconds / self.validation_every,
-                        epoch + 1, self.plan.epochs)
-
-    def _epoch_seconds(self, done: int, now: float) -> float:
-        """The mean epoch time since the guard started (validation passes included, spread over epochs)."""
-        assert self._planned_at is not None
-        first, clock = self._planned_at
-        return (now - clock) / (done - first)
+        else:
+            first, clock = self._planned_at
+            mean = (now - clock) / (epoch + 1 - first)  # since the guard started, validations spread over epochs
+            if now - self.started + mean > self.budget:
+                self.stopped_after = epoch + 1
+                self.model.stop_training = True
+                log.warning("time budget %.0f min: epochs now take %.0f s (planned %.0f s); stopping after epoch "
+                            "%d of %d to end within the budget", self.budget / 60, mean,
+                            self.plan.step_seconds * self.steps + self.plan.validation_seconds / self.validation_every,
+                            epoch + 1, self.plan.epochs)
 
     def _decide(self, epoch: int) -> BudgetPlan:
         gaps = [b - a for a, b in zip(self._times[SKIPPED_STEPS:], self._times[SKIPPED_STEPS + 1:])]

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,16 +172,10 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     # touches the datasets, in the order the work was handed to it.
     io = ThreadPoolExecutor(max_workers=1)
     try:
-        reading = io.submit(read_batch, scene, batches[0])
         writing: Future | None = None
-        for index, batch in enumerate(batches):
-            reads = reading.result()
-            if index + 1 < len(batches):
-                reading = io.submit(read_batch, scene, batches[index + 1])
-            members, spread = predict_images(model, [image for image, _ in reads])
+        for batch, results in predict_ahead(scene, model, batches, config.threshold, io):
             if writing is not None:
                 writing.result()  # at most one batch waits to be written, so memory stays bounded
-            results = tile_results(batch, members, spread, [valid for _, valid in reads], config.threshold)
             writing = io.submit(_write_all, writer, results)
             pixels += sum(t.rows * t.cols for t in batch)
             bar.update(len(batch))
@@ -193,6 +188,20 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
         bar.close()
         writer.close()
     return writer.rasters
+
+
+def predict_ahead(scene: Scene, model: Ensemble, batches: list[list[Tile]], threshold: float,
+                  io: ThreadPoolExecutor) -> Iterator[tuple[list[Tile], list[TileResult]]]:
+    """Each batch with its tile results, the next batch read on `io` (the one thread that touches
+    the scene's dataset) while the network runs on this one. Shared by the in-process path and the
+    workers, so both predict the same batches the same way."""
+    reading = io.submit(read_batch, scene, batches[0])
+    for index, batch in enumerate(batches):
+        reads = reading.result()
+        if index + 1 < len(batches):
+            reading = io.submit(read_batch, scene, batches[index + 1])
+        members, spread = predict_images(model, [image for image, _ in reads])
+        yield batch, tile_results(batch, members, spread, [valid for _, valid in reads], threshold)
 
 
 def read_batch(scene: Scene, batch: list[Tile]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -144,6 +144,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     tasks = [(run.job, group) for run in runs if run.job
              for group in _groups([b for b in run.batches if not batch_done(run.job, b)])]
     reused = sum(len(batches) for batches in done_before.values())
+    computed = sum(len(group) for _, group in tasks)
     by_job = {id(run.job): run for run in runs if run.job}
     for run in runs:
         if run.job:
@@ -152,7 +153,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     # work folder are what a killed or failed run resumes from.
     with atomic_directory(out, overwrite or region.resume) as staging, executor(region.cluster) as engine:
         log.info("mapping %d scene(s), %d batches of tiles in %d tasks (%d batches already done) %s", len(runs),
-                 sum(len(group) for _, group in tasks), len(tasks), reused, engine.description)
+                 computed, len(tasks), reused, engine.description)
         if progress and hasattr(engine, "client"):
             tqdm.write(f"Dask dashboard: {engine.client.dashboard_link}")  # beside the progress bar it explains
         try:
@@ -164,8 +165,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
             for run in runs:  # a scene left open here failed, or the run stops
                 if run.assembly is not None:
                     run.assembly.abandon()
-        summary = _finish(runs, staging, single, region, mapping, sum(len(g) for _, g in tasks), reused,
-                          time.perf_counter() - started)
+        summary = _finish(runs, staging, single, region, mapping, computed, reused, time.perf_counter() - started)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary

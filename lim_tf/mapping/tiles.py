@@ -56,21 +56,16 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     process and kept, so a worker pays for loading them once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lim_tf.mapping.predict import predict_images, read_batch, tile_results
+    from lim_tf.mapping.predict import predict_ahead
 
     todo = [batch for batch in batches if not batch_done(job, batch)]
     if not todo:
         return 0
     model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty)
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
-    with ThreadPoolExecutor(max_workers=1) as io:  # the only thread that touches the scene's dataset
-        reading = io.submit(read_batch, scene, todo[0])
-        for index, batch in enumerate(todo):
-            reads = reading.result()
-            if index + 1 < len(todo):
-                reading = io.submit(read_batch, scene, todo[index + 1])
-            members, spread = predict_images(model, [image for image, _ in reads])
-            for result in tile_results(batch, members, spread, [valid for _, valid in reads], job.threshold):
+    with ThreadPoolExecutor(max_workers=1) as io:
+        for _, results in predict_ahead(scene, model, todo, job.threshold, io):
+            for result in results:
                 save_result(job.folder, result)
     return sum(t.rows * t.cols for batch in todo for t in batch)
 
