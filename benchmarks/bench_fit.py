@@ -1,12 +1,12 @@
 """How much of a training run trains: lim-tf's fit loop against the bare training step, side by side.
 
 Run: .venv/bin/python benchmarks/bench_fit.py [--model unet] [--width 0.25] [--tile 128] [--batch-size 16]
-                                              [--epochs 6] [--steps 60]
+                                              [--epochs 6] [--steps 60] [--records R] [--xla auto]
 
 Records are built from generated chips; `train` runs one fold with everything a real run has
 (validation on whole chips each epoch, the epoch backup, the best model saved on improvement,
 TensorBoard scalars and images). The bare step is the same compiled model and loss with
-train_on_batch on batches of the same shape. The ratio is bare seconds / fit seconds for the same
+train_on_batch on batches of the same shape, with XLA where training uses it (`--xla`). The ratio is bare seconds / fit seconds for the same
 number of steps, counted after the first epoch (tracing). Target: >= 0.9. The last line is JSON.
 """
 
@@ -34,6 +34,7 @@ from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
 from lim_tf.models import build_model  # noqa: E402
 from lim_tf.models.precision import resolve_precision  # noqa: E402
+from lim_tf.models.xla import compile_training_step, explain_xla  # noqa: E402
 from lim_tf.optimizers import make_optimizer  # noqa: E402
 from lim_tf.train import make_loss, model_config, train  # noqa: E402
 
@@ -58,6 +59,7 @@ def bare_seconds(manifest: dict, config, steps: int) -> float:
     model = build_model(model_config(config, manifest, policy))
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
                   loss=make_loss(config.loss, manifest))
+    compile_training_step(model, explain_xla(config.xla, policy)[0])  # as train compiles it
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (config.batch_size, config.tile, config.tile, 3)).astype(np.float32)
     y = (rng.random((config.batch_size, config.tile, config.tile, 1)) > 0.9).astype(np.float32)
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--encoder-bn", action="store_true", default=True)
     parser.add_argument("--records", type=Path, help="existing records (e.g. Bijie at 1.6 m); default: generated")
     parser.add_argument("--validation-every", type=int, default=1)
+    parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto", help="as train --xla")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-fit-"))
     records = args.records or work / "records"
@@ -92,7 +95,7 @@ def main() -> None:
     config = resolve_train_config("unet", overrides={
         "model": args.model, "width": args.width, "tile": args.tile, "batch_size": args.batch_size,
         "epochs": args.epochs, "steps_per_epoch": args.steps, "encoder_bn": args.encoder_bn, "learning_rate": 1e-3,
-        "validation_every": args.validation_every})
+        "validation_every": args.validation_every, "xla": args.xla})
     clock = EpochClock()
     train(records, work / "run", config, progress=False, callbacks=[clock])
     fit = clock.starts[-1] - clock.starts[1]  # epochs 2.. (the first traces the step)
@@ -101,7 +104,9 @@ def main() -> None:
     with (work / "run" / "fold0" / "history.csv").open() as handle:
         validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss") not in (None, "", "NA"))
     validation_chips = manifest.examples["fold0"]["total"] - manifest.examples["fold0"]["augmented"]
+    xla, why = explain_xla(config.xla, resolve_precision(config.precision))
     print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
+                      "xla": xla, "xla_why": why,
                       "model": args.model, "width": args.width, "tile": args.tile,
                       "batch_size": args.batch_size, "steps_per_epoch": args.steps, "epochs_timed": args.epochs - 1,
                       "validation_chips": validation_chips, "validated_epochs": validated,

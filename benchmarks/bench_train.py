@@ -5,7 +5,8 @@ Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5] [--xl
 The bare training step (a fixed batch, no input pipeline or callbacks) of the preset's network at
 its tile and batch size, in the precision `auto` picks here (and in float32 too where that is
 bfloat16, for the ratio), against the matmul ceiling of the same precision. `auto` never picks an
-emulated bfloat16 path: the script prints what it chose and why. Without --preset it times the
+emulated bfloat16 path: the script prints what it chose and why, and whether `train` compiles the
+step with XLA here (--xla times the best precision with XLA for the ratio). Without --preset it times the
 full-width FCN-FL at 256 px, batch 8 (the paper's network), as earlier versions did. The fit loop
 with the real input pipeline against this bare step is benchmarks/bench_fit.py.
 Prints a JSON object as its last line.
@@ -26,6 +27,7 @@ from common import cpu_model, forward_flops, matmul_flops_per_second, training_i
 
 from lim_tf.config import PRESETS, resolve_train_config  # noqa: E402
 from lim_tf.models.precision import explain_precision  # noqa: E402
+from lim_tf.models.xla import explain_xla  # noqa: E402
 from lim_tf.train import make_loss  # noqa: E402
 
 TRAIN_FACTOR = 3.0  # a training step is about forward + 2x for the backward pass
@@ -57,6 +59,8 @@ def main() -> None:
                            "achieved_gflops": rate * flops / 1e9, "fraction_of_ceiling": rate * flops / ceiling}
         print(f"{policy}: {rate:.2f} tiles/s of {size} px = {rate * flops / 1e9:.1f} GFLOP/s, "
               f"{rate * flops / ceiling:.2f} of the {ceiling / 1e9:.1f} GFLOP/s matmul ceiling", flush=True)
+    xla, why_xla = explain_xla("auto", best)
+    print(f"training uses XLA here: {'yes' if xla else 'no'} ({why_xla})", flush=True)
     if args.xla:
         rate, _ = training_images_per_second(name, best, size, batch, args.steps, width, batch_norm=bn, loss=loss,
                                              jit_compile=True)
@@ -65,7 +69,7 @@ def main() -> None:
     print(json.dumps({
         "cpu": cpu_model(), "preset": args.preset, "model": name, "width": width, "encoder_bn": bn, "tile": size,
         "batch_size": batch, "steps": args.steps, "auto_precision": best, "why": why,
-        "train_gflops_per_tile": flops / 1e9, "results": results,
+        "train_xla": xla, "train_xla_why": why_xla, "train_gflops_per_tile": flops / 1e9, "results": results,
         **({"best_vs_float32": results[best]["images_per_second"] / results["float32"]["images_per_second"]}
            if best != "float32" else {}),
     }))

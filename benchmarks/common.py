@@ -47,8 +47,8 @@ def training_images_per_second(name: str, policy: str, size: int, batch: int, st
                                loss: keras.losses.Loss | None = None,
                                jit_compile: bool = False) -> tuple[float, keras.Model]:
     """Images/s of compiled training steps (the training's Adam; focal loss unless given) on a fixed
-    random batch: the bare step, without input pipeline or callbacks; with XLA if asked (Keras's
-    "auto" leaves it off on a CPU-only machine, as training does)."""
+    random batch: the bare step, without input pipeline or callbacks; with XLA if asked (the
+    choice `train` makes by itself is lim_tf.models.xla.explain_xla's)."""
     keras.backend.clear_session()
     model = build_model(ModelConfig(name=name, bands=bands, width=width, mean=(120.0,) * bands,
                                     std=(50.0,) * bands, policy=policy, batch_norm=batch_norm))

@@ -16,6 +16,7 @@ from lim_tf.config import (
     OptimizerName,
     Precision,
     Schedule,
+    Xla,
 )
 from lim_tf.errors import ConfigError, FoldRangeError
 from lim_tf_cli.options import choice_of
@@ -24,7 +25,7 @@ from lim_tf_cli.options import choice_of
 OVERRIDES = {
     "model": "model", "width": "width", "epochs": "epochs", "batch_size": "batch_size",
     "learning_rate": "learning_rate", "optimizer": "optimizer", "monitor": "monitor",
-    "encoder_weights": "encoder_weights", "precision": "precision", "distribute": "distribute",
+    "encoder_weights": "encoder_weights", "precision": "precision", "xla": "xla", "distribute": "distribute",
     "cpu_replicas": "cpu_replicas", "steps_per_epoch": "steps_per_epoch", "seed": "seed",
     "threshold": "threshold", "loss": "loss.name", "alpha": "loss.alpha", "gamma": "loss.gamma",
     "alpha_for": "loss.alpha_for", "landslide_weight": "loss.landslide_weight",
@@ -83,6 +84,9 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
                    "scratch; not with --encoder-weights.")
 @click.option("--precision", type=choice_of(Precision),
               help="auto: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32.")
+@click.option("--xla", type=choice_of(Xla),
+              help="Compile the training step with XLA. auto: on GPUs and in float32 on CPUs (1.25 x faster on "
+                   "an AVX2 Zen 3), off in bfloat16 on CPUs (0.51 x) and when mirrored over several devices.")
 @click.option("--distribute", type=choice_of(Distribute),
               help="auto mirrors over GPUs when more than one is visible.")
 @click.option("--cpu-replicas", type=click.IntRange(0), help="Mirror over this many logical CPUs (testing).")

@@ -235,6 +235,7 @@ AlphaFor = Literal["landslide", "background"]
 OptimizerName = Literal["adam", "sgd"]
 Monitor = Literal["val_loss", "val_f1", "val_best_f1"]
 Precision = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
+Xla = Literal["auto", "on", "off"]
 Distribute = Literal["auto", "mirrored", "none"]
 Schedule = Literal["constant", "cosine"]
 Split = Literal["test", "val", "all"]  # eval: the held-out test split, a fold's validation fold, or all folds
@@ -279,6 +280,7 @@ class TrainConfig:
     encoder_weights: str | None = None  # "imagenet" (from the Keras cache) or a weights file
     encoder_bn: bool = False  # batch normalisation in the encoder (VGG16-BN): for training from scratch
     precision: Precision = "auto"
+    xla: Xla = "auto"  # the training step compiled with XLA; see lim_tf.models.xla
     distribute: Distribute = "auto"
     cpu_replicas: int = 0  # > 1: mirror over that many logical CPU devices (for tests)
     augment: bool = True  # online flips and rotations

@@ -28,6 +28,7 @@ from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.models.precision import resolve_precision
+from lim_tf.models.xla import compile_training_step, explain_xla
 from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
 from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
@@ -175,6 +176,9 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
                       loss=make_loss(config.loss, manifest),
                       weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
+        xla, why = explain_xla(config.xla, policy, strategy.num_replicas_in_sync)
+        log.info("fold %d: training step %s XLA (%s)", fold, "with" if xla else "without", why)
+        compile_training_step(model, xla)
         backup = EpochBackup(folder / "backup")
         start = backup.restore(model)  # resume from the last finished epoch, losing at most one
     history = folder / "history.csv"
@@ -216,7 +220,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
-            "replicas": strategy.num_replicas_in_sync, "precision": policy,
+            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla,
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
             "epochs": _epochs_trained(budget, epochs), "inference": inference_estimate([model]),
             **({"time_budget": {**asdict(plan), "stopped_after": budget.stopped_after}} if plan and budget else {}),

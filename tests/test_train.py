@@ -79,7 +79,7 @@ def test_two_replicas_mirror_over_logical_cpus(records, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads((tmp_path / "run/run.json").read_text())
-    assert state["folds"]["0"]["replicas"] == 2
+    assert state["folds"]["0"]["replicas"] == 2 and state["folds"]["0"]["xla"] is False  # not with mirroring
 
 
 class Interrupt(keras.callbacks.Callback):
