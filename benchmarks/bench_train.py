@@ -64,8 +64,12 @@ def main() -> None:
     if args.xla:
         rate, _ = training_images_per_second(name, best, size, batch, args.steps, width, batch_norm=bn, loss=loss,
                                              jit_compile=True)
-        results["xla"] = {"precision": best, "images_per_second": rate, "vs_without": rate / results[best]["images_per_second"]}
-        print(f"{best} with XLA: {rate:.2f} tiles/s, {results['xla']['vs_without']:.2f} x without", flush=True)
+        ceiling = results[best]["ceiling_gflops"] * 1e9
+        results["xla"] = {"precision": best, "images_per_second": rate, "achieved_gflops": rate * flops / 1e9,
+                          "fraction_of_ceiling": rate * flops / ceiling,
+                          "vs_without": rate / results[best]["images_per_second"]}
+        print(f"{best} with XLA: {rate:.2f} tiles/s = {rate * flops / 1e9:.1f} GFLOP/s, "
+              f"{rate * flops / ceiling:.2f} of the ceiling, {results['xla']['vs_without']:.2f} x without", flush=True)
     print(json.dumps({
         "cpu": cpu_model(), "preset": args.preset, "model": name, "width": width, "encoder_bn": bn, "tile": size,
         "batch_size": batch, "steps": args.steps, "auto_precision": best, "why": why,
