@@ -115,3 +115,53 @@ def test_a_machine_that_slows_down_is_stopped_before_the_budget_runs_out(tmp_pat
         assert not model.stop_training, epoch
     guard.on_epoch_end(3)
     assert model.stop_training and guard.stopped_after == 4
+
+
+def test_a_machine_that_speeds_up_gets_more_epochs_in_the_schedules_first_half(tmp_path, monkeypatch):
+    """Planned: 10 epochs of 10 s in a 100 s budget (10 s spent at the plan, after epoch 1). Epochs
+    then take 5 s. After epoch 2 (clock 15) the mean since the plan is 5 s: 97 s usable (3 % margin)
+    - 15 spent = 82 s -> 16 more epochs, 18 in all; the schedule's decay is stretched to 18 epochs of
+    4 steps less the 4 warm-up steps. Training then stops after epoch 18, at clock 95: within 100 s."""
+    from lim_tf import budget as module
+    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+
+    class Schedule:
+        decay_steps = None
+
+        def set_decay_steps(self, steps):
+            self.decay_steps = steps
+
+    schedule = Schedule()
+    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
+    guard = TimeBudget(100.0, 0.0, 4, None, 1, 50, tmp_path, schedule, warmup_steps=4)
+    model = type("Model", (), {"stop_training": False})()
+    guard.set_model(model)
+    clock = iter([10.0 + 5.0 * k for k in range(18)])  # the ends of epochs 1..18
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    guard.on_epoch_end(0)
+    guard.on_epoch_end(1)
+    assert guard.plan.epochs == 18 and guard.plan.first_epochs == 10
+    assert schedule.decay_steps == 18 * 4 - 4
+    assert read_plan(tmp_path).epochs == 18  # a resumed fold keeps the longer plan
+    for epoch in range(2, 17):
+        guard.on_epoch_end(epoch)
+        assert not model.stop_training, epoch
+    guard.on_epoch_end(17)
+    assert model.stop_training and guard.stopped_after is None
+
+
+def test_a_plan_past_its_first_half_does_not_grow(tmp_path, monkeypatch):
+    """Planned 6 epochs; the machine doubles its speed only after epoch 3 (half the plan): the
+    schedule has decayed halfway and is left alone."""
+    from lim_tf import budget as module
+    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+
+    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 1.0, 0.0, 10, 1, 6))
+    guard = TimeBudget(100.0, 0.0, 10, None, 1, 50, tmp_path)
+    model = type("Model", (), {"stop_training": False})()
+    guard.set_model(model)
+    clock = iter([10.0, 25.0, 40.0, 45.0, 50.0, 55.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    for epoch in range(6):
+        guard.on_epoch_end(epoch)
+    assert guard.plan.epochs == 6 and model.stop_training
