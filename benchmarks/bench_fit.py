@@ -59,7 +59,7 @@ def bare_seconds(manifest: dict, config, steps: int) -> float:
     model = build_model(model_config(config, manifest, policy))
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
                   loss=make_loss(config.loss, manifest))
-    compile_training_step(model, explain_xla(config.xla, policy)[0])  # as train compiles it
+    compile_training_step(model, explain_xla(config.xla, policy, steps=config.epochs * config.steps_per_epoch)[0])
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (config.batch_size, config.tile, config.tile, 3)).astype(np.float32)
     y = (rng.random((config.batch_size, config.tile, config.tile, 1)) > 0.9).astype(np.float32)
@@ -104,7 +104,7 @@ def main() -> None:
     with (work / "run" / "fold0" / "history.csv").open() as handle:
         validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss") not in (None, "", "NA"))
     validation_chips = manifest.examples["fold0"]["total"] - manifest.examples["fold0"]["augmented"]
-    xla, why = explain_xla(config.xla, resolve_precision(config.precision))
+    xla, why = explain_xla(config.xla, resolve_precision(config.precision), steps=args.epochs * args.steps)
     print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
                       "xla": xla, "xla_why": why,
                       "model": args.model, "width": args.width, "tile": args.tile,

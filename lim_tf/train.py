@@ -176,7 +176,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
                       loss=make_loss(config.loss, manifest),
                       weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
-        xla, why = explain_xla(config.xla, policy, strategy.num_replicas_in_sync)
+        xla, why = explain_xla(config.xla, policy, strategy.num_replicas_in_sync, steps=epochs * steps)
         log.info("fold %d: training step %s XLA (%s)", fold, "with" if xla else "without", why)
         compile_training_step(model, xla)
         backup = EpochBackup(folder / "backup")

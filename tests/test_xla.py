@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import json
+
 import keras
 import numpy as np
 import pytest
+from conftest import TINY_RUN
+from test_train import records  # noqa: F401  (fixture)
 
+from lim_tf.config import resolve_train_config
 from lim_tf.models.xla import compile_training_step, explain_xla
+from lim_tf.train import train
 
 
 @pytest.mark.parametrize("policy, replicas, gpu, chosen", [
@@ -19,6 +26,12 @@ from lim_tf.models.xla import compile_training_step, explain_xla
 def test_auto_compiles_where_xla_was_measured_faster(policy, replicas, gpu, chosen):
     xla, why = explain_xla("auto", policy, replicas, gpu=gpu)
     assert xla is chosen and why
+
+
+def test_a_short_run_is_not_worth_compiling():
+    assert explain_xla("auto", "float32", gpu=False, steps=499)[0] is False
+    assert explain_xla("auto", "float32", gpu=False, steps=500)[0] is True
+    assert explain_xla("on", "float32", gpu=False, steps=10) == (True, "as asked")
 
 
 def test_an_explicit_setting_is_kept():
@@ -53,3 +66,12 @@ def test_a_compiled_step_trains_as_the_plain_step_and_any_size_still_evaluates()
         truth = (rng.random((1, size, size, 1)) > 0.5).astype(np.float32)
         assert compiled.evaluate(chip, truth, verbose=0) == pytest.approx(plain.evaluate(chip, truth, verbose=0),
                                                                            rel=1e-5)
+
+
+def test_a_run_asked_for_xla_trains_validates_and_says_so(records, tmp_path):  # noqa: F811
+    config = resolve_train_config("unet", overrides={**TINY_RUN, "epochs": 2, "xla": "on"})
+    train(records, tmp_path / "run", config, progress=False)
+    fold = json.loads((tmp_path / "run" / "run.json").read_text())["folds"]["0"]
+    assert fold["xla"] is True and fold["epochs"] == 2 and (tmp_path / "run" / fold["model"]).exists()
+    with (tmp_path / "run" / "fold0" / "history.csv").open() as handle:  # validated on chips of several sizes
+        assert [row["val_loss"] != "" for row in csv.DictReader(handle)] == [True, True]
