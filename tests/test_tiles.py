@@ -67,3 +67,29 @@ def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: P
     for [tile] in halves:
         mapped[tile.row:tile.row + tile.rows] = load_result(job.folder, tile).landslide
     assert np.array_equal(mapped, (band >= 128).astype(np.uint8))
+
+
+def test_a_worker_asked_for_onnx_runtime_saves_the_tensorflow_tiles(tmp_path: Path) -> None:
+    import dataclasses
+
+    from test_mapping import write_scene
+
+    from lim_tf.mapping.tiles import run_batches
+    from lim_tf.models import ModelConfig, build_model
+
+    band = np.random.default_rng(3).integers(0, 256, (40, 40)).astype(np.uint8)
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
+    build_model(ModelConfig(name="unet", width=1 / 16)).save(tmp_path / "unet.keras")
+    batch = [Tile(0, 0, 40, 40, 0, 0, 40, 40)]
+    tiles = {}
+    for runtime in ("tensorflow", "onnx"):
+        job = dataclasses.replace(_job(tmp_path / runtime), scene=str(scene), model=str(tmp_path / "unet.keras"),
+                                  runtime=runtime)
+        (tmp_path / runtime).mkdir()
+        assert run_batches(job, [batch]) == 1600
+        tiles[runtime] = load_result(job.folder, batch[0]).probability
+    np.testing.assert_allclose(tiles["onnx"], tiles["tensorflow"], atol=1e-4)
+    from lim_tf.mapping.tiles import _load
+    from lim_tf.onnx_model import OnnxEnsemble
+
+    assert isinstance(_load(str(tmp_path / "unet.keras"), None, False, False, False, "onnx"), OnnxEnsemble)

@@ -17,13 +17,13 @@ import rasterio
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from lim_tf.ensemble import Ensemble
 from lim_tf.errors import OutputError
 from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig
 from lim_tf.mapping.scene import Scene
 from lim_tf.mapping.styles import style_landslide_band, style_probability_band
+from lim_tf.onnx_model import Predictor
 from lim_tf.runtime.process import native_stderr_silenced
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: 
                           "OUT, or map at a coarser --resolution")
 
 
-def predict_images(model: Ensemble, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+def predict_images(model: Predictor, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
     """Each member's probability for a batch and, with `model.uncertainty`, the spread over members and flips."""
     batch = np.stack(images)
     return model.predict_with_uncertainty(batch) if model.uncertainty else (model.predict_members(batch), None)
@@ -159,7 +159,7 @@ def _write_all(writer: SceneWriter, results: list[TileResult]) -> None:
         writer.write(result)
 
 
-def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictConfig,
+def predict_scene(scene: Scene, model: Predictor, folder: Path, config: PredictConfig,
                   progress: bool = True) -> SceneRasters:
     """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
     check_disk(folder, scene.shape, len(model.models), model.uncertainty)
@@ -190,7 +190,7 @@ def predict_scene(scene: Scene, model: Ensemble, folder: Path, config: PredictCo
     return writer.rasters
 
 
-def predict_ahead(scene: Scene, model: Ensemble, batches: list[list[Tile]], threshold: float,
+def predict_ahead(scene: Scene, model: Predictor, batches: list[list[Tile]], threshold: float,
                   io: ThreadPoolExecutor) -> Iterator[tuple[list[Tile], list[TileResult]]]:
     """Each batch with its tile results, the next batch read on `io` (the one thread that touches
     the scene's dataset) while the network runs on this one. Shared by the in-process path and the

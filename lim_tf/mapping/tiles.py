@@ -36,6 +36,7 @@ class SceneJob:
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
     uncertainty: bool = False
+    runtime: str = "tensorflow"  # or "onnx": see lim_tf.onnx_model
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -61,7 +62,7 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     todo = [batch for batch in batches if not batch_done(job, batch)]
     if not todo:
         return 0
-    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty)
+    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime)
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
     with ThreadPoolExecutor(max_workers=1) as io:
         for _, results in predict_ahead(scene, model, todo, job.threshold, io):
@@ -71,12 +72,18 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool):
+def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool, runtime: str):
     import dataclasses
 
-    from lim_tf.ensemble import load_models
+    import tensorflow as tf
 
-    return dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
+    from lim_tf.ensemble import load_models
+    from lim_tf.onnx_model import OnnxEnsemble
+
+    ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
+    if runtime == "onnx":  # as many threads as the worker gave TensorFlow (0: all cores)
+        return OnnxEnsemble.of(ensemble, tf.config.threading.get_intra_op_parallelism_threads())
+    return ensemble
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,154 @@
+"""An ensemble as one ONNX graph, and an ensemble that predicts through ONNX Runtime.
+
+The graph takes float32 [batch, bands, height, width] holding the pixel values divided by 255 (what
+the Deepness QGIS plugin feeds) and returns `probability` [batch, 1, height, width], the mean over
+the members, or with `members` each member's map [members, batch, height, width]. Any height and
+width work. Models trained in mixed precision are converted as their float32 rebuild.
+
+`OnnxEnsemble` maps through that graph where TensorFlow is slower: on an AVX2-only Zen 3 ONNX
+Runtime ran the CPU recipe's U-Net 1.90 x as fast as TensorFlow in float32, with the same test F1
+(benchmarks/bench_int8.py); with bfloat16 units TensorFlow is faster (bench_onnx.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lim_tf.ensemble import FLIPS, Ensemble
+
+INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides uint8 pixels by 255
+OPSET = 17
+
+
+def _frozen_graph(models: list, bands: int, members: bool):
+    """The ensemble as a frozen TensorFlow graph: (graph_def, input names, output names)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec([None, bands, None, None], tf.float32, "image")
+
+    @tf.function(input_signature=[spec], autograph=False)
+    def forward(image):
+        pixels = tf.transpose(image, [0, 2, 3, 1]) * INPUT_SCALE
+        maps = [model(pixels, training=False) for model in models]  # each [batch, height, width, 1]
+        if members:
+            return {"members": tf.stack([m[..., 0] for m in maps])}
+        return {"probability": tf.transpose(tf.add_n(maps) / len(maps), [0, 3, 1, 2])}
+
+    # Freezing turns variables and captured constants (the normalisation's mean and variance) into
+    # graph constants; without it tf2onnx would make them extra inputs.
+    frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
+    return frozen.graph.as_graph_def(), [t.name for t in frozen.inputs], [t.name for t in frozen.outputs]
+
+
+# tf2onnx holds many copies of the weights while it optimises the graph: measured peaks of 7.8 GB for
+# a 25.9 M-parameter U-Net and 8.4 GB for a 33.6 M-parameter FCN-FL (about 300 bytes a parameter
+# over a 1 GB base); the full-width FCN-FL (134 M) would need about 40 GB.
+CONVERSION_BYTES_PER_PARAMETER = 300
+CONVERSION_BASE_BYTES = 2**30
+
+
+def check_conversion_memory(ensemble: Ensemble) -> None:
+    """Refuse, in one line, a conversion that would exhaust the memory that is free."""
+    from lim_tf.runtime.memory import check_fits
+
+    parameters = sum(model.count_params() for model in ensemble.models)
+    check_fits(CONVERSION_BASE_BYTES + CONVERSION_BYTES_PER_PARAMETER * parameters,
+               f"ONNX conversion of {parameters / 1e6:.1f} M parameters",
+               "export a narrower model (trained with a smaller --width) as ONNX, or this one with "
+               "--format savedmodel")
+
+
+def convert(ensemble: Ensemble, members: bool = False) -> Any:
+    """The ensemble (float32 rebuilds of its models) as an onnx.ModelProto."""
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    from lim_tf.models.precision import as_float32
+    from lim_tf.runtime.process import native_stderr_silenced
+
+    check_conversion_memory(ensemble)
+    graph_def, inputs, outputs = _frozen_graph([as_float32(m) for m in ensemble.models], ensemble.bands, members)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()  # tf2onnx 1.17 still reads np.object and friends, gone in numpy 2
+    with native_stderr_silenced():
+        proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs, opset=OPSET)
+    proto.graph.input[0].name, proto.graph.output[0].name = "image", "members" if members else "probability"
+    for node in proto.graph.node:  # follow the renames inside the graph
+        node.input[:] = ["image" if n == inputs[0] else n for n in node.input]
+        node.output[:] = [("members" if members else "probability") if n == outputs[0] else n for n in node.output]
+    return proto
+
+
+def onnx_session(proto: Any, threads: int = 0):
+    """An ONNX Runtime session on the CPU for a ModelProto; `threads` 0: ONNX Runtime's default (all cores)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True)
+class OnnxEnsemble:
+    """The predictions of `source` (its members, flips and uncertainty), computed by ONNX Runtime."""
+
+    source: Ensemble
+    session: Any
+
+    @classmethod
+    def of(cls, source: Ensemble, threads: int = 0) -> "OnnxEnsemble":
+        return cls(source, onnx_session(convert(source, members=True), threads))
+
+    @property
+    def models(self) -> list:
+        return self.source.models
+
+    @property
+    def names(self) -> list[str]:
+        return self.source.names
+
+    @property
+    def bands(self) -> int:
+        return self.source.bands
+
+    @property
+    def tta(self) -> bool:
+        return self.source.tta
+
+    @property
+    def uncertainty(self) -> bool:
+        return self.source.uncertainty
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.predict_members(images).mean(axis=0)
+
+    def predict_members(self, images: np.ndarray) -> np.ndarray:
+        each = self._each(images)
+        return each.mean(axis=1) if self.tta else each[:, 0]
+
+    def predict_with_uncertainty(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        each = self._each(images)
+        spread = each.reshape(-1, *each.shape[2:]).std(axis=0)  # over every member's flips, as Ensemble
+        return (each.mean(axis=1) if self.tta else each[:, 0]), spread
+
+    def _each(self, images: np.ndarray) -> np.ndarray:
+        """(members, flips, batch, height, width); one flip unless TTA or uncertainty asks for four."""
+        flips = FLIPS if self.tta or self.uncertainty else ((),)
+        pixels = np.asarray(images, np.float32)
+        maps = []
+        for axes in flips:
+            flipped = np.flip(pixels, axes) if axes else pixels
+            chw = np.ascontiguousarray(np.transpose(flipped, (0, 3, 1, 2)) / np.float32(INPUT_SCALE))
+            members = self.session.run(None, {"image": chw})[0]  # (members, batch, height, width)
+            maps.append(np.flip(members, tuple(a + 1 for a in axes)) if axes else members)
+        return np.stack(maps, axis=1)
+
+
+Predictor = Ensemble | OnnxEnsemble  # what mapping predicts with
