@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -34,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import cpu_model  # noqa: E402
+from common import cpu_model, tile_seconds  # noqa: E402
 
 from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.sample import IGNORE, LANDSLIDE  # noqa: E402
@@ -100,14 +99,6 @@ def _rebuilt(name: str, model, policy: str):
     return rebuilt
 
 
-def seconds(predict: Predict, tiles: list[np.ndarray]) -> float:
-    predict(tiles[0])  # trace, compile kernels
-    start = time.perf_counter()
-    for tile in tiles:
-        predict(tile)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path, help="records at the model's resolution (test split scored)")
@@ -138,7 +129,7 @@ def main() -> None:
     megapixels = args.tiles * args.tile**2 / 1e6
     results = {}
     for name, predict in paths.items():
-        rate = megapixels / seconds(predict, tiles)
+        rate = megapixels / tile_seconds(predict, tiles)
         results[name] = {"mpx_per_s": rate, **scores(predict, args.records, threshold)}
         print(f"{name}: {rate:.3f} Mpx/s; test F1 {results[name]['f1']:.4f}, precision "
               f"{results[name]['precision']:.4f}, recall {results[name]['recall']:.4f}", flush=True)

@@ -15,14 +15,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import cpu_model  # noqa: E402
+from common import cpu_model, tile_seconds  # noqa: E402
 
 from lim_tf.ensemble import Ensemble  # noqa: E402
 from lim_tf.export.onnx_file import INPUT_SCALE, convert, onnx_session  # noqa: E402
@@ -34,14 +33,6 @@ from lim_tf.models.precision import (
 
 NETWORKS = {"cpu-recipe unet w0.25 bn": dict(name="unet", width=0.25, batch_norm=True),
             "fcn-fl w0.5": dict(name="fcn-fl", width=0.5)}  # the full width is too large for tf2onnx here
-
-
-def seconds(predict, tiles: list[np.ndarray]) -> float:
-    predict(tiles[0])  # trace, compile kernels
-    start = time.perf_counter()
-    for tile in tiles:
-        predict(tile)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -61,9 +52,9 @@ def main() -> None:
         float32 = as_float32(model)
         session = onnx_session(convert(Ensemble([float32], ["m"])))
         run_onnx = lambda t: session.run(None, {"image": np.transpose(t, (0, 3, 1, 2)) / INPUT_SCALE})[0]  # noqa: E731
-        timings = {f"tensorflow {policy}": seconds(Ensemble([model], ["m"]).predict_members, tiles),
-                   "tensorflow float32": seconds(Ensemble([float32], ["m"]).predict_members, tiles),
-                   "onnxruntime float32": seconds(run_onnx, tiles)}
+        timings = {f"tensorflow {policy}": tile_seconds(Ensemble([model], ["m"]).predict_members, tiles),
+                   "tensorflow float32": tile_seconds(Ensemble([float32], ["m"]).predict_members, tiles),
+                   "onnxruntime float32": tile_seconds(run_onnx, tiles)}
         difference = float(np.abs(run_onnx(tiles[0])[0, 0] - float32.predict_on_batch(tiles[0])[0, ..., 0]).max())
         rates = {k: megapixels / v for k, v in timings.items()}
         results[label] = {"mpx_per_s": rates, "onnx_over_tf_auto": rates["onnxruntime float32"] / rates[

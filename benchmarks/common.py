@@ -74,3 +74,12 @@ def matmul_flops_per_second(dtype: tf.DType, n: int = 4096, repeats: int = 6) ->
     for _ in range(repeats):
         product().numpy()
     return repeats * 2.0 * n**3 / (time.perf_counter() - start)
+
+
+def tile_seconds(predict, tiles: list[np.ndarray]) -> float:
+    """Seconds to predict `tiles` one at a time, as `map` does, after one untimed call (tracing)."""
+    predict(tiles[0])
+    start = time.perf_counter()
+    for tile in tiles:
+        predict(tile)
+    return time.perf_counter() - start
