@@ -38,11 +38,10 @@ from common import cpu_model, tile_seconds  # noqa: E402
 from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.sample import IGNORE, LANDSLIDE  # noqa: E402
 from lim_tf.ensemble import Ensemble  # noqa: E402
-from lim_tf.export.onnx_file import INPUT_SCALE, convert, onnx_session  # noqa: E402
 from lim_tf.metrics import Confusion  # noqa: E402
-from lim_tf.models import ModelConfig, build_model  # noqa: E402
 from lim_tf.models.precision import resolve_precision  # noqa: E402
-from lim_tf.zoo import card, is_zoo_name  # noqa: E402
+from lim_tf.onnx_model import INPUT_SCALE, OnnxEnsemble, convert, onnx_session  # noqa: E402
+from lim_tf.zoo import is_zoo_name  # noqa: E402
 from lim_tf.zoo import load as load_zoo  # noqa: E402
 
 Predict = Callable[[np.ndarray], np.ndarray]  # [1, H, W, bands] pixels -> [H, W] probability
@@ -71,11 +70,12 @@ def _nchw(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(pixels, (0, 3, 1, 2)) / INPUT_SCALE, dtype=np.float32)
 
 
-def onnx_predict(path: Path) -> Predict:
+def onnx_predict(source: Ensemble, path: Path) -> Predict:
+    """`source` through the ONNX file at `path`, as `map --runtime onnx` predicts."""
     import onnx
 
-    session = onnx_session(onnx.load(str(path)))
-    return lambda pixels: session.run(None, {"image": _nchw(pixels)})[0][0, 0]
+    onnx_model = OnnxEnsemble(source, onnx_session(onnx.load(str(path))))
+    return lambda pixels: onnx_model.predict_members(pixels)[0, 0]
 
 
 def scores(predict: Predict, records: Path, threshold: float) -> dict[str, float]:
@@ -85,18 +85,6 @@ def scores(predict: Predict, records: Path, threshold: float) -> dict[str, float
         probability = predict(image[None].astype(np.float32))
         total = total + Confusion.from_masks(mask == LANDSLIDE, probability >= threshold, mask != IGNORE)
     return {k: v for k, v in total.scores().items() if k in ("f1", "precision", "recall", "iou_landslide")}
-
-
-def _rebuilt(name: str, model, policy: str):
-    """The shipped model built in another precision policy, with the same weights."""
-    entry = card(name)
-    spec = entry["model"]
-    rebuilt = build_model(ModelConfig(name=spec["name"], bands=len(entry["bands"]), width=spec["width"],
-                                      mean=tuple(entry["normalization"]["mean"]),
-                                      std=tuple(entry["normalization"]["std"]), batch_norm=spec["batch_norm"],
-                                      policy=policy))
-    rebuilt.set_weights(model.get_weights())
-    return rebuilt
 
 
 def main() -> None:
@@ -111,18 +99,18 @@ def main() -> None:
         raise SystemExit(f"{args.model}: give a shipped model's name (lim-tf models lists them)")
     model, state = load_zoo(args.model)
     float32 = Ensemble([model], [args.model])
-    float16 = Ensemble([_rebuilt(args.model, model, "mixed_float16")], [args.model])
+    float16 = Ensemble([load_zoo(args.model, "mixed_float16")[0]], [args.model])
     threshold = float(state.threshold)
     work = Path(tempfile.mkdtemp(prefix="bench-int8-"))
     float_path, int8_path = work / "float32.onnx", work / "int8.onnx"
-    float_path.write_bytes(convert(float32).SerializeToString())
+    float_path.write_bytes(convert(float32, members=True).SerializeToString())
     train = [image for _, image, _ in record_items(args.records, "train").items]  # both kinds, in record order
     calibration = [train[i].astype(np.float32) for i in np.linspace(0, len(train) - 1, args.calibration).astype(int)]
     quantise(float_path, int8_path, calibration)
     paths: dict[str, Predict] = {"tensorflow float32": lambda p: float32.predict(p)[0],
                                  "tensorflow mixed_float16": lambda p: float16.predict(p)[0],
-                                 "onnxruntime float32": onnx_predict(float_path),
-                                 "onnxruntime int8": onnx_predict(int8_path)}
+                                 "onnxruntime float32": onnx_predict(float32, float_path),
+                                 "onnxruntime int8": onnx_predict(float32, int8_path)}
     rng = np.random.default_rng(0)
     tiles = [rng.uniform(0, 255, (1, args.tile, args.tile, float32.bands)).astype(np.float32)
              for _ in range(args.tiles)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lim_tf.mapping.config import PredictConfig, ProbabilityDtype, SlopeAction
+from lim_tf.mapping.config import PredictConfig, ProbabilityDtype, Runtime, SlopeAction
 from lim_tf_cli.options import choice_of, trust_model_option
 
 DEFAULTS = PredictConfig()
@@ -47,9 +47,9 @@ DEFAULTS = PredictConfig()
               help="Also write uncertainty.tif, the standard deviation of the probability over the four flips of "
                    "every model (and the fold models of an ensemble), and mean_uncertainty per polygon: review the "
                    "least sure polygons first. Predicts the flips (4x slower); the probability is unchanged.")
-@click.option("--runtime", type=click.Choice(["tensorflow", "onnx"]), default="tensorflow", show_default=True,
+@click.option("--runtime", type=choice_of(Runtime), default="tensorflow", show_default=True,
               help="What runs the network. onnx: ONNX Runtime on the same weights (converted at start, a few "
-                   "seconds a model): 1.9 x as fast as TensorFlow on CPUs without bfloat16 units (AVX2 only), "
+                   "seconds a model): 1.5-1.9 x as fast as TensorFlow on CPUs without bfloat16 units (AVX2 only), "
                    "the same map within 1e-4; slower than TensorFlow where the CPU has bfloat16 units.")
 @trust_model_option
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")

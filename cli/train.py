@@ -86,7 +86,8 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
               help="auto: mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16 units, else float32.")
 @click.option("--xla", type=choice_of(Xla),
               help="Compile the training step with XLA. auto: on GPUs and in float32 on CPUs (1.25 x faster on "
-                   "an AVX2 Zen 3), off in bfloat16 on CPUs (0.51 x) and when mirrored over several devices.")
+                   "an AVX2 Zen 3), off in bfloat16 on CPUs (0.51 x), when mirrored over several devices and for "
+                   "runs of under 500 steps (the compilation would not pay).")
 @click.option("--distribute", type=choice_of(Distribute),
               help="auto mirrors over GPUs when more than one is visible.")
 @click.option("--cpu-replicas", type=click.IntRange(0), help="Mirror over this many logical CPUs (testing).")

@@ -6,7 +6,7 @@ the members, or with `members` each member's map [members, batch, height, width]
 width work. Models trained in mixed precision are converted as their float32 rebuild.
 
 `OnnxEnsemble` maps through that graph where TensorFlow is slower: on an AVX2-only Zen 3 ONNX
-Runtime ran the CPU recipe's U-Net 1.90 x as fast as TensorFlow in float32, with the same test F1
+Runtime ran the CPU recipe's U-Net 1.6-1.9 x as fast as TensorFlow in float32, with the same test F1
 (benchmarks/bench_int8.py); with bfloat16 units TensorFlow is faster (bench_onnx.py).
 """
 
@@ -52,26 +52,28 @@ CONVERSION_BYTES_PER_PARAMETER = 300
 CONVERSION_BASE_BYTES = 2**30
 
 
-def check_conversion_memory(ensemble: Ensemble) -> None:
+EXPORT_REMEDY = "export a narrower model (trained with a smaller --width) as ONNX, or this one with --format savedmodel"
+
+
+def check_conversion_memory(ensemble: Ensemble, remedy: str = EXPORT_REMEDY) -> None:
     """Refuse, in one line, a conversion that would exhaust the memory that is free."""
     from lim_tf.runtime.memory import check_fits
 
     parameters = sum(model.count_params() for model in ensemble.models)
     check_fits(CONVERSION_BASE_BYTES + CONVERSION_BYTES_PER_PARAMETER * parameters,
-               f"ONNX conversion of {parameters / 1e6:.1f} M parameters",
-               "export a narrower model (trained with a smaller --width) as ONNX, or this one with "
-               "--format savedmodel")
+               f"ONNX conversion of {parameters / 1e6:.1f} M parameters", remedy)
 
 
-def convert(ensemble: Ensemble, members: bool = False) -> Any:
-    """The ensemble (float32 rebuilds of its models) as an onnx.ModelProto."""
+def convert(ensemble: Ensemble, members: bool = False, remedy: str = EXPORT_REMEDY) -> Any:
+    """The ensemble (float32 rebuilds of its models) as an onnx.ModelProto; `remedy` ends the refusal
+    of a conversion the free memory cannot hold."""
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
     from lim_tf.models.precision import as_float32
     from lim_tf.runtime.process import native_stderr_silenced
 
-    check_conversion_memory(ensemble)
+    check_conversion_memory(ensemble, remedy)
     graph_def, inputs, outputs = _frozen_graph([as_float32(m) for m in ensemble.models], ensemble.bands, members)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -104,7 +106,7 @@ class OnnxEnsemble:
 
     @classmethod
     def of(cls, source: Ensemble, threads: int = 0) -> "OnnxEnsemble":
-        return cls(source, onnx_session(convert(source, members=True), threads))
+        return cls(source, onnx_session(convert(source, members=True, remedy="map with --runtime tensorflow"), threads))
 
     @property
     def models(self) -> list:
@@ -126,17 +128,16 @@ class OnnxEnsemble:
     def uncertainty(self) -> bool:
         return self.source.uncertainty
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.predict_members(images).mean(axis=0)
-
     def predict_members(self, images: np.ndarray) -> np.ndarray:
-        each = self._each(images)
-        return each.mean(axis=1) if self.tta else each[:, 0]
+        return self._members(self._each(images))
 
     def predict_with_uncertainty(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         each = self._each(images)
-        spread = each.reshape(-1, *each.shape[2:]).std(axis=0)  # over every member's flips, as Ensemble
-        return (each.mean(axis=1) if self.tta else each[:, 0]), spread
+        return self._members(each), each.reshape(-1, *each.shape[2:]).std(axis=0)  # over every member's flips
+
+    def _members(self, each: np.ndarray) -> np.ndarray:
+        """Each member's map: the mean of its flips with TTA, else its unflipped one (as Ensemble)."""
+        return each.mean(axis=1) if self.tta else each[:, 0]
 
     def _each(self, images: np.ndarray) -> np.ndarray:
         """(members, flips, batch, height, width); one flip unless TTA or uncertainty asks for four."""
@@ -152,3 +153,8 @@ class OnnxEnsemble:
 
 
 Predictor = Ensemble | OnnxEnsemble  # what mapping predicts with
+
+
+def for_runtime(ensemble: Ensemble, runtime: str, threads: int = 0) -> Predictor:
+    """`ensemble` itself for TensorFlow, or its twin on ONNX Runtime (`threads` 0: all cores)."""
+    return OnnxEnsemble.of(ensemble, threads) if runtime == "onnx" else ensemble

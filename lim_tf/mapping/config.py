@@ -58,6 +58,6 @@ class MapConfig:
     tta: bool = False  # average each tile's prediction over its four flips
     uncertainty: bool = False  # uncertainty.tif and mean_uncertainty: spread over members and flips
     trust_model: bool = False  # load models that carry Python code (see models.load_model)
-    # What runs the network: TensorFlow, or ONNX Runtime on the same weights converted (1.90 x as
+    # What runs the network: TensorFlow, or ONNX Runtime on the same weights converted (1.6-1.9 x as
     # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists).
     runtime: Runtime = "tensorflow"

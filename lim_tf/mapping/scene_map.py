@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lim_tf.atomic import atomic_directory, atomic_file
 from lim_tf.data.manifest import load_manifest
-from lim_tf.ensemble import load_models
+from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.cog import write_cog
@@ -23,7 +23,7 @@ from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
-from lim_tf.onnx_model import OnnxEnsemble, Predictor
+from lim_tf.onnx_model import for_runtime
 from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 
 
@@ -37,12 +37,10 @@ class Mapping:
     bands: int
 
 
-def resolve(model_path: Path, config: MapConfig) -> tuple[Predictor, Mapping, RunState]:
-    """Load the model (on the runtime asked for) and settle threshold and resolution: the options,
-    else the run's."""
-    ensemble, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
-    ensemble = dataclasses.replace(ensemble, uncertainty=config.uncertainty)
-    model: Predictor = OnnxEnsemble.of(ensemble) if config.runtime == "onnx" else ensemble
+def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, RunState]:
+    """Load the model and settle threshold and resolution: the options, else the run's."""
+    model, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
+    model = dataclasses.replace(model, uncertainty=config.uncertainty)
     threshold, _ = resolve_threshold(config.threshold, state)
     return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands), state
 
@@ -69,7 +67,8 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
               overwrite: bool = False, progress: bool = True) -> dict:
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
-    model, mapping, state = resolve(model_path, config)
+    ensemble, mapping, state = resolve(model_path, config)
+    model = for_runtime(ensemble, config.runtime)  # converted here, not in resolve: a cluster client only reads it
     loaded = time.perf_counter()
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)

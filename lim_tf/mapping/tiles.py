@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lim_tf.geo.windows import Tile
+from lim_tf.mapping.config import Runtime
 
 if TYPE_CHECKING:
     from lim_tf.mapping.predict import TileResult
@@ -36,7 +37,7 @@ class SceneJob:
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
     uncertainty: bool = False
-    runtime: str = "tensorflow"  # or "onnx": see lim_tf.onnx_model
+    runtime: Runtime = "tensorflow"  # or "onnx": see lim_tf.onnx_model
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -78,12 +79,11 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
     import tensorflow as tf
 
     from lim_tf.ensemble import load_models
-    from lim_tf.onnx_model import OnnxEnsemble
+    from lim_tf.onnx_model import for_runtime
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
-    if runtime == "onnx":  # as many threads as the worker gave TensorFlow (0: all cores)
-        return OnnxEnsemble.of(ensemble, tf.config.threading.get_intra_op_parallelism_threads())
-    return ensemble
+    # ONNX Runtime gets as many threads as the worker gave TensorFlow (0: all cores)
+    return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads())
 
 
 @functools.lru_cache(maxsize=4)

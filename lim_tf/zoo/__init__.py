@@ -58,8 +58,8 @@ def run_state(name: str) -> RunState:
                     architecture=entry["model"]["name"])
 
 
-def load(name: str) -> tuple[Any, RunState]:
-    """The shipped model (a float32 Keras model) and its run state."""
+def load(name: str, policy: str = "float32") -> tuple[Any, RunState]:
+    """The shipped model (a Keras model computing in `policy`, float32 unless asked) and its run state."""
     from lim_tf.models import ModelConfig, build_model
     from lim_tf.zoo.weights import load_weights
 
@@ -67,6 +67,6 @@ def load(name: str) -> tuple[Any, RunState]:
     spec = entry["model"]
     model = build_model(ModelConfig(name=spec["name"], bands=len(entry["bands"]), width=spec["width"],
                                     mean=tuple(entry["normalization"]["mean"]), std=tuple(entry["normalization"]["std"]),
-                                    batch_norm=spec["batch_norm"], policy="float32"))
+                                    batch_norm=spec["batch_norm"], policy=policy))
     load_weights(model, weights_path(name))
     return model, run_state(name)
