@@ -149,6 +149,22 @@ def verify(records: Path) -> None:
 
 
 @data.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def merge(sources: tuple[Path, ...], out: Path, overwrite: bool) -> None:
+    """Merge record sets built alike (bands, pixel type, resolution, folds) into OUT, to train on
+    several sources at once. Each keeps its split: its test chips stay test chips, its fold k joins
+    fold k. Shards are linked, not copied, where the filesystem allows; band statistics are pooled."""
+    from lim_tf.data.manifest import imbalance_table
+    from lim_tf.data.merge import merge_records
+
+    manifest = merge_records(list(sources), out, overwrite)
+    click.echo(imbalance_table(manifest))
+    click.echo(f"merged {len(sources)} record sets: {out}")
+
+
+@data.command()
 @click.argument("records", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def stats(records: Path, as_json: bool) -> None:
