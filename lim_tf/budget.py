@@ -5,11 +5,12 @@ The same recipe takes about four times longer on an AVX2-only CPU than on one wi
 so a fixed epoch count cannot promise an hour; a budget can. The decision is written to
 FOLD/budget.json as soon as it is made, so a resumed fold keeps it. Should the machine slow down
 later (another job starts), a guard stops training after the epoch past which the next one would
-end over the budget: the schedule is then cut short, but the hour is kept. Should it speed up (a
-shared virtual machine measured 1.5 x faster half an hour after its plan, which then used 37 of
-its 60 minutes), the plan grows to what the epochs since the plan allow, but only in the
-schedule's first half: stretching the cosine there raises the learning rate a little, later it
-would undo the decay.
+end over the budget: the schedule is then cut short, but the hour is kept. In the schedule's first
+half the plan follows the epochs since it, both ways: a shared virtual machine measured 1.5 x
+faster half an hour after its plan (which then used 37 of its 60 minutes), and whole epochs run
+longer than the first epoch's timed steps (the input pipeline's stalls, callbacks; 176 s against
+149 s planned on a Zen 3), which would leave the guard to cut the cosine before its end. Changing
+the schedule's length there moves the learning rate a little; later it would undo the decay.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class BudgetPlan:
     steps_per_epoch: int
     validation_every: int
     epochs: int
-    first_epochs: int | None = None  # the first plan's epochs, where the plan grew since
+    first_epochs: int | None = None  # the first plan's epochs, where the plan changed since
 
 
 def epochs_within(budget: float, elapsed: float, epoch_seconds: float, validation_seconds: float,
@@ -114,13 +115,15 @@ class TimeBudget(keras.callbacks.Callback):
                             self.plan.step_seconds * self.steps + self.plan.validation_seconds / self.validation_every,
                             epoch + 1, self.plan.epochs)
             elif epoch + 1 - first >= self.validation_every and 2 * (epoch + 1) <= self.plan.epochs:
-                self._grow(epoch + 1, now, mean)
+                self._replan(epoch + 1, now, mean)
+                self.model.stop_training = epoch + 1 >= self.plan.epochs
 
-    def _grow(self, done: int, now: float, mean: float) -> None:
-        """Lengthen the plan where the epochs since it (their validations included) run faster."""
+    def _replan(self, done: int, now: float, mean: float) -> None:
+        """Fit the plan to the epochs since it (their validations included): longer where they run
+        faster than planned, shorter where slower, so the cosine ends within the budget."""
         assert self.plan is not None
         epochs = epochs_within(self.budget, now - self.started, mean, 0.0, self.validation_every, done, self.cap)
-        if epochs <= self.plan.epochs:
+        if epochs == self.plan.epochs:
             return
         log.info("time budget %.0f min: epochs take %.0f s since the plan; %d epochs instead of %d",
                  self.budget / 60, mean, epochs, self.plan.epochs)

@@ -150,6 +150,38 @@ def test_a_machine_that_speeds_up_gets_more_epochs_in_the_schedules_first_half(t
     assert model.stop_training and guard.stopped_after is None
 
 
+def test_epochs_slower_than_the_timed_steps_shorten_the_plan_so_the_cosine_ends(tmp_path, monkeypatch):
+    """Planned: 10 epochs of 10 s in a 100 s budget (10 s spent at the plan, after epoch 1). Whole
+    epochs then take 15 s. After epoch 2 (clock 25) the mean since the plan is 15 s: 97 s usable -
+    25 spent = 72 s -> 4 more epochs, 6 in all, the decay shortened to 6 x 4 - 4 steps. Training ends
+    with the plan after epoch 6 (clock 85), not cut by the guard after epoch 7 of 10 (clock 100)."""
+    from lim_tf import budget as module
+    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+
+    class Schedule:
+        decay_steps = None
+
+        def set_decay_steps(self, steps):
+            self.decay_steps = steps
+
+    schedule = Schedule()
+    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
+    guard = TimeBudget(100.0, 0.0, 4, None, 1, 50, tmp_path, schedule, warmup_steps=4)
+    model = type("Model", (), {"stop_training": False})()
+    guard.set_model(model)
+    clock = iter([10.0 + 15.0 * k for k in range(7)])  # the ends of epochs 1..7
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    guard.on_epoch_end(0)
+    guard.on_epoch_end(1)
+    assert guard.plan.epochs == 6 and guard.plan.first_epochs == 10 and schedule.decay_steps == 6 * 4 - 4
+    assert read_plan(tmp_path).epochs == 6
+    for epoch in range(2, 5):
+        guard.on_epoch_end(epoch)
+        assert not model.stop_training, epoch
+    guard.on_epoch_end(5)
+    assert model.stop_training and guard.stopped_after is None  # the plan ended it, not the guard
+
+
 def test_a_plan_past_its_first_half_does_not_grow(tmp_path, monkeypatch):
     """Planned 6 epochs; the machine doubles its speed only after epoch 3 (half the plan): the
     schedule has decayed halfway and is left alone."""
