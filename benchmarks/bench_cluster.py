@@ -1,8 +1,11 @@
 """Region mapping on Dask distributed against the in-process path, side by side in one run.
 
-Run: .venv/bin/python benchmarks/bench_cluster.py [--size 4000] [--small 2000] [--tile 1024]
+Run: .venv/bin/python benchmarks/bench_cluster.py [--size 4000] [--small 2000] [--tile 1024] [--width 0.25]
 
-A generated scene (noise with bright discs) and an untrained width-0.25 FCN-FL are mapped three
+A generated scene (noise with bright discs) and an untrained FCN-FL (width 0.25; `--width 1` for the
+full-width network, whose prediction outweighs the run's fixed and serial costs), saved as a run
+folder as training leaves it (so the cluster client reads run.json and only the workers load the
+model), are mapped three
 ways, each in a fresh process: in process with one TensorFlow thread, and on a local Dask cluster
 with 1 and with 2 single-threaded workers (the cluster is started, and TensorFlow imported in its
 workers as it is in the in-process run, before the clock starts; the workers' model loading is
@@ -62,6 +65,20 @@ def write_scene(path: Path, size: int) -> None:
     write_blob_scene(path, size, pixel=1.6, origin=(500000, 3000000))
 
 
+def write_run(folder: Path, model) -> Path:
+    """A run folder holding `model` as its one fold, as training leaves it: its run.json tells a
+    cluster client bands, threshold and memory, so only the workers load the model."""
+    from lim_tf.run import RunState
+    from lim_tf.runtime.memory import inference_estimate
+
+    (folder / "fold0").mkdir(parents=True)
+    model.save(folder / "fold0" / "model.keras")
+    state = RunState(band_names=("red", "green", "blue"), records=str(folder / "records"))  # never read by map
+    state.record_fold(0, {"status": "done", "threshold": None, "inference": inference_estimate([model])})
+    state.save(folder)
+    return folder
+
+
 def timed(scene: Path, model: Path, work: Path, workers: int, tile: int) -> dict:
     script = work / "run_one.py"
     script.write_text(RUN)
@@ -77,6 +94,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4000)
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--width", type=float, default=0.25, help="FCN-FL width multiplier")
     args = parser.parse_args()
     sys.path.insert(0, os.path.dirname(__file__))
     from common import cpu_model
@@ -84,8 +102,8 @@ def main() -> None:
     from lim_tf.models import ModelConfig, build_model
 
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    model = work / "fcn_fl.keras"
-    build_model(ModelConfig(name="fcn-fl", width=0.25, mean=(80.0,) * 3, std=(40.0,) * 3)).save(model)
+    model = write_run(work / "run", build_model(ModelConfig(name="fcn-fl", width=args.width, mean=(80.0,) * 3,
+                                                            std=(40.0,) * 3)))
     big, small = work / "big.tif", work / "small.tif"
     write_scene(big, args.size)
     write_scene(small, args.small)
@@ -99,7 +117,7 @@ def main() -> None:
     results["cluster_2_workers_small_scene"] = timed(small, model, work, 2, args.tile)
     speedup = results["cluster_2_workers"]["mpx_per_second"] / results["cluster_1_worker"]["mpx_per_second"]
     one_vs_here = results["cluster_1_worker"]["mpx_per_second"] / results["in_process_one_thread"]["mpx_per_second"]
-    print(json.dumps({"cpu": cpu_model(),
+    print(json.dumps({"cpu": cpu_model(), "width": args.width,
                       "scene_px": args.size, "small_scene_px": args.small, "tile": args.tile, "results": results,
                       "two_workers_over_one": speedup, "one_worker_over_in_process": one_vs_here,
                       "worker_peak_mb": {"big": max(results["cluster_2_workers"]["peak_mb"]),

@@ -116,6 +116,31 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
         assert mosaic.shape == (256, 448) and int((mosaic.read(1) == 1).sum()) == sum(pixels)
 
 
+def test_the_region_layer_mosaics_the_scenes_uncertainty(region, tmp_path):
+    import dataclasses
+
+    a, b, _, _ = region
+    build_model(ModelConfig(name="unet", width=1 / 16)).save(tmp_path / "unet.keras")  # flips disagree
+    config = dataclasses.replace(TILES, uncertainty=True)
+    map_region([str(a), str(b)], tmp_path / "unet.keras", tmp_path / "out", config, progress=False)
+    with rasterio.open(tmp_path / "out/region/uncertainty.vrt") as mosaic:
+        whole = mosaic.read(1)
+    with rasterio.open(tmp_path / "out/a/uncertainty.tif") as one, rasterio.open(tmp_path / "out/b/uncertainty.tif") as two:
+        first, second = one.read(1), two.read(1)
+    assert whole.shape == (256, 448) and first.max() > 0
+    np.testing.assert_array_equal(whole[:, :192], first[:, :192])  # A alone
+    np.testing.assert_array_equal(whole[:, 192:], second)  # B, and B wins the overlap as it comes later
+
+
+def test_a_scene_of_few_batches_still_splits_into_tasks_the_workers_share():
+    from lim_tf.mapping.region import _groups
+
+    assert [len(g) for g in _groups(list(range(4)))] == [1, 1, 1, 1]  # one task of 4 would leave a worker idle
+    assert [len(g) for g in _groups(list(range(10)))] == [2, 2, 2, 2, 2]
+    assert [len(g) for g in _groups(list(range(18)))] == [4, 4, 4, 4, 2]  # long scenes: 4 a task, to read ahead
+    assert _groups(list(range(7)))[-1] == [6] and _groups([]) == []
+
+
 @pytest.fixture(scope="module")
 def heavy(tmp_path_factory):
     """Two 512-px scenes and a small U-Net: enough work to stop a run half-way."""
