@@ -7,13 +7,17 @@ width work. Models trained in mixed precision are converted as their float32 reb
 
 `OnnxEnsemble` maps through that graph where TensorFlow is slower: on an AVX2-only Zen 3 ONNX
 Runtime ran the CPU recipe's U-Net 1.6-1.9 x as fast as TensorFlow in float32, with the same test F1
-(benchmarks/bench_int8.py); with bfloat16 units TensorFlow is faster (bench_onnx.py).
+(benchmarks/bench_int8.py); with bfloat16 units TensorFlow is faster (bench_onnx.py). `quantise`
+makes the graph int8 after training (static, calibrated on chips the caller gives), faster again.
 """
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,6 +101,44 @@ def onnx_session(proto: Any, threads: int = 0):
     return onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
+def to_nchw(pixels: np.ndarray) -> np.ndarray:
+    """Pixels [batch, height, width, bands] as the graph's input: [batch, bands, height, width] / 255."""
+    return np.ascontiguousarray(np.transpose(pixels, (0, 3, 1, 2)) / np.float32(INPUT_SCALE), dtype=np.float32)
+
+
+def quantise(proto: Any, chips: list[np.ndarray]) -> Any:
+    """The graph in int8 (static post-training quantisation, QDQ: int8 weights per output channel,
+    uint8 activations), with activation ranges taken from `chips` ([height, width, bands] pixels).
+
+    The ranges are the chips' minimum and maximum at every tensor, so the chips must show what the
+    graph will meet: 4 chips cost 0.015 test F1 on Bijie where 64 cost nothing (bench_int8.py)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if not chips:
+        raise ValueError("int8 quantisation needs at least one calibration chip")
+
+    class Chips(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feed: Iterator[np.ndarray] = iter(chips)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            chip = next(self.feed, None)
+            return None if chip is None else {"image": to_nchw(chip[None])}
+
+    with tempfile.TemporaryDirectory(prefix="lim-tf-int8-") as work:
+        source, prepared, quantised = (Path(work) / name for name in ("float.onnx", "prepared.onnx", "int8.onnx"))
+        source.write_bytes(proto.SerializeToString())  # from a ModelProto it would lose its small constants
+        # Folding and shape inference first, as ONNX Runtime advises; the symbolic pass needs sympy.
+        quant_pre_process(source, prepared, skip_symbolic_shape=True)
+        # The calibrator keeps only each tensor's minimum and maximum per chip, so no chunking is
+        # needed (ONNX Runtime 1.32's CalibMaxIntermediateOutputs drops the chunks it fills).
+        quantize_static(prepared, quantised, Chips(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        return onnx.load(str(quantised))
+
+
 @dataclass(frozen=True)
 class OnnxEnsemble:
     """The predictions of `source` (its members, flips and uncertainty), computed by ONNX Runtime."""
@@ -105,8 +147,10 @@ class OnnxEnsemble:
     session: Any
 
     @classmethod
-    def of(cls, source: Ensemble, threads: int = 0) -> "OnnxEnsemble":
-        return cls(source, onnx_session(convert(source, members=True, remedy="map with --runtime tensorflow"), threads))
+    def of(cls, source: Ensemble, threads: int = 0, calibration: list[np.ndarray] | None = None) -> "OnnxEnsemble":
+        """`source` converted; in int8 when calibration chips are given (see `quantise`)."""
+        proto = convert(source, members=True, remedy="map with --runtime tensorflow")
+        return cls(source, onnx_session(quantise(proto, calibration) if calibration is not None else proto, threads))
 
     @property
     def models(self) -> list:
@@ -146,8 +190,7 @@ class OnnxEnsemble:
         maps = []
         for axes in flips:
             flipped = np.flip(pixels, axes) if axes else pixels
-            chw = np.ascontiguousarray(np.transpose(flipped, (0, 3, 1, 2)) / np.float32(INPUT_SCALE))
-            members = self.session.run(None, {"image": chw})[0]  # (members, batch, height, width)
+            members = self.session.run(None, {"image": to_nchw(flipped)})[0]  # (members, batch, height, width)
             maps.append(np.flip(members, tuple(a + 1 for a in axes)) if axes else members)
         return np.stack(maps, axis=1)
 
@@ -155,6 +198,14 @@ class OnnxEnsemble:
 Predictor = Ensemble | OnnxEnsemble  # what mapping predicts with
 
 
-def for_runtime(ensemble: Ensemble, runtime: str, threads: int = 0) -> Predictor:
-    """`ensemble` itself for TensorFlow, or its twin on ONNX Runtime (`threads` 0: all cores)."""
-    return OnnxEnsemble.of(ensemble, threads) if runtime == "onnx" else ensemble
+def for_runtime(ensemble: Ensemble, runtime: str, threads: int = 0,
+                calibration: Callable[[], list[np.ndarray]] | None = None) -> Predictor:
+    """`ensemble` itself for TensorFlow, or its twin on ONNX Runtime (`threads` 0: all cores); for
+    "onnx-int8" quantised on the chips `calibration` returns (called only then)."""
+    if runtime == "onnx":
+        return OnnxEnsemble.of(ensemble, threads)
+    if runtime == "onnx-int8":
+        if calibration is None:
+            raise ValueError("the onnx-int8 runtime needs calibration chips")
+        return OnnxEnsemble.of(ensemble, threads, calibration())
+    return ensemble

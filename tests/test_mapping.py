@@ -245,6 +245,24 @@ def test_a_tile_that_cannot_fit_in_memory_is_refused_up_front(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_memory_check_counts_onnx_runtimes_arena(monkeypatch):
+    from lim_tf.errors import ConfigError
+    from lim_tf.mapping.config import PredictConfig
+    from lim_tf.mapping.predict import ACTIVATION_SCALE, check_memory
+    from lim_tf.runtime import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 2**29)  # 1.5 GiB free
+    config = PredictConfig(tile=1024, margin=32, batch_size=1)  # windows of 1088 x 1088
+    # activations TensorFlow needs: 1 GiB with the 1.3 margin; ONNX Runtime's arena holds more
+    estimate = {"weight_bytes": 0.0, "peak_bytes_per_pixel": 2**30 / 1.3 / 1088**2}
+    check_memory(estimate, config, "tensorflow")
+    assert ACTIVATION_SCALE["onnx"] > 1.5 and ACTIVATION_SCALE["onnx-int8"] > 1.5
+    for runtime in ("onnx", "onnx-int8"):
+        needed = f"{ACTIVATION_SCALE[runtime]:.1f}"  # GiB: the scale times TensorFlow's 1 GiB
+        with pytest.raises(ConfigError, match=f"in {runtime} needs about {needed} GiB but 1.5 GiB are free"):
+            check_memory(estimate, config, runtime)
+
+
 def test_a_scene_in_a_crs_without_ground_units_is_refused(tmp_path):
     band = squares(32, 32, [(4, 4, 8)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:4978", from_origin(0, 0, 1, 1), band)  # geocentric

@@ -8,7 +8,7 @@ from typing import Literal
 
 ProbabilityDtype = Literal["float32", "uint8"]
 SlopeAction = Literal["flag", "drop"]
-Runtime = Literal["tensorflow", "onnx"]
+Runtime = Literal["tensorflow", "onnx", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -59,5 +59,6 @@ class MapConfig:
     uncertainty: bool = False  # uncertainty.tif and mean_uncertainty: spread over members and flips
     trust_model: bool = False  # load models that carry Python code (see models.load_model)
     # What runs the network: TensorFlow, or ONNX Runtime on the same weights converted (1.6-1.9 x as
-    # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists).
+    # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists), or
+    # that graph in int8, calibrated on each scene's own windows.
     runtime: Runtime = "tensorflow"

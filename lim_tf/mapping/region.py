@@ -35,6 +35,7 @@ from lim_tf.zoo import is_zoo_name
 log = logging.getLogger(__name__)
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img")
 TASK_BATCHES = 4  # batches per task: see _groups
+MIN_TASKS = 4
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,10 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     described = describe_run(Path(model_path), config)  # run.json says it all: the workers load the model, not this process
     if described:
         mapping, estimate = described
-        check_memory(estimate, config.predict)  # as every worker will need, if it has what this machine has
+        check_memory(estimate, config.predict, config.runtime)  # as every worker will need, if it has what this machine has
     else:
         model, mapping, _ = resolve(Path(model_path), config)
-        check_memory(model.models, config.predict)
+        check_memory(model.models, config.predict, config.runtime)
         del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
             for name, path in zip(scene_names(paths), paths)]
@@ -193,8 +194,11 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
 
 def _groups(batches: list) -> list[list]:
     """A scene's batches in tasks of up to TASK_BATCHES consecutive ones: enough for a worker to read
-    ahead, few enough that the workers share a scene's work evenly."""
-    return [batches[i:i + TASK_BATCHES] for i in range(0, len(batches), TASK_BATCHES)]
+    ahead, few enough that the workers share a scene's work evenly. A scene of few batches is still
+    cut into MIN_TASKS tasks or more (a 2000-px scene in 512-px tiles once made one task, so a second
+    worker stood idle)."""
+    size = max(1, min(TASK_BATCHES, len(batches) // MIN_TASKS))
+    return [batches[i:i + size] for i in range(0, len(batches), size)]
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,

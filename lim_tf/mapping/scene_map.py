@@ -14,6 +14,7 @@ from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
+from lim_tf.mapping.calibration import calibration_chips
 from lim_tf.mapping.cog import write_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import burn, check_against, clean, describe, vectorize
@@ -68,14 +69,16 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
     ensemble, mapping, state = resolve(model_path, config)
-    model = for_runtime(ensemble, config.runtime)  # converted here, not in resolve: a cluster client only reads it
-    loaded = time.perf_counter()
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
-    check_memory(model.models, config.predict)
-    scene = open_scene(scene_path, config.bands, model.bands, config.nodata, config.allow_no_crs,
+    check_memory(ensemble.models, config.predict, config.runtime)
+    scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     try:
+        # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
+        # on the scene's own windows.
+        model = for_runtime(ensemble, config.runtime, calibration=lambda: calibration_chips(scene))
+        loaded = time.perf_counter()
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
             predict = dataclasses.replace(config.predict, threshold=mapping.threshold)

@@ -64,11 +64,14 @@ def inference_estimate(models: list[keras.Model]) -> dict[str, float]:
     return {"weight_bytes": float(sum(weight_bytes(m) for m in models)), "peak_bytes_per_pixel": float(peak)}
 
 
-def inference_bytes(models: list[keras.Model] | dict[str, float], pixels: int, batch: int) -> int:
+def inference_bytes(models: list[keras.Model] | dict[str, float], pixels: int, batch: int,
+                    activation_scale: float = 1.0) -> int:
     """Peak memory to predict `batch` windows of `pixels` with every member (models, or their
-    saved `inference_estimate`)."""
+    saved `inference_estimate`); `activation_scale` is what another runtime holds of the layers'
+    outputs per byte TensorFlow holds."""
     estimate = models if isinstance(models, dict) else inference_estimate(models)
-    return int(MARGIN * (estimate["weight_bytes"] + estimate["peak_bytes_per_pixel"] * pixels * batch))
+    activations = estimate["peak_bytes_per_pixel"] * pixels * batch * activation_scale
+    return int(MARGIN * (estimate["weight_bytes"] + activations))
 
 
 def training_bytes(model: keras.Model, pixels: int, batch: int) -> int:
