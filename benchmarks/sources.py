@@ -58,6 +58,11 @@ def scored(run: Path, records: Path, out: Path) -> dict:
     return {"threshold": metrics["threshold"], **picked}
 
 
+def _finished(run: Path) -> bool:
+    return (run / "run.json").exists() and bool(json.loads((run / "run.json").read_text()).get("ensemble", {})
+                                                 .get("models"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bijie_records", type=Path)
@@ -82,22 +87,27 @@ def main() -> None:
             "--augment", "none", *common)
     if not merged.exists():
         lim("data", "merge", args.bijie_records, block, merged)
-    run = out / "run-merged"
-    started = time.time()
-    if not (run / "run.json").exists() or not json.loads((run / "run.json").read_text()).get("models"):
-        lim("train", merged, run, *args.train_args, *(["--resume"] if run.exists() else []))
-    minutes = (time.time() - started) / 60
-    results = {"cpu": cpu_model(), "train_args": args.train_args, "merged_train_minutes": minutes,
-               "jiuzhaigou_adaptation_tiles": len(adapt), "jiuzhaigou_test_tiles": len(test), "models": {}}
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {"models": {}}
+    results.update({"cpu": cpu_model(), "train_args": args.train_args, "jiuzhaigou_adaptation_tiles": len(adapt),
+                    "jiuzhaigou_test_tiles": len(test)})
     s2_tiles = test_tiles(args.sentinel2)
+    run = out / "run-merged"
+    # The baseline is scored first, so a scoring problem shows before the hour of training.
     for name, model in (("bijie only", args.baseline), ("bijie + jiuzhaigou block", run)):
-        folder = out / name.replace(" ", "-").replace("+", "and")
+        if name in results["models"]:
+            continue
+        if model == run and not _finished(run):
+            started = time.time()
+            lim("train", merged, run, *args.train_args, *(["--resume"] if run.exists() else []))
+            results["merged_train_minutes"] = (time.time() - started) / 60
+        folder = out / name.replace(" + ", "-and-").replace(" ", "-")
         results["models"][name] = {
             "run": str(model),
             "bijie_test": scored(model, args.bijie_records, folder / "eval-bijie"),
             "jiuzhaigou_test_block": scored(model, block_test, folder / "eval-jiuzhaigou"),
             "sentinel2_test_tiles": zero_shot(str(model), args.sentinel2, s2_tiles, folder / "sentinel2")}
-        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        results_path.write_text(json.dumps(results, indent=2) + "\n")
         for where, scores in results["models"][name].items():
             if isinstance(scores, dict):
                 print(f"{name}, {where}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()

@@ -117,27 +117,35 @@ def test_a_machine_that_slows_down_is_stopped_before_the_budget_runs_out(tmp_pat
     assert model.stop_training and guard.stopped_after == 4
 
 
+class _Schedule:
+    decay_steps = None
+
+    def set_decay_steps(self, steps):
+        self.decay_steps = steps
+
+
+def _ten_planned_epochs(tmp_path, monkeypatch, epoch_seconds: float, epochs: int):
+    """(guard, model, schedule): a plan of 10 epochs of 4 steps of 2.5 s in a 100 s budget, 10 s
+    spent at the plan after epoch 1, 4 warm-up steps; then `epochs` epochs end every `epoch_seconds`."""
+    from lim_tf import budget as module
+    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+
+    schedule = _Schedule()
+    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
+    guard = TimeBudget(100.0, 0.0, 4, None, 1, 50, tmp_path, schedule, warmup_steps=4)
+    model = type("Model", (), {"stop_training": False})()
+    guard.set_model(model)
+    clock = iter([10.0 + epoch_seconds * k for k in range(epochs)])  # the ends of epochs 1..epochs
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    return guard, model, schedule
+
+
 def test_a_machine_that_speeds_up_gets_more_epochs_in_the_schedules_first_half(tmp_path, monkeypatch):
     """Planned: 10 epochs of 10 s in a 100 s budget (10 s spent at the plan, after epoch 1). Epochs
     then take 5 s. After epoch 2 (clock 15) the mean since the plan is 5 s: 97 s usable (3 % margin)
     - 15 spent = 82 s -> 16 more epochs, 18 in all; the schedule's decay is stretched to 18 epochs of
     4 steps less the 4 warm-up steps. Training then stops after epoch 18, at clock 95: within 100 s."""
-    from lim_tf import budget as module
-    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
-
-    class Schedule:
-        decay_steps = None
-
-        def set_decay_steps(self, steps):
-            self.decay_steps = steps
-
-    schedule = Schedule()
-    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
-    guard = TimeBudget(100.0, 0.0, 4, None, 1, 50, tmp_path, schedule, warmup_steps=4)
-    model = type("Model", (), {"stop_training": False})()
-    guard.set_model(model)
-    clock = iter([10.0 + 5.0 * k for k in range(18)])  # the ends of epochs 1..18
-    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    guard, model, schedule = _ten_planned_epochs(tmp_path, monkeypatch, epoch_seconds=5.0, epochs=18)
     guard.on_epoch_end(0)
     guard.on_epoch_end(1)
     assert guard.plan.epochs == 18 and guard.plan.first_epochs == 10
@@ -155,22 +163,7 @@ def test_epochs_slower_than_the_timed_steps_shorten_the_plan_so_the_cosine_ends(
     epochs then take 15 s. After epoch 2 (clock 25) the mean since the plan is 15 s: 97 s usable -
     25 spent = 72 s -> 4 more epochs, 6 in all, the decay shortened to 6 x 4 - 4 steps. Training ends
     with the plan after epoch 6 (clock 85), not cut by the guard after epoch 7 of 10 (clock 100)."""
-    from lim_tf import budget as module
-    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
-
-    class Schedule:
-        decay_steps = None
-
-        def set_decay_steps(self, steps):
-            self.decay_steps = steps
-
-    schedule = Schedule()
-    write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
-    guard = TimeBudget(100.0, 0.0, 4, None, 1, 50, tmp_path, schedule, warmup_steps=4)
-    model = type("Model", (), {"stop_training": False})()
-    guard.set_model(model)
-    clock = iter([10.0 + 15.0 * k for k in range(7)])  # the ends of epochs 1..7
-    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    guard, model, schedule = _ten_planned_epochs(tmp_path, monkeypatch, epoch_seconds=15.0, epochs=7)
     guard.on_epoch_end(0)
     guard.on_epoch_end(1)
     assert guard.plan.epochs == 6 and guard.plan.first_epochs == 10 and schedule.decay_steps == 6 * 4 - 4
