@@ -195,7 +195,7 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
 def _groups(batches: list) -> list[list]:
     """A scene's batches in tasks of up to TASK_BATCHES consecutive ones: enough for a worker to read
     ahead, few enough that the workers share a scene's work evenly. A scene of few batches is still
-    cut into MIN_TASKS tasks or more (a 2000-px scene in 512-px tiles once made one task, so a second
+    cut into MIN_TASKS tasks or more (a 2000-px scene in 1024-px tiles once made one task, so a second
     worker stood idle)."""
     size = max(1, min(TASK_BATCHES, len(batches) // MIN_TASKS))
     return [batches[i:i + size] for i in range(0, len(batches), size)]
