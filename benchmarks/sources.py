@@ -18,9 +18,15 @@ own validation threshold, on:
 - the Bijie test split (54 landslide and 70 non-landslide chips), and at Bijie's 2.6 : 1 mix,
 - the Jiuzhaigou test block (tiles right of --split-column; in-region for the merged model, but
   ground it never saw),
-- the Sentinel-2 Chittagong test tiles (a sensor neither saw; blob counts, bands stretched to each
-  model's training statistics, as benchmarks/adapt_sentinel2.py scores zero-shot).
-Results go to OUT/results.json; the last line printed is JSON.
+- the Sentinel-2 Chittagong test block (a sensor neither saw; one ground mosaic, distinct blob
+  counts, bands stretched to each model's training statistics, as benchmarks/adapt_sentinel2.py
+  scores zero-shot).
+One threshold serves every source, and the merged run's is chosen on validation folds where the
+Jiuzhaigou block's landslide-rich tiles weigh most; so the merged model is also scored at the
+threshold each source's own part of the validation folds picks, and at the one that maximises the
+mean of the sources' validation F1 (`per_source_thresholds`; still validation only).
+Results go to OUT/results.json (each entry computed once; delete one to recompute it); the last
+line printed is JSON.
 """
 
 from __future__ import annotations
@@ -33,12 +39,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 from adapt import link_folder, split_blocks  # noqa: E402
-from adapt_sentinel2 import test_tiles, zero_shot  # noqa: E402
+from adapt_sentinel2 import BLOCKS, mosaic, tiles, zero_shot  # noqa: E402
 from common import cpu_model  # noqa: E402
+
+from lim_tf.data.manifest import load_manifest  # noqa: E402
+from lim_tf.data.pipeline import record_files  # noqa: E402
+from lim_tf.data.records import read_records  # noqa: E402
+from lim_tf.ensemble import load_run, read_run_state  # noqa: E402
+from lim_tf.evaluate import evaluate  # noqa: E402
+from lim_tf.metrics import ThresholdSweep  # noqa: E402
 
 LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
 PICK = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
@@ -48,14 +63,39 @@ def lim(*args: object) -> None:
     subprocess.run([*LIM, *map(str, args)], check=True)
 
 
-def scored(run: Path, records: Path, out: Path) -> dict:
+def scored(run: Path, records: Path, out: Path, threshold: float | None = None) -> dict:
     """Pixel scores of `run` on the test split of `records`, at the run's validation threshold."""
-    lim("eval", run, "--records", records, "--out", out, "--figures", 0, "--overwrite")
+    lim("eval", run, "--records", records, "--out", out, "--figures", 0, "--overwrite",
+        *(["--threshold", threshold] if threshold is not None else []))
     metrics = json.loads((out / "metrics.json").read_text())
     picked = {key: metrics[key] for key in PICK if key in metrics}
     if metrics.get("at_kind_ratio"):
         picked["at_kind_ratio"] = {key: metrics["at_kind_ratio"][key] for key in ("kind_ratio", "f1", "precision")}
     return {"threshold": metrics["threshold"], **picked}
+
+
+def source_sweeps(run: Path, records: Path) -> dict[str, ThresholdSweep]:
+    """Each source's part of the run's validation folds (merged shards are named s<i>-...), swept."""
+    manifest, sweeps = load_manifest(records), {}
+    for k in read_run_state(run).done_folds():
+        member, _ = load_run(run, k)
+        files = record_files(records, manifest, "val", k)
+        for source in sorted({f.name.split("-", 1)[0] for f in files}):
+            part = [f for f in files if f.name.startswith(f"{source}-")]
+            items = ((c.chip_id, c.image, c.mask) for c in read_records(part) if c.augmentation == "none")
+            sweep = evaluate(member, items, 0.5, progress=False).sweep
+            sweeps[source] = sweeps.get(source, ThresholdSweep()) + sweep
+    return sweeps
+
+
+def per_source_thresholds(run: Path, records: Path) -> dict:
+    """Each source's F1-optimal validation threshold, and the one best for the sources' mean F1."""
+    curves = {source: sweep.curve() for source, sweep in source_sweeps(run, records).items()}
+    mean_f1 = np.mean([curve["f1"] for curve in curves.values()], axis=0)
+    best = int(np.argmax(mean_f1))
+    return {"by_source": {source: {"threshold": float(c["threshold"][np.argmax(c["f1"])]),
+                                   "validation_f1": float(c["f1"].max())} for source, c in curves.items()},
+            "balanced": {"threshold": float(best / len(mean_f1)), "validation_mean_f1": float(mean_f1[best])}}
 
 
 def _finished(run: Path) -> bool:
@@ -91,27 +131,39 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.exists() else {"models": {}}
     results.update({"cpu": cpu_model(), "train_args": args.train_args, "jiuzhaigou_adaptation_tiles": len(adapt),
                     "jiuzhaigou_test_tiles": len(test)})
-    s2_tiles = test_tiles(args.sentinel2)
+    s2_block = mosaic(args.sentinel2, tiles(BLOCKS["east"]), out / "sentinel2-test-block")
     run = out / "run-merged"
     # The baseline is scored first, so a scoring problem shows before the hour of training.
     for name, model in (("bijie only", args.baseline), ("bijie + jiuzhaigou block", run)):
-        if name in results["models"]:
-            continue
         if model == run and not _finished(run):
             started = time.time()
             lim("train", merged, run, *args.train_args, *(["--resume"] if run.exists() else []))
             results["merged_train_minutes"] = (time.time() - started) / 60
         folder = out / name.replace(" + ", "-and-").replace(" ", "-")
-        results["models"][name] = {
-            "run": str(model),
-            "bijie_test": scored(model, args.bijie_records, folder / "eval-bijie"),
-            "jiuzhaigou_test_block": scored(model, block_test, folder / "eval-jiuzhaigou"),
-            "sentinel2_test_tiles": zero_shot(str(model), args.sentinel2, s2_tiles, folder / "sentinel2")}
+        entry = results["models"].setdefault(name, {"run": str(model)})
+        entry.pop("sentinel2_test_tiles", None)  # blob counts of overlapping tiles, counted twice: superseded
+        for where, score in (("bijie_test", lambda: scored(model, args.bijie_records, folder / "eval-bijie")),
+                             ("jiuzhaigou_test_block", lambda: scored(model, block_test, folder / "eval-jiuzhaigou")),
+                             ("sentinel2_test_block", lambda: zero_shot(str(model), s2_block, folder / "sentinel2"))):
+            if where not in entry:
+                entry[where] = score()
+                results_path.write_text(json.dumps(results, indent=2) + "\n")
+            print(f"{name}, {where}: " + ", ".join(f"{k} {v:.3f}" for k, v in entry[where].items()
+                                                    if isinstance(v, float)), flush=True)
+    merged_entry = results["models"]["bijie + jiuzhaigou block"]
+    if "per_source_thresholds" not in merged_entry:
+        chosen = per_source_thresholds(run, merged)
+        bijie_at, jiuzhaigou_at = chosen["by_source"]["s0"]["threshold"], chosen["by_source"]["s1"]["threshold"]
+        balanced = chosen["balanced"]["threshold"]
+        folder = out / "bijie-and-jiuzhaigou-block"
+        chosen["bijie_test_at_its_threshold"] = scored(run, args.bijie_records, folder / "eval-bijie-s0", bijie_at)
+        chosen["jiuzhaigou_test_block_at_its_threshold"] = scored(run, block_test, folder / "eval-jiuzhaigou-s1",
+                                                                  jiuzhaigou_at)
+        chosen["bijie_test_at_balanced"] = scored(run, args.bijie_records, folder / "eval-bijie-bal", balanced)
+        chosen["jiuzhaigou_test_block_at_balanced"] = scored(run, block_test, folder / "eval-jiuzhaigou-bal",
+                                                             balanced)
+        merged_entry["per_source_thresholds"] = chosen
         results_path.write_text(json.dumps(results, indent=2) + "\n")
-        for where, scores in results["models"][name].items():
-            if isinstance(scores, dict):
-                print(f"{name}, {where}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()
-                                                        if isinstance(v, float)), flush=True)
     print(json.dumps(results))
 
 

@@ -18,8 +18,10 @@ class BestModel(keras.callbacks.Callback):
     """Saves the model when `monitor` improves, via a temporary file so no half-written model is left,
     and stops training after `patience` validations without improvement (None: never).
 
-    Epochs without validation (see `validation_every`) are skipped. On resume, the best value and
-    the validations since it are read back from the history CSV.
+    Epochs without validation (see `validation_every`) are skipped. A tie goes to the later epoch
+    (trained longer, no worse on validation; in practice a score of 0 while validation shows no
+    skill yet) but does not reset the patience. On resume, the best value and the validations
+    since it are read back from the history CSV.
     """
 
     def __init__(self, path: Path, monitor: str, history: Path, patience: int | None = None) -> None:
@@ -29,19 +31,25 @@ class BestModel(keras.callbacks.Callback):
         rows = _history_values(history, monitor)
         values = [self.sign * v for _, v in rows]
         self.best = min(values, default=math.inf)
-        self.waited = len(values) - 1 - values.index(self.best) if values else 0
-        self.best_epoch: int | None = rows[values.index(self.best)][0] if values else None
+        improved = [i for i, v in enumerate(values) if v < min(values[:i], default=math.inf)]
+        self.waited = len(values) - 1 - improved[-1] if values else 0
+        latest = max((i for i, v in enumerate(values) if v == self.best), default=None)
+        self.best_epoch: int | None = rows[latest][0] if latest is not None else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value) or not math.isfinite((logs or {}).get("loss", 0.0)):
             return  # an epoch whose training diverged is never kept, however its validation scored
-        if self.sign * value >= self.best:
+        score = self.sign * value
+        if score >= self.best:
             self.waited += 1
             if self.patience is not None and self.waited >= self.patience:
                 self.model.stop_training = True
-            return
-        self.best, self.best_epoch, self.waited = self.sign * value, epoch, 0
+            if score > self.best:
+                return
+        else:
+            self.waited = 0
+        self.best, self.best_epoch = score, epoch
         temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.keras")  # Keras wants the suffix
         try:
             self.model.save(temporary)

@@ -146,10 +146,23 @@ class ThresholdSweep:
         return {"threshold": np.arange(self.bins) / self.bins, "precision": precision, "recall": recall, "f1": f1}
 
     def best_threshold(self) -> tuple[float, float]:
-        """The F1-optimal threshold and its F1."""
+        """The F1-optimal threshold and its F1, among thresholds with skill (see `skilful_f1`)."""
         curve = self.curve()
-        best = int(np.argmax(curve["f1"]))
-        return float(curve["threshold"][best]), float(curve["f1"][best])
+        f1 = skilful_f1(curve["f1"], self.positives.sum(), self.negatives.sum())
+        best = int(np.argmax(f1))
+        return float(curve["threshold"][best]), float(f1[best])
+
+
+def skilful_f1(f1: np.ndarray, positives: float, negatives: float) -> np.ndarray:
+    """F1 per threshold, 0 where it does not beat calling every labelled pixel a landslide.
+
+    That call scores 2P / (2P + N) whatever the model (P landslide, N background pixels). With
+    sparse labels that are mostly landslide (blobs, an analyst's points) it beats every real
+    threshold of a model that has learnt little, so a search for the best F1 would keep the untrained
+    epoch, or a threshold near 0 that maps a whole scene as landslide. BestF1 applies the same rule.
+    """
+    baseline = 2 * positives / (2 * positives + negatives) if negatives > 0 else 0.0
+    return np.where(f1 > baseline, f1, 0.0)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -221,6 +234,9 @@ class BestF1(keras.metrics.Metric):
         fp = tf.cumsum(negatives, reverse=True)
         fn = tf.reduce_sum(positives) - tp
         f1 = 2 * tp / tf.maximum(2 * tp + fp + fn, 1e-12)
+        total_p, total_n = tf.reduce_sum(positives), tf.reduce_sum(negatives)
+        baseline = tf.where(total_n > 0, 2 * total_p / tf.maximum(2 * total_p + total_n, 1e-12), 0.0)
+        f1 = tf.where(f1 > baseline, f1, tf.zeros_like(f1))  # as skilful_f1
         if self.report == "threshold":
             return tf.cast(tf.argmax(f1), tf.float32) / self.bins
         return tf.reduce_max(f1)

@@ -236,18 +236,17 @@ def _epochs_trained(budget: TimeBudget | None, epochs: int) -> int:
 
 def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float | None:
     """The validation F1-optimal threshold logged at the best epoch; None (the run keeps its set
-    threshold) where that optimum is the sweep's first bin, 0: validation then either found no
-    landslide at any threshold or was best served by calling every labelled pixel a landslide
-    (sparse labels, mostly landslide), and a map at 0 marks every pixel of a scene a landslide."""
+    threshold) where that optimum is the sweep's first bin, 0: validation then found no landslide
+    at any threshold (BestF1 never counts calling every labelled pixel a landslide), and a map at 0
+    marks every pixel of a scene a landslide."""
     import csv
 
     with history.open() as handle:
         for row in csv.DictReader(handle):
             if epoch is not None and int(row["epoch"]) == epoch and row.get("val_best_threshold") not in (None, ""):
                 if not (float(row.get("val_best_f1") or 0) > 0 and float(row["val_best_threshold"]) > 0):
-                    log.warning("the validation F1 optimum is at threshold 0 (every pixel a landslide): keeping the "
-                                "threshold %.2f; validation needs chips with both landslide and background labels",
-                                fallback)
+                    log.warning("validation found no landslide at any threshold: keeping the threshold %.2f; "
+                                "validation needs chips with both landslide and background labels", fallback)
                     return None
                 return float(row["val_best_threshold"])
     return fallback

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,66 @@ def test_best_f1_metric_agrees_with_the_threshold_sweep():
     best, best_f1 = sweep.best_threshold()
     assert float(threshold.result()) == pytest.approx(best)
     assert float(f1.result()) == pytest.approx(best_f1, rel=1e-5)
+
+
+def _best_f1_both_ways(truth: np.ndarray, probability: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(threshold, F1) from ThresholdSweep and from the Keras BestF1 metric, on the same pixels."""
+    from lim_tf.metrics import BestF1
+
+    sweep = ThresholdSweep(bins=100)
+    sweep.add(truth, probability)
+    f1, at = BestF1(bins=100), BestF1(bins=100, report="threshold")
+    for metric in (f1, at):
+        metric.update_state(truth[None, :, None].astype(np.float32), probability[None, :, None].astype(np.float32))
+    return sweep.best_threshold(), (float(at.result()), float(f1.result()))
+
+
+def test_best_f1_counts_only_thresholds_that_beat_calling_every_pixel_a_landslide():
+    # Sparse labels, mostly landslide: 6 landslide and 4 background pixels. Calling all 10 a
+    # landslide scores 2*6 / (2*6 + 4) = 0.75 whatever the model.
+    truth = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0], bool)
+    # This model separates one landslide pixel (0.6) from the background (0.1): its best real
+    # threshold scores 2*1 / (2*1 + 5) = 2/7, thresholds up to 0.05 call everything (0.75): no skill.
+    unskilled = np.array([0.6, 0.05, 0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1])
+    sweep = ThresholdSweep(bins=100)
+    sweep.add(truth, unskilled)
+    assert sweep.curve()["f1"][0] == pytest.approx(0.75) and sweep.curve()["f1"][50] == pytest.approx(2 / 7)
+    numpy_best, keras_best = _best_f1_both_ways(truth, unskilled)
+    assert numpy_best == (0.0, 0.0) and keras_best == (0.0, 0.0)
+    # Five landslide pixels at 0.9, one at 0.05, background at 0.1 and 0.02: above 0.1, TP 5, FN 1:
+    # F1 10/11, which beats 0.75; between 0.02 and 0.05 all 6 and 3 background: 12/15 = 0.8.
+    skilled = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.05, 0.1, 0.1, 0.1, 0.02])
+    (threshold, f1), (keras_threshold, keras_f1) = _best_f1_both_ways(truth, skilled)
+    assert 0.1 < threshold <= 0.9 and f1 == pytest.approx(10 / 11)
+    assert keras_threshold == pytest.approx(threshold) and keras_f1 == pytest.approx(10 / 11, rel=1e-6)
+    # Where every labelled pixel is a landslide, calling them all one is simply right.
+    everything = ThresholdSweep(bins=100)
+    everything.add(np.ones(4, bool), np.array([0.02, 0.3, 0.5, 0.9]))
+    assert everything.best_threshold() == (0.0, 1.0)
+
+
+def test_the_best_model_is_saved_when_validation_improves_and_on_a_tie_at_the_later_epoch(tmp_path):
+    from lim_tf.callbacks import BestModel
+
+    class Model:  # what BestModel uses of a Keras model: save() and stop_training
+        stop_training, saved = False, []
+
+        def save(self, path):
+            Path(path).write_text("weights")
+            self.saved.append(epoch)
+
+    history = tmp_path / "history.csv"
+    best = BestModel(tmp_path / "model.keras", "val_best_f1", history, patience=2)
+    best.set_model(Model())
+    scores = [0.0, 0.0, 0.4, 0.4, 0.3]  # no skill twice, a gain, a tie, a loss
+    for epoch, score in enumerate(scores):
+        best.on_epoch_end(epoch, {"val_best_f1": score, "loss": 1.0})
+    assert best.model.saved == [0, 1, 2, 3] and best.best_epoch == 3
+    assert best.model.stop_training  # the tie and the loss: two validations without a gain
+    assert (tmp_path / "model.keras").exists() and not list(tmp_path.glob(".*partial*"))
+    history.write_text("epoch,val_best_f1\n" + "".join(f"{e},{s}\n" for e, s in enumerate(scores)))
+    resumed = BestModel(tmp_path / "model.keras", "val_best_f1", history, patience=2)
+    assert (resumed.best, resumed.best_epoch, resumed.waited) == (-0.4, 3, 2)
 
 
 def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_case():

@@ -189,7 +189,7 @@ def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
 def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
     """Each fold's threshold is the one logged at the epoch with the highest validation F1 (found
     here from the history, not from the run's record of its best epoch), unless that optimum is 0
-    (every pixel a landslide: the fold then leaves the run its set threshold); the run's is the mean
+    (no landslide found: the fold then leaves the run its set threshold); the run's is the mean
     of the folds' own, or its set threshold when no fold has one."""
     _, _, run_dir = trained
     state = json.loads((run_dir / "run.json").read_text())
@@ -216,4 +216,4 @@ def test_validation_that_finds_nothing_does_not_set_a_zero_threshold(tmp_path):
     history.write_text("epoch,val_best_f1,val_best_threshold\n0,0.0,0.0\n1,0.4,0.3\n2,0.69,0.0\n")
     assert _best_threshold(history, 0, 0.5) is None  # F1 0 everywhere: its 'optimum' 0 would flag every pixel
     assert _best_threshold(history, 1, 0.5) == 0.3
-    assert _best_threshold(history, 2, 0.5) is None  # best to call every labelled pixel a landslide: uninformative
+    assert _best_threshold(history, 2, 0.5) is None  # a history from before BestF1 left out calling all a landslide
