@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,15 +25,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import cpu_model  # noqa: E402
+from common import cpu_model, lim  # noqa: E402
 
-LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
 SCORES = ("f1", "precision", "recall", "iou_landslide")
 STEPS_PER_EPOCH = 20
 
-
-def lim(*args: object) -> None:
-    subprocess.run([*LIM, *map(str, args)], check=True)
 
 
 def window(path: Path) -> tuple[int, int, int, int]:

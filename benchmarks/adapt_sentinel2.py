@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import rasterio.merge  # noqa: E402
 import shapely  # noqa: E402
-from common import cpu_model  # noqa: E402
+from common import cpu_model, lim  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
@@ -48,7 +47,6 @@ from lim_tf.mapping.inventory import check_against  # noqa: E402
 
 BLOCKS = {"west": (0, 1, 2, 3), "east": (5, 7, 8, 9, 10, 11, 12, 13, 14)}
 BUFFER = (4, 6)
-LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
 
 
 def tiles(numbers) -> list[str]:
@@ -83,9 +81,6 @@ def mosaic(data: Path, names: list[str], folder: Path) -> Path:
         partial.replace(target)
     return folder
 
-
-def lim(*args) -> None:
-    subprocess.run([*LIM, *map(str, args)], check=True)
 
 
 def blobs(labels: Path, value: int) -> list:

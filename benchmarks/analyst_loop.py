@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,13 +28,7 @@ import rasterio  # noqa: E402
 import shapely  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import cpu_model  # noqa: E402
-
-LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
-
-
-def lim(*args: object) -> None:
-    subprocess.run([*LIM, *map(str, args)], check=True)
+from common import cpu_model, lim  # noqa: E402
 
 
 def play_analyst(inventory: Path, truth: Path, edited: Path) -> dict[str, int]:

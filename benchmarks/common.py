@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmarks: FLOP counts, timing of training steps, matmul ceilings."""
+"""Helpers shared by the benchmarks: FLOP counts, timing of training steps, matmul ceilings, lim-tf runs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import keras
@@ -83,3 +85,8 @@ def tile_seconds(predict, tiles: list[np.ndarray]) -> float:
     for tile in tiles:
         predict(tile)
     return time.perf_counter() - start
+
+
+def lim(*args: object) -> None:
+    """One quiet `lim-tf` command, run as a user runs it; a failure stops the benchmark."""
+    subprocess.run([sys.executable, "-m", "lim_tf_cli.main", "-q", *map(str, args)], check=True)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from adapt import link_folder, split_blocks  # noqa: E402
 from adapt_sentinel2 import BLOCKS, mosaic, tiles, zero_shot  # noqa: E402
-from common import cpu_model  # noqa: E402
+from common import cpu_model, lim  # noqa: E402
 
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.pipeline import record_files  # noqa: E402
@@ -55,12 +54,8 @@ from lim_tf.ensemble import load_run, read_run_state  # noqa: E402
 from lim_tf.evaluate import evaluate  # noqa: E402
 from lim_tf.metrics import ThresholdSweep  # noqa: E402
 
-LIM = [sys.executable, "-m", "lim_tf_cli.main", "-q"]
 PICK = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
 
-
-def lim(*args: object) -> None:
-    subprocess.run([*LIM, *map(str, args)], check=True)
 
 
 def scored(run: Path, records: Path, out: Path, threshold: float | None = None) -> dict:
