@@ -236,8 +236,8 @@ def _epochs_trained(budget: TimeBudget | None, epochs: int) -> int:
 
 def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float | None:
     """The validation F1-optimal threshold logged at the best epoch; None (the run keeps its set
-    threshold) where that optimum is the sweep's first bin, 0: validation then found no landslide
-    at any threshold (BestF1 never counts calling every labelled pixel a landslide), and a map at 0
+    threshold) where that optimum is the sweep's first bin, 0: no threshold then did better on
+    validation than calling every labelled pixel a landslide (BestF1 scores 0 there), and a map at 0
     marks every pixel of a scene a landslide."""
     import csv
 
@@ -245,8 +245,9 @@ def _best_threshold(history: Path, epoch: int | None, fallback: float) -> float 
         for row in csv.DictReader(handle):
             if epoch is not None and int(row["epoch"]) == epoch and row.get("val_best_threshold") not in (None, ""):
                 if not (float(row.get("val_best_f1") or 0) > 0 and float(row["val_best_threshold"]) > 0):
-                    log.warning("validation found no landslide at any threshold: keeping the threshold %.2f; "
-                                "validation needs chips with both landslide and background labels", fallback)
+                    log.warning("no validation threshold did better than calling every pixel a landslide: keeping the "
+                                "threshold %.2f; validation needs chips with both landslide and background labels",
+                                fallback)
                     return None
                 return float(row["val_best_threshold"])
     return fallback

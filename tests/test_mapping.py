@@ -1,6 +1,7 @@
 """Scene mapping: exact stitching with a known-answer model, georeferencing, nodata, areas, slope."""
 
 import json
+import time
 from pathlib import Path
 
 import keras
@@ -61,7 +62,12 @@ def test_known_model_gives_the_exact_map_and_areas_for_any_tiling(equal_area_sce
     scene, band = equal_area_scene
     model = threshold_model(tmp_path / "known.keras")
     config = MapConfig(predict=PredictConfig(tile=tile, margin=margin, batch_size=3))
+    started = time.perf_counter()
     summary = map_scene(scene, model, tmp_path / "out", config, progress=False)
+    elapsed = time.perf_counter() - started
+    parts = summary["seconds"]  # disjoint stages: together no longer than the call
+    assert set(parts) == {"load_model", "open_scene", "predict", "outputs"} and min(parts.values()) >= 0
+    assert sum(parts.values()) <= elapsed
     with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped, \
             rasterio.open(tmp_path / "out/probability.tif") as probability:
         for output in (mapped, probability):

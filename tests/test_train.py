@@ -189,7 +189,7 @@ def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
 def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
     """Each fold's threshold is the one logged at the epoch with the highest validation F1 (found
     here from the history, not from the run's record of its best epoch), unless that optimum is 0
-    (no landslide found: the fold then leaves the run its set threshold); the run's is the mean
+    (no skill on validation: the fold then leaves the run its set threshold); the run's is the mean
     of the folds' own, or its set threshold when no fold has one."""
     _, _, run_dir = trained
     state = json.loads((run_dir / "run.json").read_text())

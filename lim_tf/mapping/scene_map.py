@@ -69,11 +69,13 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
     ensemble, mapping, state = resolve(model_path, config)
+    resolved = time.perf_counter()
     if config.sentinel2:
         scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
     check_memory(ensemble.models, config.predict, config.runtime)
     scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
+    opened = time.perf_counter()
     try:
         # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
         # on the scene's own windows.
@@ -85,7 +87,8 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
             rasters = predict_scene(scene, model, folder, predict, progress)
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
-            summary["seconds"] = {"load_model": loaded - started, "predict": predicted - loaded,
+            summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion
+                                  "open_scene": opened - resolved, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}
             (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finally:
