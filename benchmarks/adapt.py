@@ -31,7 +31,6 @@ SCORES = ("f1", "precision", "recall", "iou_landslide")
 STEPS_PER_EPOCH = 20
 
 
-
 def window(path: Path) -> tuple[int, int, int, int]:
     """(row0, row1, col0, col1) of a tile in the mosaic, from its name."""
     return tuple(int(part) for part in path.stem.split("_")[-4:])  # type: ignore[return-value]

@@ -39,6 +39,7 @@ import rasterio  # noqa: E402
 import rasterio.merge  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
+from cross_region import blobs, sentinel2  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
@@ -83,13 +84,6 @@ def mosaic(data: Path, names: list[str], folder: Path) -> Path:
 
 
 
-def blobs(labels: Path, value: int) -> list:
-    with rasterio.open(labels) as src:
-        data = src.read(1)
-        return [shapely.geometry.shape(g) for g, v in shapes((data == value).astype(np.uint8), mask=data == value,
-                                                               transform=src.transform) if v == 1]
-
-
 def valid_area(block: Path) -> float:
     """Ground with image data, in the CRS's units squared (so shares need no projection)."""
     with rasterio.open(block / "images" / "block.tif") as src:
@@ -118,8 +112,6 @@ def score_map(folder: Path, block: Path) -> dict:
 
 
 def zero_shot(model: str, block: Path, out: Path) -> dict:
-    from cross_region import sentinel2
-
     from lim_tf.ensemble import load_models
 
     _, state = load_models(Path(model))

@@ -136,7 +136,6 @@ def main() -> None:
             results["merged_train_minutes"] = (time.time() - started) / 60
         folder = out / name.replace(" + ", "-and-").replace(" ", "-")
         entry = results["models"].setdefault(name, {"run": str(model)})
-        entry.pop("sentinel2_test_tiles", None)  # blob counts of overlapping tiles, counted twice: superseded
         for where, score in (("bijie_test", lambda: scored(model, args.bijie_records, folder / "eval-bijie")),
                              ("jiuzhaigou_test_block", lambda: scored(model, block_test, folder / "eval-jiuzhaigou")),
                              ("sentinel2_test_block", lambda: zero_shot(str(model), s2_block, folder / "sentinel2"))):

@@ -28,28 +28,31 @@ class BestModel(keras.callbacks.Callback):
         super().__init__()
         self.path, self.monitor, self.patience = Path(path), monitor, patience
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # losses fall, scores rise
-        rows = _history_values(history, monitor)
-        values = [self.sign * v for _, v in rows]
-        self.best = min(values, default=math.inf)
-        improved = [i for i, v in enumerate(values) if v < min(values[:i], default=math.inf)]
-        self.waited = len(values) - 1 - improved[-1] if values else 0
-        latest = max((i for i, v in enumerate(values) if v == self.best), default=None)
-        self.best_epoch: int | None = rows[latest][0] if latest is not None else None
+        self.best, self.waited = math.inf, 0
+        self.best_epoch: int | None = None
+        for epoch, value in _history_values(history, monitor):
+            self._take(self.sign * value, epoch)
+
+    def _take(self, score: float, epoch: int) -> bool:
+        """Count one validation (lower `score` is better); True where that epoch's model is kept."""
+        if score < self.best:
+            self.waited = 0
+        else:
+            self.waited += 1
+            if score > self.best:
+                return False
+        self.best, self.best_epoch = score, epoch
+        return True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value) or not math.isfinite((logs or {}).get("loss", 0.0)):
             return  # an epoch whose training diverged is never kept, however its validation scored
-        score = self.sign * value
-        if score >= self.best:
-            self.waited += 1
-            if self.patience is not None and self.waited >= self.patience:
-                self.model.stop_training = True
-            if score > self.best:
-                return
-        else:
-            self.waited = 0
-        self.best, self.best_epoch = score, epoch
+        kept = self._take(self.sign * value, epoch)
+        if self.patience is not None and self.waited >= self.patience:
+            self.model.stop_training = True
+        if not kept:
+            return
         temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.keras")  # Keras wants the suffix
         try:
             self.model.save(temporary)
