@@ -152,10 +152,12 @@ def verify(records: Path) -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
-def merge(sources: tuple[Path, ...], out: Path, overwrite: bool) -> None:
+@click.pass_context
+def merge(ctx: click.Context, sources: tuple[Path, ...], out: Path, overwrite: bool) -> None:
     """Merge record sets built alike (bands, pixel type, resolution, folds) into OUT, to train on
     several sources at once. Each keeps its split: its test chips stay test chips, its fold k joins
     fold k. Shards are linked, not copied, where the filesystem allows; band statistics are pooled."""
+    ctx.meta["output"] = out
     from lim_tf.data.manifest import imbalance_table
     from lim_tf.data.merge import merge_records
 
@@ -188,9 +190,11 @@ def stats(records: Path, as_json: bool) -> None:
 @click.option("--scene-size", type=click.IntRange(64), default=1024, help="Side of the georeferenced scene (1 m pixels).")
 @click.option("--seed", type=int, default=0, help="Seed: the same seed gives the same files.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
-def synth(out: Path, landslide_chips: int, non_landslide_chips: int, scene_size: int, seed: int,
+@click.pass_context
+def synth(ctx: click.Context, out: Path, landslide_chips: int, non_landslide_chips: int, scene_size: int, seed: int,
           overwrite: bool) -> None:
     """Generate the synthetic dataset: OUT/bijie (Bijie layout) and OUT/scene (GeoTIFF + inventory)."""
+    ctx.meta["output"] = out
     from lim_tf.data.synth import SynthConfig, write_synthetic
 
     config = SynthConfig(landslide_chips=landslide_chips, non_landslide_chips=non_landslide_chips,

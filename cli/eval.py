@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lim_tf.config import Split
-from lim_tf_cli.options import choice_of, trust_model_option
+from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 
 @click.command("eval")
@@ -57,6 +57,8 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
     landslide-only rows are the FCN-FL paper's protocol. Several RUNS also give comparison.md/.csv
     in the form of the paper's Tables 3 and 4."""
     ctx.meta["output"] = out or f"{runs[0]}/eval-*"
+    for run in runs:
+        warn_if_shadowed(run)
     from lim_tf.data.sample import parse_value_map
     from lim_tf.evaluate import EvalRequest, comparison_table, parse_threshold, score_runs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lim_tf.config import ExportFormat
-from lim_tf_cli.options import choice_of, trust_model_option
+from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 
 @click.command("export")
@@ -26,6 +26,7 @@ def export(ctx: click.Context, run: Path, out: Path, fold: int | None, name: str
     """Write RUN (a run folder or a shipped model's name) as a SavedModel that TF Serving loads,
     OUT/NAME/VERSION/, or as one ONNX file; either is checked against the Keras model first."""
     ctx.meta["output"] = out
+    warn_if_shadowed(run)
     from lim_tf.export import export_model
 
     exported = export_model(run, out, kind, fold, name, version, trust=trust_model)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lim_tf.mapping.config import PredictConfig, ProbabilityDtype, Runtime, SlopeAction
-from lim_tf_cli.options import choice_of, trust_model_option
+from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 DEFAULTS = PredictConfig()
 
@@ -76,6 +76,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
     Several scenes go to OUT/<scene>/ each, and OUT/region/ gets the inventory merged across scene
     seams, probability.vrt and landslides.vrt mosaics and summary.json."""
     ctx.meta["output"] = out
+    warn_if_shadowed(model)
     from lim_tf.mapping.config import MapConfig, PolygonOptions
 
     config = MapConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, get_args
 
 import click
@@ -10,6 +11,15 @@ import click
 def choice_of(literal: Any) -> click.Choice:
     """A click.Choice of a `Literal[...]` type's values: the library's type is the one list."""
     return click.Choice(list(get_args(literal)))
+
+
+def warn_if_shadowed(model: object) -> None:
+    """Say which one is used where a shipped model's name is also a file or folder here."""
+    from lim_tf.zoo import shadowing
+
+    message = shadowing(str(model)) if model is not None else None
+    if message:
+        logging.getLogger("lim_tf").warning(message)
 
 
 trust_model_option = click.option(

@@ -19,7 +19,7 @@ from lim_tf.config import (
     Xla,
 )
 from lim_tf.errors import ConfigError, FoldRangeError
-from lim_tf_cli.options import choice_of
+from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 # Command-line option -> TrainConfig key (dotted for the loss section).
 OVERRIDES = {
@@ -34,7 +34,7 @@ OVERRIDES = {
     "warmup_epochs": "warmup_epochs", "patience": "patience", "validation_every": "validation_every",
     "augment": "augment", "encoder_bn": "encoder_bn", "init_from": "init_from",
     "freeze_encoder_epochs": "freeze_encoder_epochs", "keep_normalization": "keep_normalization",
-    "time_budget": "time_budget",
+    "time_budget": "time_budget", "trust_model": "trust_model",
 }
 
 
@@ -118,6 +118,7 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
                    "encoder's features while the decoder fits the new region).")
 @click.option("--keep-normalization", is_flag=True, default=None,
               help="With --init-from: keep the source's band statistics instead of RECORDS'.")
+@trust_model_option
 @click.option("--time-budget", help="Train each fold within this time (90s, 45m, 1.5h): the first epoch is timed "
               "with a validation pass, then the number of epochs (at most --epochs) and the cosine schedule are fixed "
               "so that training ends in time on this machine. The cpu preset's budget is 60m; --epochs alone turns "
@@ -131,6 +132,7 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
           folds_text: str | None, resume: bool, fold_processes: bool | None, **options) -> None:
     """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
     ctx.meta["output"] = run
+    warn_if_shadowed(options["init_from"])
     from lim_tf.budget import parse_duration
     from lim_tf.config import resolve_train_config
     from lim_tf.train import train as train_run

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from lim_tf.data.manifest import Manifest
 from lim_tf.errors import InputError
 from lim_tf.models import FLOAT32_LAYERS, normalization_moments
+from lim_tf.runtime.quiet import keras
 
 log = logging.getLogger(__name__)
 ENCODER_PREFIX = "block"  # VGG16 encoder layers: block1_conv1 ... block5_pool (and their batch norms)

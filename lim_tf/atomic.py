@@ -13,10 +13,10 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lim_tf.errors import OutputError
+from lim_tf.errors import LimError, OutputError, out_of_space
 
 RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths in one step (Linux 3.15+)
 AT_FDCWD = -100
@@ -102,6 +102,8 @@ def atomic_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
     clean_leftovers(parent, target.name)
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: already exists; choose another folder or pass --overwrite")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: is a file, not a folder; choose a folder for the output (the file is kept)")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{parent}: not writable; choose a writable location")
     temporary = parent / f".{target.name}.partial-{os.getpid()}"
@@ -110,8 +112,30 @@ def atomic_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
     try:
         yield temporary
         _replace_directory(temporary, target)
-    except BaseException:
+    except BaseException as error:
+        full = full_file_system(parent, error)  # looked at before the removal frees the space again
         shutil.rmtree(temporary, ignore_errors=True)
+        if full:
+            raise OSError(errno.ENOSPC, full, str(target)) from error
+        raise
+
+
+@contextlib.contextmanager
+def created_folder(folder: Path, option: str = "OUT") -> Iterator[Path]:
+    """Create `folder` and its missing parents for the block; if the block fails, remove again what
+    was created here, so a refused or failed write leaves no empty folders behind."""
+    folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # e.g. a parent is a regular file
+        raise OutputError(f"{folder}: cannot create ({error.strerror}); choose a writable folder for {option}") \
+            from error
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)
         raise
 
 
@@ -119,12 +143,61 @@ def atomic_directory(target: Path, overwrite: bool = False) -> Iterator[Path]:
 def atomic_file(target: Path) -> Iterator[Path]:
     """Yield a temporary path in the same folder that is renamed to `target` on success."""
     target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder, not a file; choose a file name for the output (the folder is kept)")
     clean_leftovers(target.parent, target.name)
     temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         yield temporary
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
+        full = full_file_system(target.parent, error)
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        if full:
+            raise OSError(errno.ENOSPC, full, str(target)) from error
         raise
+
+
+FULL_MARGIN = 1 << 20  # bytes: a write that fails with less than this free failed for space
+
+
+def full_file_system(folder: Path, error: BaseException) -> str | None:
+    """Why a write into `folder` failed where the error does not say but its file system is full
+    (SQLite reports "unable to open database file" or "no such table" when the disk or the inodes
+    run out): 'No space left on device' or 'no free inodes'; None otherwise."""
+    if not isinstance(error, Exception) or isinstance(error, LimError) or out_of_space(error) is not None:
+        return None
+    try:
+        status = os.statvfs(folder)
+    except OSError:
+        return None
+    if status.f_files and status.f_favail == 0:
+        return "No space left on device (no free inodes)"
+    if status.f_bavail * status.f_frsize < FULL_MARGIN:
+        return "No space left on device"
+    return None
+
+
+def check_apart(out: str | Path, inputs: Iterable[tuple[str, str | Path | None]], option: str = "OUT",
+                inside_allowed: Iterable[str] = ()) -> None:
+    """Refuse an output that is, contains or lies inside one of the inputs (named by the option that
+    gave it): replacing it would delete the input, and outputs written into an input folder become
+    inputs of the next run. GDAL paths and inputs that do not exist are not local files to protect;
+    `inside_allowed` names inputs whose folder is the output's designed home (a run's eval-test/)."""
+    target = Path(out).resolve()
+    allowed = set(inside_allowed)
+    for label, given in inputs:
+        if given is None or str(given).startswith("/vsi") or "://" in str(given) or not Path(given).exists():
+            continue
+        source = Path(given).resolve()
+        if target == source:
+            relation = "is"
+        elif source.is_relative_to(target):
+            relation = "contains"
+        elif target.is_relative_to(source) and label not in allowed:
+            relation = "lies inside"
+        else:
+            continue
+        raise OutputError(f"{out}: {option} {relation} the input {label} {given}; choose an {option} apart from the "
+                          "inputs (nothing was written)")

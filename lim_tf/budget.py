@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from lim_tf.atomic import atomic_file
 from lim_tf.errors import ConfigError, InputError
+from lim_tf.runtime.quiet import keras
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +37,15 @@ MARGIN = 0.03  # share of the budget kept for what the timing does not see (savi
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds from '90s', '45m', '1.5h' or a bare number of seconds."""
+    """Seconds from '90s', '45m' or '1.5h' (a number, as YAML gives it, is seconds already)."""
     if isinstance(text, (int, float)):
         seconds = float(text)
     else:
         match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([smh]?)\s*", str(text).lower())
         if not match:
             raise ConfigError(f"--time-budget {text!r}: give a duration such as 90s, 45m or 1.5h")
+        if not match.group(2):  # 45 could mean seconds or minutes (the preset's budget is 60m): ask
+            raise ConfigError(f"--time-budget {text!r}: give a unit, such as {text.strip()}s or {text.strip()}m")
         seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
     if not 0 < seconds <= 30 * 86400:
         raise ConfigError(f"--time-budget {text!r}: give a duration between 1 s and 30 days")

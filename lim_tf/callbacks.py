@@ -7,11 +7,10 @@ import math
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.figures import OVERLAY_KEY, display_rgb, overlay, with_key
+from lim_tf.runtime.quiet import keras, tf
 
 
 class BestModel(keras.callbacks.Callback):

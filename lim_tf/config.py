@@ -34,6 +34,14 @@ def _positive(value: Any) -> bool:
 def _optional(test):
     return lambda value: value is None or test(value)
 
+
+def _only_with(pairs: list[tuple[bool, str, str]]) -> None:
+    """Refuse an option given without the one it acts with: (given without it, option, what it needs)."""
+    for alone, option, needs in pairs:
+        if alone:
+            raise ConfigError(f"{option} acts only with {needs}; add that or drop {option.split(' ')[0]} "
+                              "(it would be ignored)")
+
 SourceFormat = Literal["bijie", "folder", "l4s", "geotiff"]
 ChipMode = Literal["native", "resize", "grid"]
 RecipeName = Literal["lr_flip_mean", "ud_flip_gamma", "mirror_noise"]
@@ -63,6 +71,17 @@ class SourceConfig:
     def __post_init__(self) -> None:
         _require(self, {"resolution": (_optional(_positive), "a positive number of metres"),
                         "review_margin": (lambda v: 0 <= v <= 1e5, "0..100000 metres")})
+        geotiff = self.format == "geotiff"
+        _only_with([(bool(self.labels) and not geotiff, "--labels (source.labels)", "--format geotiff"),
+                    (self.review and not geotiff, "--review (source.review)", "--format geotiff"),
+                    (bool(self.labelled_area) and not self.review, "--labelled-area (source.labelled_area)",
+                     "--review"),
+                    (self.review_margin != 30.0 and not self.review, "--review-margin (source.review_margin)",
+                     "--review"),
+                    (bool(self.labelled_area) and self.review_margin != 30.0,
+                     "--review-margin (source.review_margin)", "the default labelled area (not --labelled-area)"),
+                    (self.include_dem and self.format != "bijie", "--include-dem (source.include_dem)",
+                     "--format bijie")])
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,7 @@ class ChipConfig:
         _require(self, {"size": (lambda v: 8 <= v <= 65536, "a chip size of 8..65536 pixels"),
                         "stride": (_optional(lambda v: v >= 1), "at least 1"),
                         "resolution": (_optional(_positive), "a positive number of metres")})
+        _only_with([(self.stride is not None and self.mode != "grid", "--stride (chip.stride)", "--chip-mode grid")])
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,10 @@ class AugmentConfig:
                         "mean_kernel": (lambda v: v >= 1 and v % 2 == 1 and v <= 99, "an odd size of 1..99"),
                         "gamma_range": (lambda v: 0 < v[0] <= v[1] and math.isfinite(v[1]), "0 < low <= high"),
                         "noise_std": (lambda v: 0 <= v <= 10, "0..10")})
+        _only_with([(self.max_copies != 12 and self.target_ir is None, "--max-copies (augment.max_copies)",
+                     "--target-ir"),
+                    (self.copies != 1 and self.target_ir is not None, "--copies (augment.copies)",
+                     "fixed copies, not --target-ir (which sets the copies itself)")])
 
 
 @dataclass(frozen=True)
@@ -306,6 +330,7 @@ class TrainConfig:
     init_from: str | None = None
     freeze_encoder_epochs: int = 0  # with init_from: train only the decoder for this many epochs first
     keep_normalization: bool = False  # with init_from: keep the source's band statistics, not the records'
+    trust_model: bool = False  # with init_from: load a source that carries Python code (see models.load_model)
 
     def __post_init__(self) -> None:
         _require(self, {"width": (lambda v: 0 < v <= 8, "a width multiplier in (0, 8]"),
@@ -325,6 +350,11 @@ class TrainConfig:
                         "log_images": (lambda v: 0 <= v <= 100, "0..100"),
                         "freeze_encoder_epochs": (lambda v: 0 <= v <= self.epochs, "0..epochs"),
                         "time_budget": (_optional(lambda v: 0 < v <= 30 * 86400), "seconds in (0, 30 days] or null")})
+        _only_with([(self.freeze_encoder_epochs > 0 and not self.init_from,
+                     "--freeze-encoder-epochs (freeze_encoder_epochs)", "--init-from"),
+                    (self.keep_normalization and not self.init_from, "--keep-normalization (keep_normalization)",
+                     "--init-from"),
+                    (self.trust_model and not self.init_from, "--trust-model (trust_model)", "--init-from")])
 
 
 FOCAL = LossConfig()

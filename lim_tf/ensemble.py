@@ -6,13 +6,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
 from lim_tf.run import RunState
+from lim_tf.runtime.quiet import keras, tf
 
 FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
 

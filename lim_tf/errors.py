@@ -29,6 +29,14 @@ class WorkerError(LimError):
     """A worker process died without an answer (killed for memory, or crashed)."""
 
 
+def size_text(size: float) -> str:
+    """A byte count for a message, in the unit that keeps it readable (a few KiB are not '0.0 GiB')."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{int(size)} bytes"
+
+
 NO_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
 
 

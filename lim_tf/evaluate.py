@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 from tqdm.auto import tqdm
 
-from lim_tf.atomic import atomic_directory
+from lim_tf.atomic import atomic_directory, check_apart
 from lim_tf.config import SourceConfig, Split, ThresholdRule
 from lim_tf.data.items import Item, folder_items, record_items
 from lim_tf.data.manifest import load_manifest, verify_records
@@ -27,7 +27,7 @@ from lim_tf.ensemble import Ensemble
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.figures import overlay_png, pr_curve_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
-from lim_tf.run import RunState, resolve_threshold
+from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
@@ -365,12 +365,28 @@ def evaluate_runs(runs: list[Path], out: Path, request: EvalRequest, overwrite: 
     return metrics
 
 
+def _records_of(run: Path | str) -> str | None:
+    """The records a run folder trained on (None for a shipped model or a folder that is no run:
+    loading it reports that)."""
+    from lim_tf.zoo import is_zoo_name
+
+    if is_zoo_name(run) or not (Path(run) / RUN_FILE).is_file():
+        return None
+    try:
+        return RunState.load(run).records
+    except InputError:
+        return None
+
+
 def score_runs(runs: list[Path], out: Path | None, request: EvalRequest, overwrite: bool = False,
                progress: bool = True) -> tuple[dict[str, dict[str, Any]], Path]:
     """One run into OUT (default: `request.default_out`), or several into OUT/<name>/ with a comparison
     table; returns the metrics by run name and the output folder."""
+    folder = Path(out) if out else request.default_out(runs[0])
+    trained_on = [("the records RUN trained on", _records_of(run)) for run in runs if not request.records]
+    check_apart(folder, [*(("RUN", run) for run in runs), ("--records", request.records), ("--images", request.images),
+                         *trained_on], "--out", inside_allowed=("RUN",))  # RUN/eval-test is where scores belong
     if len(runs) == 1:
-        folder = Path(out) if out else request.default_out(runs[0])
         return {Path(runs[0]).name: evaluate_run(Path(runs[0]), folder, request, overwrite, progress)}, folder
     if out is None:
         raise ConfigError("several runs need --out for the comparison")

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-import keras
-import tensorflow as tf
-
 from lim_tf import PACKAGE
+from lim_tf.runtime.quiet import keras, tf
 
 AlphaFor = Literal["landslide", "background"]
 EPSILON = 1e-7

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
-import tensorflow as tf
 from scipy import ndimage
 
 from lim_tf import PACKAGE
+from lim_tf.runtime.quiet import keras, tf
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ OPSET = 17
 
 def _frozen_graph(models: list, bands: int, members: bool):
     """The ensemble as a frozen TensorFlow graph: (graph_def, input names, output names)."""
-    import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from lim_tf.runtime.quiet import tf
 
     spec = tf.TensorSpec([None, bands, None, None], tf.float32, "image")
 

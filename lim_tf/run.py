@@ -42,6 +42,9 @@ class RunState:
     zoo: str | None = None  # the shipped model's name, for a zoo model
     architecture: str | None = None
 
+    def __post_init__(self) -> None:
+        self.threshold = tidy_threshold(self.threshold)
+
     def inference_estimate(self, fold: int | None = None) -> dict[str, float] | None:
         """The prediction memory estimate of the ensemble (or one fold's model) from what training
         saved of each fold, or None where a fold has none (runs trained before it was saved)."""
@@ -66,7 +69,7 @@ class RunState:
         self.models = [f"fold{k}/model.keras" for k in self.done_folds()]
         chosen = [v["threshold"] for v in self.folds.values() if v.get("threshold") is not None]
         if chosen:
-            self.threshold = float(sum(chosen) / len(chosen))
+            self.threshold = tidy_threshold(sum(chosen) / len(chosen))
             self.threshold_source = "F1-optimal on validation folds"
 
     def to_json(self) -> dict[str, Any]:
@@ -92,6 +95,9 @@ class RunState:
     def load(cls, run: Path | str) -> RunState:
         """run.json of `run`, checked; a missing or damaged file is a one-line InputError naming it."""
         path = Path(run) / RUN_FILE
+        if not Path(run).exists():
+            raise InputError(f"{run}: no such file or folder; give a run folder, a .keras file or a shipped model's "
+                             "name (lim-tf models)")
         if not path.exists():
             raise InputError(f"{run}: not a training run (no {RUN_FILE}); train one with 'lim-tf train'")
         try:
@@ -110,6 +116,12 @@ class RunState:
 
 
 _ALWAYS = {"threshold", "resolution", "records", "chip_size", "init_from"}  # written even when null
+
+
+def tidy_threshold(value: float) -> float:
+    """A threshold as people read it: 0.42, not the float32 0.41999998688697815 it was chosen in
+    (sweeps step by 0.001, so four decimals keep every choice)."""
+    return round(float(value), 4)
 
 
 def resolve_threshold(given: float | None, state: RunState) -> tuple[float, str]:

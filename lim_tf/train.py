@@ -13,11 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import keras
-import tensorflow as tf
-
 from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
-from lim_tf.atomic import atomic_file, clean_leftovers
+from lim_tf.atomic import atomic_file, check_apart, clean_leftovers
 from lim_tf.budget import TimeBudget, read_plan
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
@@ -33,6 +30,7 @@ from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
 from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
+from lim_tf.runtime.quiet import keras, tf
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
@@ -100,10 +98,11 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     process) are given.
     """
     records, run = Path(records), Path(run)
+    check_apart(run, [("RECORDS", records), ("--init-from", config.init_from)], "RUN")
     manifest = verify_records(records)  # a damaged or missing shard stops here, before RUN is touched
     _check_folds(config, manifest, records)
     if config.init_from and not (run / RUN_FILE).exists():
-        source = load_source(config.init_from, trust=False)
+        source = load_source(config.init_from, trust=config.trust_model)
         check_source(source, manifest, str(records))  # before RUN is touched
         config = dataclasses.replace(config, model=_architecture(source.model, config.model))  # type: ignore[arg-type]
     state = _open_run(run, records, manifest, config, resume)
@@ -165,7 +164,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     epochs = planned.epochs if planned else config.epochs
     with strategy.scope():
         if config.init_from:
-            model = initial_model(load_source(config.init_from), manifest, policy, config.keep_normalization)
+            model = initial_model(load_source(config.init_from, config.trust_model), manifest, policy, config.keep_normalization)
         else:
             model = build_model(model_config(config, manifest, policy))
         check_fits(training_bytes(model, config.tile**2, config.batch_size),

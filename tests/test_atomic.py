@@ -82,3 +82,48 @@ def test_a_living_writer_s_temporary_is_left_alone(tmp_path: Path) -> None:
     living.mkdir()
     clean_leftovers(tmp_path, "run")
     assert living.is_dir()
+
+
+def test_an_output_apart_from_its_inputs(tmp_path):
+    from lim_tf.atomic import check_apart
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.tif").write_text("a")
+    (tmp_path / "link").symlink_to(tmp_path / "in")
+    cases = {tmp_path / "in" / "a.tif": "is", tmp_path / "link" / "a.tif": "is", tmp_path: "contains",
+             tmp_path / "in" / "a.tif" / "x": "lies inside", tmp_path / "link" / "maps": "lies inside"}
+    for out, relation in cases.items():
+        with pytest.raises(OutputError, match=f"OUT {relation} the input SCENE"):
+            check_apart(out, [("SCENE", tmp_path / "in" / "a.tif"), ("SCENE", tmp_path / "in")])
+    check_apart(tmp_path / "out", [("SCENE", tmp_path / "in"), ("MODEL", "bijie"), ("SCENE", "/vsicurl/x"),
+                                   ("--dem", None)])
+    check_apart(tmp_path / "in" / "eval-test", [("RUN", tmp_path / "in")], inside_allowed=("RUN",))
+
+
+def test_a_write_that_fails_on_a_full_file_system_says_so(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    class Full:
+        f_files, f_favail, f_bavail, f_frsize = 100, 0, 10**6, 4096
+
+    monkeypatch.setattr(os, "statvfs", lambda _: Full)
+    with pytest.raises(OSError) as raised, atomic_directory(tmp_path / "out") as folder:
+        (folder / "x").write_text("x")
+        raise RuntimeError("unable to open database file")  # how SQLite reports it
+    assert raised.value.errno == errno.ENOSPC and "no free inodes" in str(raised.value)
+    Full.f_favail, Full.f_bavail = 10, 10
+    with pytest.raises(OSError, match="No space left on device"), atomic_file(tmp_path / "f") as temporary:
+        temporary.write_text("x")
+        raise RuntimeError("no such table: inventory")
+    Full.f_bavail = 10**6
+    with pytest.raises(RuntimeError, match="a bug"), atomic_directory(tmp_path / "out"):
+        raise RuntimeError("a bug")  # room to spare: the error is what it says
+    assert not list(tmp_path.iterdir())
+
+
+def test_sizes_in_messages_keep_their_digits():
+    from lim_tf.errors import size_text
+
+    assert [size_text(n) for n in (512, 1536, 5 * 2**20 + 2**19, 3 * 2**30)] == \
+        ["512 bytes", "1.5 KiB", "5.5 MiB", "3.0 GiB"]

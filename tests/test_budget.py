@@ -19,15 +19,21 @@ from lim_tf.optimizers import WarmupCosine
 from lim_tf.train import train
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("1.5h", 5400), ("600", 600), (" 2M ", 120)])
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("1.5h", 5400), (600, 600), (" 2M ", 120)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "0", "-5m", "45 minutes", "40d"])
+@pytest.mark.parametrize("text", ["soon", "0s", "-5m", "45 minutes", "40d"])
 def test_bad_durations_are_refused(text):
     with pytest.raises(ConfigError, match="--time-budget"):
         parse_duration(text)
+
+
+def test_a_bare_number_on_the_command_line_needs_a_unit():
+    # "45" beside a preset whose budget is 60m could mean 45 s or 45 min: refused, not guessed
+    with pytest.raises(ConfigError, match="give a unit, such as 45s or 45m"):
+        parse_duration("45")
 
 
 def test_the_epochs_that_fit():

@@ -87,3 +87,23 @@ def test_a_fold_without_a_validation_threshold_leaves_the_run_its_own():
     state.threshold = 0.5
     state.record_fold(0, {"status": "done", "threshold": None})  # validation saw no landslide at any threshold
     assert (state.threshold, state.threshold_source) == (0.5, "the run's setting")
+
+
+def test_thresholds_read_as_people_write_them(tmp_path):
+    import numpy as np
+
+    assert float(np.float32(0.42)) == 0.41999998688697815  # what a float32 sweep hands over
+    state = RunState(band_names=("red",), threshold=float(np.float32(0.42)))
+    assert state.threshold == 0.42
+    state.record_fold(0, {"status": "done", "threshold": float(np.float32(0.41))})
+    state.record_fold(1, {"status": "done", "threshold": float(np.float32(0.44))})
+    state.save(tmp_path)
+    assert json.loads((tmp_path / RUN_FILE).read_text())["threshold"] == 0.425
+
+
+def test_a_missing_run_folder_is_called_missing(tmp_path):
+    with pytest.raises(InputError, match="nowhere: no such file or folder"):
+        RunState.load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a training run"):
+        RunState.load(tmp_path / "empty")

@@ -90,3 +90,14 @@ def test_the_readme_headline_is_the_cards():
         s = scores[key]
         row = f"| {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou_landslide']:.3f} |"
         assert row in readme, f"README headline lacks the card's {key} row {row}"
+
+
+def test_a_folder_named_like_a_shipped_model_says_which_is_used(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert zoo.shadowing(name) is None and zoo.is_zoo_name(name)
+    (tmp_path / name).mkdir()  # a dataset folder of that name does not hide the shipped model
+    assert zoo.is_zoo_name(name)
+    assert zoo.shadowing(name) == f"{name}: ./{name} is not a run folder; using the shipped model {name}"
+    (tmp_path / name / "run.json").write_text("{}")  # a run folder of that name is used, and says so
+    assert not zoo.is_zoo_name(name)
+    assert zoo.shadowing(name).startswith(f"{name}: using the run folder ./{name}, not the shipped model")

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.config import AugmentConfig
 from lim_tf.data.sample import IGNORE, Chip
 from lim_tf.data.schema import to_record_dtype
 from lim_tf.data.stats import PixelCounts, chip_counts
+from lim_tf.runtime.quiet import tf
 
 log = logging.getLogger(__name__)
 

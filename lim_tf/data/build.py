@@ -17,7 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lim_tf import __version__
-from lim_tf.atomic import atomic_directory
+from lim_tf.atomic import atomic_directory, check_apart
 from lim_tf.config import DataConfig, dump_yaml, to_dict
 from lim_tf.data.augment import copy_id, plan_copies
 from lim_tf.data.manifest import Manifest, write_manifest
@@ -38,6 +38,8 @@ def build_dataset(path: Path, out: Path, config: DataConfig, overwrite: bool = F
                   cluster: str | None = None) -> Manifest:
     """Build the record set in `out` atomically and return its manifest; `cluster` as for map."""
     path, out = Path(path), Path(out)
+    check_apart(out, [("INPUT", path), ("--labels", config.source.labels),
+                      ("--labelled-area", config.source.labelled_area)])
     if out.exists() and not overwrite:
         raise OutputError(f"{out}: already exists; choose another folder or pass --overwrite")
     units = list_units(path, config.source)

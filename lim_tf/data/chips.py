@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.config import ChipConfig
 from lim_tf.data.images import MAX_SAMPLE_BYTES
@@ -15,6 +14,7 @@ from lim_tf.data.schema import to_record_dtype
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import TOLERANCE
 from lim_tf.geo.windows import grid_offsets
+from lim_tf.runtime.quiet import tf
 
 
 def resize_image(image: np.ndarray, height: int, width: int | None = None, antialias: bool = False) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lim_tf import __version__
-from lim_tf.atomic import atomic_directory
+from lim_tf.atomic import atomic_directory, check_apart
 from lim_tf.data.manifest import Manifest, verify_records, write_manifest
 from lim_tf.errors import ConfigError, InputError
 
@@ -24,6 +24,8 @@ def merge_records(sources: list[Path], out: Path, overwrite: bool = False) -> Ma
     """Merge the record sets `sources` (at least two, built alike) into OUT; returns its manifest."""
     if len(sources) < 2:
         raise ConfigError("data merge: give at least two record sets, then OUT")
+    check_apart(out, [("RECORDS", source) for source in sources])
+    _check_distinct(sources)
     manifests = [verify_records(Path(s)) for s in sources]  # every shard whole before it is linked
     for path, manifest in zip(sources[1:], manifests[1:]):
         _check_alike(Path(sources[0]), manifests[0], Path(path), manifest)
@@ -40,6 +42,16 @@ def merge_records(sources: list[Path], out: Path, overwrite: bool = False) -> Ma
         merged_manifest = _manifest([Path(s) for s in sources], manifests, files, checksums)
         write_manifest(merged_manifest, folder)
     return merged_manifest
+
+
+def _check_distinct(sources: list[Path]) -> None:
+    """The same record set given twice would count every chip twice (and put each in two shards)."""
+    seen: dict[Path, Path] = {}
+    for source in sources:
+        key = Path(source).resolve()
+        if key in seen:
+            raise ConfigError(f"{source}: given twice (also as {seen[key]}); give each record set once")
+        seen[key] = Path(source)
 
 
 def _check_alike(first_path: Path, first: Manifest, path: Path, other: Manifest) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.data.manifest import Manifest, load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.data.schema import COMPRESSION, FEATURES, parse_example
 from lim_tf.data.transforms import crop_or_pad, photometric, random_flip_rotate, scale_jitter
 from lim_tf.errors import ConfigError, InputError
+from lim_tf.runtime.quiet import tf
 
 log = logging.getLogger(__name__)
 Split = Literal["train", "val", "test", "all"]

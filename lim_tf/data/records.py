@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import tensorflow as tf
-
 from lim_tf.data.sample import Chip
 from lim_tf.data.schema import COMPRESSION, decode_chip, encode_chip
+from lim_tf.runtime.quiet import tf
 
 
 def shard_names(prefix: str, count: int, examples_per_shard: int) -> list[str]:

@@ -10,9 +10,9 @@ Masks are uint8 class values: 0 background, 1 landslide, 255 ignore (unlabelled,
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.data.sample import Chip
+from lim_tf.runtime.quiet import tf
 
 SCHEMA_VERSION = 2  # 2: chips keep their own size (native mode); the manifest holds the resolution
 COMPRESSION = "GZIP"

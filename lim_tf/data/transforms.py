@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import tensorflow as tf
-
 from lim_tf.data.sample import IGNORE
+from lim_tf.runtime.quiet import tf
 
 
 @dataclass(frozen=True)

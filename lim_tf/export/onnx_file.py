@@ -10,13 +10,12 @@ work. Models trained in mixed precision are exported as their float32 rebuild (t
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lim_tf.atomic import atomic_file, created_folder
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import OutputError
 from lim_tf.onnx_model import INPUT_SCALE, convert, onnx_session
@@ -55,9 +54,10 @@ def export_onnx(run: str | Path, out: Path, fold: int | None = None, name: str |
     """Write OUT/NAME.onnx (checked against Keras before it appears); returns its metadata."""
     import onnx
 
+    from lim_tf.export import model_name
+
     ensemble, state = load_run(Path(run), fold, trust=trust)
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or Path(str(run)).resolve().name)
-    target = Path(out) / f"{name}.onnx"
+    target = Path(out) / f"{model_name(name, run)}.onnx"
     if target.exists():
         raise OutputError(f"{target}: already exists; choose another --name or folder")
     proto = convert(ensemble)
@@ -68,15 +68,6 @@ def export_onnx(run: str | Path, out: Path, fold: int | None = None, name: str |
     difference = check_against_keras(onnx_session(proto), ensemble)
     if not difference < 1e-4:
         raise OutputError(f"the ONNX model differs from the Keras model by {difference:.3g}; not exported")
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot create ({error.strerror}); choose a writable folder for OUT") from error
-    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
+    with created_folder(Path(out)), atomic_file(target) as temporary:  # nothing left if the write fails
         onnx.save(proto, str(temporary))
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return {**metadata, "path": str(target), "max_abs_difference": difference}

@@ -11,14 +11,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from lim_tf.atomic import clean_leftovers
+from lim_tf.atomic import clean_leftovers, created_folder
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import InputError, OutputError
 from lim_tf.run import RunState
+from lim_tf.runtime.quiet import keras, tf
 
 log = logging.getLogger(__name__)
 METADATA = "metadata.json"
@@ -70,9 +69,10 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     The SavedModel is reloaded and compared with the Keras models on a random batch before the
     version folder appears; `max_abs_difference` in the result is that check.
     """
+    from lim_tf.export import model_name
+
     ensemble, state = load_run(Path(run), fold, trust=trust)
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name or Path(run).resolve().name)
-    folder = Path(out) / name
+    folder = Path(out) / model_name(name, run)
     metadata = _metadata(run, state, ensemble, fold)
     _check_same_model(folder, metadata)
     for entry in folder.glob(".*.partial-*") if folder.exists() else []:
@@ -81,22 +81,18 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     target = folder / str(version)
     if target.exists():
         raise OutputError(f"{target}: version {version} exists; omit --version to use {next_version(folder)}")
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if the export fails
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # e.g. OUT lies under a regular file
-        raise OutputError(f"{folder}: cannot create ({error.strerror}); choose a writable folder for OUT") from error
     temporary = folder / f".{version}.partial-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        _write_saved_model(ensemble, state.threshold, temporary)
-        metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
-        metadata["version"] = version
-        (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-        temporary.rename(target)
-    except BaseException:
-        shutil.rmtree(created[-1] if created else temporary, ignore_errors=True)
-        raise
+    with created_folder(folder):  # folders made here are removed again if the export fails
+        shutil.rmtree(temporary, ignore_errors=True)
+        try:
+            _write_saved_model(ensemble, state.threshold, temporary)
+            metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
+            metadata["version"] = version
+            (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+            temporary.rename(target)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
     metadata["path"] = str(target)
     return metadata
 

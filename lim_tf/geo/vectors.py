@@ -12,9 +12,19 @@ import rasterio
 import shapely
 from pyproj import Geod, Transformer
 
-from lim_tf.errors import InputError
+from lim_tf.errors import ConfigError, InputError
 
 GEOD = Geod(ellps="WGS84")
+
+
+def check_crs(text: str, option: str) -> rasterio.crs.CRS:
+    """The CRS an option names, or a one-line error naming the option (before any work is done)."""
+    try:
+        with rasterio.Env():  # GDAL's own error line goes to rasterio's handler, not to stderr
+            return rasterio.crs.CRS.from_user_input(text)
+    except (rasterio.errors.CRSError, ValueError, TypeError) as error:
+        raise ConfigError(f"{option} {text!r}: not a CRS GDAL knows ({str(error).splitlines()[0][:100]}); give "
+                          "an EPSG code such as EPSG:4326 or EPSG:32648") from error
 
 
 def reproject(geometries: Any, source: Any, target: Any) -> np.ndarray:

@@ -17,7 +17,7 @@ import rasterio
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from lim_tf.errors import OutputError
+from lim_tf.errors import OutputError, size_text
 from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig, Runtime
@@ -88,8 +88,8 @@ def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: 
     needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0) + (4 if uncertainty else 0))
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise OutputError(f"{folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {needed / 2**30:,.1f} GiB "
-                          f"of intermediate rasters but {free / 2**30:,.1f} GiB is free; free space, choose another "
+        raise OutputError(f"{folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {size_text(needed)} "
+                          f"of intermediate rasters but {size_text(free)} is free; free space, choose another "
                           "OUT, or map at a coarser --resolution")
 
 

@@ -23,13 +23,14 @@ from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
 from lim_tf.errors import ConfigError, InputError, LimError, OutputError
+from lim_tf.geo.vectors import check_crs
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.scene import open_scene
-from lim_tf.mapping.scene_map import Mapping, describe_run, map_scene, resolve
+from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
-from lim_tf.runtime.cluster import executor
+from lim_tf.runtime.cluster import executor, parse_cluster
 from lim_tf.zoo import is_zoo_name
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ class RegionConfig:
     crs: str | None = None  # the region layer's CRS; None: the scenes' own if they share one, else WGS84
     resume: bool = False  # keep finished tiles of an interrupted run and do the rest
     fail_fast: bool = False  # stop at the first scene that fails instead of finishing the others
+
+    def __post_init__(self) -> None:
+        parse_cluster(self.cluster)  # both refused here, before a scene is read or a folder made
+        if self.crs is not None:
+            check_crs(self.crs, "--region-crs")
 
 
 @dataclass
@@ -125,6 +131,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     if config.sentinel2:
         raise ConfigError("--sentinel2 maps one product at a time; prepare each, then map them together")
     paths = list_scenes(scenes)
+    check_map_inputs(out, [*scenes, *paths], model_path, config)
     single = len(paths) == 1
     if out.exists() and not (overwrite or region.resume):
         raise OutputError(f"{out}: already exists; choose another folder, or pass --overwrite or --resume")

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lim_tf.atomic import atomic_directory, atomic_file
+from lim_tf.atomic import atomic_directory, atomic_file, check_apart
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import OutputError
@@ -64,15 +64,37 @@ def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str
     return Mapping(threshold, config.resolution or state.resolution, names, len(state.band_names)), estimate
 
 
+def check_map_inputs(out: Path, scenes: list[str], model_path: Path, config: MapConfig) -> None:
+    """OUT apart from every input (replacing it would delete one), before anything is read."""
+    check_apart(out, [*(("SCENE", scene) for scene in scenes), ("MODEL", model_path), ("--dem", config.dem),
+                      ("--check", config.inventory)])
+
+
 def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
               overwrite: bool = False, progress: bool = True) -> dict:
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
+    check_map_inputs(out, [str(scene_path)], model_path, config)
+    if Path(out).exists() and not overwrite:  # before any work, --sentinel2's preparation included
+        raise OutputError(f"{out}: already exists; choose another folder or pass --overwrite")
     ensemble, mapping, state = resolve(model_path, config)
     resolved = time.perf_counter()
-    if config.sentinel2:
-        scene_path = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
     check_memory(ensemble.models, config.predict, config.runtime)
+    if not config.sentinel2:
+        return _map_opened(scene_path, ensemble, mapping, out, config, overwrite, progress, (started, resolved))
+    prepared = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
+    try:
+        return _map_opened(prepared, ensemble, mapping, out, config, overwrite, progress, (started, resolved))
+    except BaseException:
+        prepared.unlink(missing_ok=True)  # made for this map alone: a failed map leaves nothing to block a rerun
+        raise
+
+
+def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, out: Path, config: MapConfig,
+                overwrite: bool, progress: bool, clock: tuple[float, float]) -> dict:
+    """The prediction and outputs of map_scene, once the model is loaded; `clock` is when the call
+    started and when the model was loaded (for summary.json's seconds)."""
+    started, resolved = clock
     scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     opened = time.perf_counter()

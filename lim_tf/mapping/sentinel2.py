@@ -50,16 +50,17 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
     so its mean and standard deviation over the scene match the training set's (from the records'
     manifest); without training statistics, the 2nd..98th percentiles map to 0..255.
     """
-    with rasterio.open(band_files[0]) as first:
+    sources: list = []
+    try:
+        sources += [_open_band(p) for p in band_files]
+        first = sources[0]
         crs, transform = first.crs, first.transform
         grid = resampled_grid(first, resolution)  # metres, in projected and geographic CRSs alike
         target, width, height = (grid.transform, grid.width, grid.height) if grid else (transform, first.width,
                                                                                          first.height)
-    sources = [rasterio.open(p) for p in band_files]
-    try:
         vrts = [WarpedVRT(s, crs=crs, transform=target, width=width, height=height, resampling=Resampling.bilinear,
                           nodata=0) for s in sources]
-        gains, offsets = _stretch(vrts, band_statistics, boa_offset, quantification)
+        gains, offsets = _stretch(vrts, band_statistics, boa_offset, quantification, band_files)
         profile = dict(driver="GTiff", width=width, height=height, count=len(vrts), dtype="uint8", crs=crs,
                        transform=target, nodata=0, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
         with rasterio.open(out, "w", **profile) as dst:
@@ -67,7 +68,7 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
                             disable=not progress):
                 window = rasterio.windows.Window(0, top, width, min(ROWS_PER_BLOCK, height - top))
                 for index, vrt in enumerate(vrts):
-                    raw = vrt.read(1, window=window).astype(np.float32)
+                    raw = _read(vrt, band_files[index], window).astype(np.float32)
                     reflectance = (raw + boa_offset) / quantification
                     scaled = np.clip(np.rint(reflectance * gains[index] + offsets[index]), 1, 255)
                     dst.write(np.where(raw == 0, 0, scaled).astype(np.uint8), index + 1, window=window)
@@ -78,14 +79,35 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
     return out
 
 
-def _stretch(vrts, statistics, boa_offset: float, quantification: float) -> tuple[np.ndarray, np.ndarray]:
+def _open_band(path: Path) -> Any:
+    """A band file, or a one-line error naming it (a damaged or partly downloaded .jp2)."""
+    try:
+        with rasterio.Env():
+            return rasterio.open(path)
+    except rasterio.errors.RasterioError as error:
+        raise InputError(f"{path}: cannot read this band file ({str(error).splitlines()[0][:120]}); download the "
+                         "product again") from error
+
+
+def _read(vrt: Any, path: Path, window: Any) -> np.ndarray:
+    """A window of a band, or a one-line error naming the band file (damage may show only when read)."""
+    try:
+        with rasterio.Env():
+            return vrt.read(1, window=window)
+    except rasterio.errors.RasterioError as error:
+        raise InputError(f"{path}: cannot read this band file ({str(error).splitlines()[0][:120]}); download the "
+                         "product again") from error
+
+
+def _stretch(vrts, statistics, boa_offset: float, quantification: float,
+             band_files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Per-band gain and offset from full-resolution strips spread over the scene (a decimated read
     would average pixels and understate their spread)."""
     gains, offsets = [], []
     strip = min(64, vrts[0].height)
     tops = np.unique(np.linspace(0, vrts[0].height - strip, min(16, -(-vrts[0].height // strip))).astype(int))
     for index, vrt in enumerate(vrts):
-        sample = np.concatenate([vrt.read(1, window=rasterio.windows.Window(0, int(top), vrt.width, strip))
+        sample = np.concatenate([_read(vrt, band_files[index], rasterio.windows.Window(0, int(top), vrt.width, strip))
                                  for top in tops]).astype(np.float32)
         values = (sample[sample > 0] + boa_offset) / quantification
         if not len(values):

@@ -80,11 +80,10 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
           calibrate_on: tuple | None):
     import dataclasses
 
-    import tensorflow as tf
-
     from lim_tf.ensemble import load_models
     from lim_tf.mapping.calibration import calibration_chips
     from lim_tf.onnx_model import for_runtime
+    from lim_tf.runtime.quiet import tf
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
     calibration = (lambda: calibration_chips(_scene(*calibrate_on, ensemble.bands))) if calibrate_on else None

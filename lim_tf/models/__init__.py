@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import keras
 import numpy as np
 
 from lim_tf.errors import ConfigError, InputError
@@ -18,6 +17,7 @@ from lim_tf.models.layers import CropToReference, PadToMultiple
 from lim_tf.models.segnet import segnet_logits
 from lim_tf.models.unet import unet_logits
 from lim_tf.models.vgg import load_encoder_weights
+from lim_tf.runtime.quiet import keras
 
 ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
 # Layers build_model keeps in float32 whatever the precision policy: the input's normalisation and

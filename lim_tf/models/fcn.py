@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import keras
-
 from lim_tf.models.layers import BilinearUpsample, PatchConv2D
 from lim_tf.models.vgg import conv, scaled, vgg16_encoder
+from lim_tf.runtime.quiet import keras
 
 
 def _score(x, name: str, policy: str):

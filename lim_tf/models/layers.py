@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
-
 from lim_tf import PACKAGE
+from lim_tf.runtime.quiet import keras, tf
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

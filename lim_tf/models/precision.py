@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import keras
-import tensorflow as tf
+from lim_tf.runtime.quiet import keras, tf
 
 MIXED = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
 

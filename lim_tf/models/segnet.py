@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import keras
-
 from lim_tf.models.layers import MaxUnpool
 from lim_tf.models.vgg import VGG16_BLOCKS, scaled, vgg16_encoder
+from lim_tf.runtime.quiet import keras
 
 
 def segnet_logits(x, width: float, policy: str, batch_norm: bool = False):

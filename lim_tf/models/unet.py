@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import keras
-
 from lim_tf.models.vgg import scaled, vgg16_encoder
+from lim_tf.runtime.quiet import keras
 
 
 def _decoder_block(x, skip, filters: int, name: str, policy: str):

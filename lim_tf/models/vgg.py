@@ -7,11 +7,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from lim_tf.errors import ConfigError
 from lim_tf.models.layers import MaxPoolWithArgmax
+from lim_tf.runtime.quiet import keras
 
 # (filters, convolutions) per block; layer names follow keras.applications.VGG16 so weights load by name.
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))

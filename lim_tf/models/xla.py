@@ -12,8 +12,7 @@ XLA compiles once for every shape it meets. Compiling the recipe's step takes ab
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from lim_tf.runtime.quiet import keras, tf
 
 MIN_STEPS = 500  # several times the steps that repay the compilation (about 100 for the recipe on a Zen 3)
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from lim_tf.errors import ConfigError
+from lim_tf.errors import ConfigError, WorkerError
 
 log = logging.getLogger(__name__)
 # Each worker runs one task at a time with one TensorFlow thread per Dask thread, so N workers use
@@ -27,14 +27,15 @@ def parse_cluster(spec: str | None) -> tuple[str, Any] | None:
     if spec is None or spec.strip().lower() in ("", "none"):
         return None
     spec = spec.strip()
-    if spec.lower().startswith("local"):
-        _, _, count = spec.partition(":")
+    name, _, count = spec.partition(":")
+    if name.lower() == "local":  # "localhost:8786" is a scheduler's address, never a count of workers
         try:
             workers = int(count) if count else os.cpu_count() or 1
         except ValueError as error:
             raise ConfigError(f"--cluster {spec!r}: write local:N with N worker processes, e.g. local:2") from error
-        if workers < 1:
-            raise ConfigError(f"--cluster {spec!r}: a local cluster needs at least one worker")
+        if not 1 <= workers <= 4 * (os.cpu_count() or 1):
+            raise ConfigError(f"--cluster {spec!r}: a local cluster takes 1 to {4 * (os.cpu_count() or 1)} workers "
+                              f"here ({os.cpu_count()} cores)")
         return "local", workers
     if "://" in spec or ":" in spec:
         return "address", spec if "://" in spec else f"tcp://{spec}"
@@ -130,7 +131,7 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=":0", env=WORKER_ENVIRONMENT, silence_logs=quiet)
         with cluster, Client(cluster) as client:
-            client.register_plugin(WorkerSetup(level <= logging.DEBUG))
+            register_setup(client, WorkerSetup(level <= logging.DEBUG))
             yield DaskExecutor(client)
         return
     try:
@@ -139,5 +140,24 @@ def executor(spec: str | None) -> Iterator[InProcess | DaskExecutor]:
         raise ConfigError(f"--cluster {value}: no Dask scheduler answers there ({error}); start one with "
                           "'dask scheduler' or check the address") from error
     with client:
-        client.register_plugin(WorkerSetup(level <= logging.DEBUG))
+        register_setup(client, WorkerSetup(level <= logging.DEBUG))
         yield DaskExecutor(client)
+
+
+SETUP_ATTEMPTS = 3
+
+
+def register_setup(client: Any, plugin: Any) -> None:
+    """Register the workers' set-up, surviving a worker lost meanwhile: the scheduler keeps the plugin
+    for every worker that joins (a nanny's replacement too) before it sends it to the running ones,
+    so a send that fails because one of them died is tried again on the survivors, not fatal."""
+    for attempt in range(1, SETUP_ATTEMPTS + 1):
+        try:
+            client.register_plugin(plugin)
+            return
+        except OSError as error:  # distributed's CommClosedError is one
+            if attempt == SETUP_ATTEMPTS:
+                raise WorkerError(f"Dask workers kept failing while being set up ({type(error).__name__}: "
+                                  f"{str(error)[:120]}); check the workers' logs") from error
+            log.warning("a Dask worker was lost while being set up (%s); trying again on the others",
+                        type(error).__name__)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from lim_tf.errors import ConfigError
+from lim_tf.errors import ConfigError, size_text
+from lim_tf.runtime.quiet import keras
 
 PROBE = 64  # pixels: the side of the image the layer sizes are measured on
 # Measured peaks divided by these estimates stayed below 1 (benchmarks/bench_map.py, full-width
@@ -85,4 +85,4 @@ def check_fits(needed: int, what: str, advice: str) -> None:
     """Refuse work whose estimate exceeds what the machine has free."""
     free = available_bytes()
     if free is not None and needed > free:
-        raise ConfigError(f"{what} needs about {needed / 2**30:.1f} GiB but {free / 2**30:.1f} GiB are free; {advice}")
+        raise ConfigError(f"{what} needs about {size_text(needed)} but {size_text(free)} are free; {advice}")

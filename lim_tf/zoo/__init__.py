@@ -35,14 +35,32 @@ def card(name: str) -> dict[str, Any]:
 
 
 def is_zoo_name(text: str | Path) -> bool:
-    """Whether `text` means a shipped model: a plain name that is not an existing file or folder.
+    """Whether `text` means a shipped model: a plain name that is not a model file or a run folder
+    here (a dataset folder named like a shipped model does not hide it; `shadowing` says which won).
 
     A plain name that is neither raises, listing the shipped names, so a typo is caught here."""
     text = str(text)
-    if Path(text).exists() or not NAME.match(text):
+    if not NAME.match(text):
         return False
+    if Path(text).exists():
+        return not _local_model(Path(text)) and (ZOO / f"{text}.json").exists()
     card(text)
     return True
+
+
+def shadowing(text: str | Path) -> str | None:
+    """A warning where a shipped model's name is also a file or folder here, saying which one is used."""
+    text = str(text)
+    if not (NAME.match(text) and Path(text).exists() and (ZOO / f"{text}.json").exists()):
+        return None
+    if _local_model(Path(text)):
+        return (f"{text}: using the {'file' if Path(text).is_file() else 'run folder'} ./{text}, not the shipped "
+                f"model of that name (rename it, or run from another folder, to use the shipped one)")
+    return f"{text}: ./{text} is not a run folder; using the shipped model {text}"
+
+
+def _local_model(path: Path) -> bool:
+    return path.is_file() or (path / "run.json").exists()
 
 
 def weights_path(name: str) -> Path:

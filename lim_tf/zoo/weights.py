@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import h5py
-import keras
 import numpy as np
 
 from lim_tf.errors import InputError
+from lim_tf.runtime.quiet import keras
 
 
 def _keys(model: keras.Model) -> list[tuple[str, keras.Variable]]:

@@ -131,9 +131,10 @@ class _LabelSource:
         self.shapes: list = []
         self.fill = 0  # class of pixels no shape covers
         if path.suffix.lower() in VECTOR_SUFFIXES and config.review:
-            reviewed = read_reviewed(path, scene.crs, config.review_margin,
-                                     Path(config.labelled_area) if config.labelled_area else None)
-            _check_overlap(path, [shape for shape, _ in reviewed.shapes], scene)
+            area = Path(config.labelled_area) if config.labelled_area else None
+            reviewed = read_reviewed(path, scene.crs, config.review_margin, area)
+            _check_overlap(path, [shape for shape, _ in reviewed.shapes[1:]], scene)  # the reviewed polygons
+            _check_overlap(area or path, [reviewed.shapes[0][0]], scene)  # and the labelled area, each on its own
             self.shapes, self.fill = reviewed.shapes, IGNORE  # outside the reviewed ground: unlabelled
         elif path.suffix.lower() in VECTOR_SUFFIXES:
             self.shapes = [(shape, 1) for shape in read_inventory(path, scene.crs)]
