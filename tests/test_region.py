@@ -1,8 +1,10 @@
 """Mapping a region on Dask distributed: a real `dask scheduler` and two `dask worker` processes on
 127.0.0.1, overlapping scenes, seams, a killed worker, --resume and a scene that cannot be read."""
 
+import contextlib
 import json
 import os
+import threading
 import signal
 import subprocess
 import sys
@@ -56,10 +58,9 @@ def rasters(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory):
-    """A Dask scheduler and two single-threaded workers, each its own process, on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("dask")
+@contextlib.contextmanager
+def dask_cluster(folder: Path):
+    """A Dask scheduler and two single-threaded workers (each under a nanny), processes on 127.0.0.1."""
     address_file = folder / "scheduler.json"
     environment = {**os.environ, **WORKER_ENVIRONMENT}
     logs = open(folder / "dask.log", "w")
@@ -77,12 +78,20 @@ def scheduler(tmp_path_factory):
     address = json.loads(address_file.read_text())["address"]
     with Client(address, timeout="60s") as client:
         client.wait_for_workers(2, timeout=120)
-    yield address
-    for process in reversed(processes):
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=30)
-    logs.close()
+    try:
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        logs.close()
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +123,62 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
     assert scenes == ["a", "a,b", "a,b", "b"]
     with rasterio.open(folder / "there/region/landslides.vrt") as mosaic:
         assert mosaic.shape == (256, 448) and int((mosaic.read(1) == 1).sum()) == sum(pixels)
+
+
+def test_a_worker_lost_while_being_set_up_changes_nothing(region, tmp_path):
+    """A fresh cluster's workers import TensorFlow when the map sets them up (a few seconds): one is
+    killed the moment TensorFlow's library appears in its memory, so the kill lands in that set-up."""
+    from distributed import Client
+
+    a, b, model, folder = region
+    with dask_cluster(tmp_path) as address:
+        with Client(address) as client:
+            pids = list(client.run(os.getpid).values())
+        killed = []
+
+        def kill_during_setup():
+            deadline = time.time() + 120
+            while time.time() < deadline and not killed:
+                for pid in pids:
+                    with contextlib.suppress(OSError):
+                        if "libtensorflow" in Path(f"/proc/{pid}/maps").read_text():
+                            os.kill(pid, signal.SIGKILL)
+                            killed.append(pid)
+                            break
+                time.sleep(0.002)
+
+        killer = threading.Thread(target=kill_during_setup)
+        killer.start()
+        there = map_region([str(a), str(b)], model, tmp_path / "there", TILES, RegionConfig(cluster=address),
+                           progress=False)
+        killer.join()
+    assert killed and there["failed"] == 0
+    map_region([str(a), str(b)], model, tmp_path / "here", TILES, progress=False)
+    here, theirs = rasters(tmp_path / "here"), rasters(tmp_path / "there")
+    for key in here:
+        np.testing.assert_array_equal(here[key], theirs[key], err_msg=key)
+
+
+def test_registering_the_set_up_is_tried_again_when_a_worker_is_lost():
+    from distributed.comm.core import CommClosedError
+
+    from lim_tf.errors import WorkerError
+    from lim_tf.runtime.cluster import SETUP_ATTEMPTS, register_setup
+
+    class Client:
+        def __init__(self, failures):
+            self.failures, self.calls = failures, 0
+
+        def register_plugin(self, plugin):
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise CommClosedError("in <TCP (closed) ConnectionPool.register_worker_plugin local=tcp://127.0.0.1>")
+
+    client = Client(failures=1)
+    register_setup(client, object())
+    assert client.calls == 2
+    with pytest.raises(WorkerError, match="kept failing while being set up"):
+        register_setup(Client(failures=SETUP_ATTEMPTS), object())
 
 
 def test_the_region_layer_mosaics_the_scenes_uncertainty(region, tmp_path):
