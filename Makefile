@@ -51,11 +51,14 @@ reliability: $(BIN)/.installed
 
 # The README's QGIS picture: the demo scene mapped with the shipped model, opened and rendered by QGIS
 # itself with lim-tf's styles (needs: apt-get install qgis python3-qgis).
+# Run it whenever the shipped model or the styles change: tests/test_styles.py fails on a stale picture.
 qgis-screenshot: $(BIN)/.installed
 	$(BIN)/lim-tf -q data synth $(DEMO)/synthetic --overwrite
 	$(BIN)/lim-tf -q map $(DEMO)/synthetic/scene/scene.tif bijie $(DEMO)/map-bijie --min-area 50 --overwrite
 	QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=$$(mktemp -d) /usr/bin/python3 lim_tf/mapping/qgis_snapshot.py \
-		$(DEMO)/map-bijie docs/qgis-demo-map.jpg --scene $(DEMO)/synthetic/scene/scene.tif --size 800
+		$(DEMO)/map-bijie docs/qgis-demo-map.jpg --order project --size 800
+	$(BIN)/python -c "import json; from lim_tf.mapping.styles import picture_stamp; \
+		print(json.dumps(picture_stamp('bijie'), indent=2))" > docs/qgis-demo-map.json
 
 # The package as users install it: a wheel in a fresh environment, run from outside the checkout.
 wheel-check: $(BIN)/.installed

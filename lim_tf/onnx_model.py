@@ -28,13 +28,14 @@ INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides 
 OPSET = 17
 
 
-def _frozen_graph(models: list, bands: int, members: bool):
-    """The ensemble as a frozen TensorFlow graph: (graph_def, input names, output names)."""
+def _frozen_graph(models: list, bands: int, members: bool, size: int | None = None):
+    """The ensemble as a frozen TensorFlow graph: (graph_def, input names, output names); `size`
+    fixes the input to size x size pixels (None: any height and width)."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from lim_tf.runtime.quiet import tf
 
-    spec = tf.TensorSpec([None, bands, None, None], tf.float32, "image")
+    spec = tf.TensorSpec([None, bands, size, size], tf.float32, "image")
 
     @tf.function(input_signature=[spec], autograph=False)
     def forward(image):
@@ -69,8 +70,9 @@ def check_conversion_memory(ensemble: Ensemble, remedy: str = EXPORT_REMEDY) -> 
                f"ONNX conversion of {parameters / 1e6:.1f} M parameters", remedy)
 
 
-def convert(ensemble: Ensemble, members: bool = False, remedy: str = EXPORT_REMEDY) -> Any:
-    """The ensemble (float32 rebuilds of its models) as an onnx.ModelProto; `remedy` ends the refusal
+def convert(ensemble: Ensemble, members: bool = False, remedy: str = EXPORT_REMEDY, size: int | None = None) -> Any:
+    """The ensemble (float32 rebuilds of its models) as an onnx.ModelProto, its input fixed to
+    size x size pixels where given (QGIS's Deepness needs a square one); `remedy` ends the refusal
     of a conversion the free memory cannot hold."""
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
@@ -79,7 +81,8 @@ def convert(ensemble: Ensemble, members: bool = False, remedy: str = EXPORT_REME
     from lim_tf.runtime.process import native_stderr_silenced
 
     check_conversion_memory(ensemble, remedy)
-    graph_def, inputs, outputs = _frozen_graph([as_float32(m) for m in ensemble.models], ensemble.bands, members)
+    graph_def, inputs, outputs = _frozen_graph([as_float32(m) for m in ensemble.models], ensemble.bands, members,
+                                               size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         patch_tf2onnx()  # tf2onnx 1.17 still reads np.object and friends, gone in numpy 2

@@ -91,8 +91,8 @@ def test_nodata_stays_nodata(tmp_path):
         dst.write(data)
     map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", MapConfig(nodata=0), progress=False)
     with rasterio.open(tmp_path / "out/landslides.tif") as mapped, rasterio.open(tmp_path / "out/probability.tif") as p:
-        assert (mapped.read(1)[:, 40:] == mapped.nodata).all() and (mapped.read(1)[:, :40] != mapped.nodata).all()
-        assert (p.read(1)[:, 40:] == p.nodata).all()
+        assert (mapped.read(1)[:, 40:] == mapped.nodata).all() and (mapped.read(1)[10:22, 10:22] == 1).all()
+        assert (p.read(1)[:, 40:] == p.nodata).all() and (p.read(1)[:, :40] != p.nodata).all()
 
 
 def test_tiled_network_agrees_with_a_whole_scene_prediction_up_to_the_border(tmp_path):
@@ -151,10 +151,12 @@ def test_real_sentinel2_chip_maps_end_to_end(tmp_path):
     result = run("map", scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out", "--bands", "1,2,3",
                  "--nodata", "0", "--geojson")
     assert result.exit_code == 0, result.output
-    with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped:
+    with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped, \
+            rasterio.open(tmp_path / "out/probability.tif") as probability:
         assert (mapped.crs, mapped.transform, mapped.shape) == (src.crs, src.transform, src.shape)
         nodata = np.all(src.read() == 0, axis=0)
-        assert (mapped.read(1)[nodata] == 255).all()
+        assert (mapped.read(1)[nodata] == mapped.nodata).all()
+        assert (probability.read(1)[nodata] == probability.nodata).all()  # where the scene was mapped
         expected = (src.read(1) >= 128) & ~nodata
         np.testing.assert_array_equal(mapped.read(1)[~nodata] == 1, expected[~nodata])
     assert json.loads((tmp_path / "out/summary.json").read_text())["scene"].endswith("000000000013.tif")

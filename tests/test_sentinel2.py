@@ -56,9 +56,9 @@ def test_map_a_sentinel2_product_through_the_cli(tmp_path):
     out = tmp_path / "map"
     result = run("map", product, threshold_model(tmp_path / "m.keras"), out, "--sentinel2", "--resolution", "5")
     assert result.exit_code == 0, result.output
-    with rasterio.open(tmp_path / "map_sentinel2_rgb.tif") as scene, rasterio.open(out / "landslides.tif") as mapped:
+    with rasterio.open(tmp_path / "map_sentinel2_rgb.tif") as scene, rasterio.open(out / "probability.tif") as mapped:
         assert scene.res == (5.0, 5.0) and mapped.transform == scene.transform and mapped.shape == (80, 80)
-        assert (mapped.read(1)[:10] == 255).all()  # nodata rows of the product stay nodata
+        assert (mapped.read(1)[:10] == mapped.nodata).all()  # nodata rows of the product stay nodata
 
 
 def test_resolution_is_in_metres_in_a_geographic_crs(tmp_path):

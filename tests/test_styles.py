@@ -44,11 +44,13 @@ def mapped(tmp_path_factory):
     return scene, folder / "out"
 
 
-def test_landslides_are_red_on_transparent_and_described(mapped):
+def test_landslides_are_red_on_no_data_and_described(mapped):
     _, out = mapped
     with rasterio.open(out / "landslides.tif") as landslides:
         assert landslides.colormap(1)[1][:3] == (227, 26, 28)
-        assert "landslide" in landslides.descriptions[0] and landslides.nodata == 255
+        # 1 on no data: transparent around the landslides in any viewer, with or without the .qml
+        assert landslides.descriptions[0] == "landslide" and landslides.nodata == 0
+        assert set(np.unique(landslides.read(1))) == {0, 1}
     with rasterio.open(out / "probability.tif") as probability:
         assert probability.descriptions[0] == "landslide probability"
         assert probability.tags(1)["LANDSLIDE_THRESHOLD"] == "0.5"
@@ -57,7 +59,7 @@ def test_landslides_are_red_on_transparent_and_described(mapped):
         renderer = ElementTree.parse(out / f"{name}.qml").getroot().find("pipe/rasterrenderer")
         assert renderer.get("type") == {"landslides": "paletted", "probability": "singlebandpseudocolor"}[name]
     palette = ElementTree.parse(out / "landslides.qml").getroot().findall(".//paletteEntry")
-    assert {(e.get("value"), e.get("alpha")) for e in palette} == {("0", "0"), ("1", "255")}
+    assert [(e.get("value"), e.get("label")) for e in palette] == [("1", "landslide")]  # no "background" square
 
 
 def test_the_geopackage_is_version_1_2_with_a_default_style_and_an_empty_review_column(mapped):
@@ -91,25 +93,88 @@ def _qgis_available() -> bool:
     return found.returncode == 0
 
 
-@pytest.mark.skipif(not _qgis_available(), reason="QGIS is not installed (apt-get install qgis python3-qgis)")
-def test_qgis_opens_the_outputs_styled_and_without_warnings(mapped, tmp_path):
-    scene, out = mapped
-    png = tmp_path / "map.png"
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
-    done = subprocess.run([QGIS_PYTHON, str(SNAPSHOT), str(out), str(png), "--scene", str(scene), "--size", "256"],
-                          capture_output=True, text=True, env=environment, timeout=300)
+def _snapshot(out: Path, scene: Path, png: Path, order: str = "analyst") -> dict:
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(png.parent)}
+    done = subprocess.run([QGIS_PYTHON, str(SNAPSHOT), str(out), str(png), "--scene", str(scene), "--size", "256",
+                           "--order", order], capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "partially supported" not in done.stderr and "Warning" not in done.stderr, done.stderr
-    layers = json.loads(done.stdout.strip().splitlines()[-1])["layers"]
-    assert {name: layer["renderer"] for name, layer in layers.items()} == {
-        "inventory": "RuleRenderer", "landslides": "paletted", "probability": "singlebandpseudocolor",
-        "scene": "multibandcolor"}
-    assert layers["landslides"]["value_at_largest_polygon"] == 1.0
+    return json.loads(done.stdout.strip().splitlines()[-1])["layers"]
+
+
+def _pixels(png: Path):
     image = np.asarray(Image.open(png).convert("RGB")).astype(int)
     scale = image.shape[1] / (128 * 1.05)
-    pixel = lambda row, col: image[int(round((row + 128 * 0.025) * scale)), int(round((col + 128 * 0.025) * scale))]  # noqa: E731
-    red = pixel(50, 55)  # inside the largest landslide
-    assert red[0] > 180 and red[1] < 80 and red[2] < 80, red
-    ground = pixel(110, 30)  # background: the scene shows through the landslide layer
-    assert ground.sum() > 60 and not (ground[0] > 180 and ground[1] < 80), ground
+    return lambda row, col: image[int(round((row + 128 * 0.025) * scale)), int(round((col + 128 * 0.025) * scale))]
 
+
+@pytest.mark.skipif(not _qgis_available(), reason="QGIS is not installed (apt-get install qgis python3-qgis)")
+def test_qgis_opens_the_outputs_styled_and_legible_in_either_order(mapped, tmp_path):
+    scene, out = mapped
+    empty = tmp_path / "empty"  # the scene alone, as QGIS stretches it, for the background's colours
+    empty.mkdir()
+    _snapshot(empty, scene, tmp_path / "scene.png")
+    imagery = _pixels(tmp_path / "scene.png")
+    for order in ("project", "analyst", "browser"):
+        layers = _snapshot(out, scene, tmp_path / f"{order}.png", order)
+        assert {name: layer["renderer"] for name, layer in layers.items()} == {
+            "inventory": "RuleRenderer", "landslides": "paletted", "probability": "singlebandpseudocolor",
+            "imagery" if order == "project" else "scene": "multibandcolor"}
+        assert layers["landslides"]["value_at_largest_polygon"] == 1.0
+        assert layers["landslides"]["legend"][1:] == ["landslide"]  # no transparent "background" square
+        assert layers["inventory"]["legend"] == ["confirmed", "rejected (false alarm)", "landslide (not reviewed)"]
+        pixel = _pixels(tmp_path / f"{order}.png")
+        inside, edge = pixel(50, 55), pixel(40, 50)  # inside the largest landslide, and on its top edge
+        assert inside[0] > inside[1] + 60 and inside[0] > inside[2] + 60, (order, inside)  # red
+        if order == "browser":  # polygons at the bottom: their outline still shows through both rasters
+            assert edge[1] > inside[1] + 20, (order, edge, inside)
+        else:  # the yellow outline on top
+            assert edge[0] > 200 and edge[1] > 180 and edge[2] < 90, (order, edge)
+        for row, col in ((110, 30), (20, 100), (100, 60)):  # background: the scene itself, nothing over it
+            assert np.abs(pixel(row, col) - imagery(row, col)).max() < 40, (order, row, col)
+
+
+@pytest.mark.skipif(not _qgis_available(), reason="QGIS is not installed (apt-get install qgis python3-qgis)")
+def test_without_its_styles_the_landslide_raster_still_hides_no_ground(mapped, tmp_path):
+    scene, out = mapped
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "landslides.tif").write_bytes((out / "landslides.tif").read_bytes())  # copied out alone, no .qml
+    _snapshot(bare, scene, tmp_path / "bare.png")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _snapshot(empty, scene, tmp_path / "scene.png")
+    pixel, imagery = _pixels(tmp_path / "bare.png"), _pixels(tmp_path / "scene.png")
+    inside = pixel(50, 55)
+    assert inside[0] > 180 and inside[1] < 80, inside  # the colour table's red
+    for row, col in ((110, 30), (20, 100), (100, 60)):  # not opaque black: no data is transparent
+        assert np.abs(pixel(row, col) - imagery(row, col)).max() < 40, (row, col)
+
+
+
+def test_the_docs_picture_shows_the_shipped_model_and_these_styles():
+    """docs/qgis-demo-map.jpg (README, the site's home) is regenerated by `make qgis-screenshot`; its
+    stamp says which weights and styles it shows, so a new model or style cannot leave it stale."""
+    from lim_tf.mapping.styles import picture_stamp
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    stamp = json.loads((docs / "qgis-demo-map.json").read_text())
+    assert (docs / "qgis-demo-map.jpg").is_file()
+    assert stamp == picture_stamp(stamp["model"]), "docs/qgis-demo-map.jpg is stale: run make qgis-screenshot"
+
+
+def test_the_project_stacks_the_outputs_over_the_imagery_with_relative_paths(mapped):
+    from lim_tf.mapping.project import PROJECT
+
+    scene, out = mapped
+    root = ElementTree.parse(out / PROJECT).getroot()
+    tree = [(node.get("name"), node.get("source")) for node in root.find("layer-tree-group").iter("layer-tree-layer")]
+    assert tree == [("inventory", "./inventory.gpkg|layername=inventory"), ("landslides", "./landslides.tif"),
+                    ("probability", "./probability.tif"), ("imagery", str(scene.resolve()))]  # top first
+    with rasterio.open(out / "landslides.tif") as landslides:
+        extent = root.find("mapcanvas/extent")
+        assert [float(extent.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")] == list(landslides.bounds)
+        assert "32648" in root.find("projectCrs/spatialrefsys/wkt").text
+    styles = {layer.find("layername").text: layer for layer in root.iter("maplayer")}
+    assert styles["landslides"].find("pipe/rasterrenderer").get("type") == "paletted"
+    assert styles["inventory"].find("renderer-v2").get("type") == "RuleRenderer"

@@ -54,10 +54,9 @@ def clean(polygons: list[shapely.Polygon], options: PolygonOptions) -> list[shap
 def burn(polygons: list[shapely.Polygon], mask_path: Path, target: Path) -> None:
     """`target`: the landslide raster that the inventory's polygons make (1 inside, by pixel centre,
     0 outside, nodata kept), so the map agrees with the polygons after --min-area, --fill-holes and
-    --simplify. Written strip by strip, with the source's profile and colour table."""
+    --simplify. Written strip by strip, with the source's profile (landslides.tif is styled from it)."""
     tree = shapely.STRtree(polygons) if polygons else None
     with rasterio.open(mask_path) as src, rasterio.open(target, "w", **src.profile) as dst:
-        dst.write_colormap(1, src.colormap(1))
         dst.set_band_description(1, src.descriptions[0] or "")
         for top in range(0, src.height, STRIP):
             window = Window(0, top, src.width, min(STRIP, src.height - top))

@@ -14,6 +14,7 @@ from rasterio.crs import CRS
 
 from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat, write_vector
 from lim_tf.mapping.mosaic import write_mosaic
+from lim_tf.mapping.project import write_project
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 
 WEIGHTED = ("mean_probability", "model_agreement", "mean_slope", "mean_uncertainty")  # area-weighted over the merged parts
@@ -31,9 +32,10 @@ def region_crs(scene_folders: list[tuple[str, Path]], asked: str | None) -> CRS:
     return CRS.from_wkt(found.pop()) if len(found) == 1 and None not in found else CRS.from_epsg(4326)
 
 
-def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs: str | None) -> dict[str, Any]:
+def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs: str | None,
+                 imagery: list[str] | None = None) -> dict[str, Any]:
     """inventory.gpkg, probability.vrt, landslides.vrt (and, with --uncertainty, uncertainty.vrt) of
-    the region into `folder`; returns its summary."""
+    the region into `folder`, and map.qgs over the scenes' `imagery`; returns its summary."""
     if not scene_folders:
         return {"landslides": 0, "total_area_m2": 0.0, "crs": None}
     crs = region_crs(scene_folders, asked_crs)
@@ -47,6 +49,8 @@ def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs:
         write_mosaic([f / f"{name}.tif" for _, f in scene_folders], folder / f"{name}.vrt", crs,
                      "nearest" if name == "landslides" else "average")
     write_raster_styles(folder)
+    with rasterio.open(folder / "landslides.vrt") as mosaic:
+        write_project(folder, crs.to_wkt(), tuple(mosaic.bounds), imagery or [], suffix=".vrt")
     return {"crs": crs.to_string(), "landslides": len(features),
             "total_area_m2": float(sum(f["area_m2"] for f in features)),
             "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0))}

@@ -22,7 +22,7 @@ from lim_tf.geo.grid import pixel_size_metres
 from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig, Runtime
 from lim_tf.mapping.scene import Scene
-from lim_tf.mapping.styles import style_landslide_band, style_probability_band
+from lim_tf.mapping.styles import style_probability_band
 from lim_tf.onnx_model import Predictor
 from lim_tf.runtime.process import native_stderr_silenced
 
@@ -136,7 +136,6 @@ class SceneWriter:
         self.outputs = {name: rasterio.open(getattr(self.rasters, name), "w", dtype=dtype, nodata=nodata, **profile)
                         for name, (dtype, nodata) in kinds.items() if getattr(self.rasters, name) is not None}
         style_probability_band(self.outputs["probability"], threshold)
-        style_landslide_band(self.outputs["landslides"])
         if uncertainty:
             self.outputs["uncertainty"].set_band_description(1, "standard deviation of the probability over the "
                                                                 "ensemble's members and the four flips")

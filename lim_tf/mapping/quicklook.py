@@ -12,8 +12,9 @@ from scipy import ndimage
 from lim_tf.figures import display_rgb, scale_bar, with_key
 from lim_tf.geo.grid import ground_resolution
 from lim_tf.mapping.scene import Scene
+from lim_tf.mapping.styles import LANDSLIDE_OPACITY, LANDSLIDE_RED, OUTLINE_YELLOW
 
-OUTLINE = (255, 230, 0)
+OUTLINE, FILL = OUTLINE_YELLOW[:3], LANDSLIDE_RED[:3]  # as QGIS draws them
 ROWS = 64  # output rows made per read, so memory stays bounded
 
 
@@ -43,6 +44,8 @@ def write_quicklook(scene: Scene, landslides: Path, path: Path, max_size: int = 
     outline = mask & ~ndimage.binary_erosion(mask, iterations=1)
     if max(mask.shape) >= 512:
         outline = ndimage.binary_dilation(outline)
+    blend = rgb[mask] * (1 - LANDSLIDE_OPACITY) + np.asarray(FILL) * LANDSLIDE_OPACITY
+    rgb[mask] = blend.astype(np.uint8)
     rgb[outline] = OUTLINE
     metres = ground_resolution(scene.dataset)
     bar = scale_bar(rgb.shape[1], metres * factor) if metres else None

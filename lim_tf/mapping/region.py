@@ -290,6 +290,7 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
         done = [run for run in runs if run not in failed]
         folder = out / "region"
         folder.mkdir()
-        summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs)
+        summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs,
+                                         [run.path for run in done])
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -15,10 +15,11 @@ from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.calibration import calibration_chips
-from lim_tf.mapping.cog import write_cog
+from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import burn, check_against, clean, describe, vectorize
 from lim_tf.mapping.predict import SceneRasters, check_memory, predict_scene
+from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
@@ -140,13 +141,14 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
         if options.fill_holes or options.simplify or len(features) < len(polygons):
             landslides = folder / "landslides_kept_raw.tif"  # the map as the inventory has it
             burn([f["geometry"] for f in features], rasters.landslides, landslides)
-        write_cog(landslides, folder / "landslides.tif", "NEAREST")
+        write_landslide_cog(landslides, folder / "landslides.tif")
         probability.result()
     for feature in features:
         feature["review"] = None  # the analyst's column: confirmed or rejected (lim-tf data build --review)
     write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
     add_default_style(folder / "inventory.gpkg", "inventory")
     write_raster_styles(folder)
+    write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)])
     if config.geojson:
         write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
     write_quicklook(scene, landslides, folder / "quicklook.png")

@@ -1,21 +1,27 @@
 """How the map outputs look when opened: colour table and band descriptions in the rasters, QML
 sidecars that QGIS loads with them, and a default style in the GeoPackage's layer_styles table.
 
-Landslides are red over transparent background and nodata, so the imagery and the probability
-layer stay visible beneath; probability is a yellow-to-red ramp, transparent near 0; polygons are
-red outlines, green when an analyst confirmed them and grey when rejected (the `review` column).
+One colour language across QGIS and the quicklook: landslides are red, outlined in yellow. The
+landslide raster is half-transparent red on no data elsewhere, and the probability a yellow-to-red
+ramp, transparent near 0, so in whatever order an analyst stacks the files the imagery, the ramp and
+the polygons' outlines stay visible; polygons are yellow outlines over a light red fill, green when an
+analyst confirmed them and grey when rejected (the `review` column). Legends list only what is drawn.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pyogrio.raw
 
 LANDSLIDE_RED = (227, 26, 28, 255)
-LANDSLIDE_COLOURS = {0: (0, 0, 0, 0), 1: LANDSLIDE_RED, 255: (0, 0, 0, 0)}  # background, landslide, nodata
+OUTLINE_YELLOW = (255, 230, 0, 255)  # a polygon's edge: it stands out on the red fill and on imagery
+LANDSLIDE_NODATA = 0  # landslides.tif: 1 landslide, no data elsewhere (drawn transparent without a style)
+LANDSLIDE_COLOURS = {0: (0, 0, 0, 0), 1: LANDSLIDE_RED}
+LANDSLIDE_OPACITY = 0.5  # the polygons' outlines and the ramp show through, in any layer order
 REVIEW_VALUES = ("confirmed", "rejected")  # what an analyst writes in the inventory's review column
 
 _HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.22.16\" " \
@@ -30,22 +36,21 @@ _RASTER_TAIL = """    <brightnesscontrast brightness="0" contrast="0" gamma="1"/
 """
 
 LANDSLIDES_QML = _HEADER + """  <pipe>
-    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+    <rasterrenderer type="paletted" band="1" opacity="{opacity}" alphaBand="-1" nodataColor="">
       <rasterTransparency/>
       <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>
       <cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>
       <stdDevFactor>2</stdDevFactor></minMaxOrigin>
       <colorPalette>
-        <paletteEntry value="0" color="#000000" alpha="0" label="background"/>
         <paletteEntry value="1" color="#e31a1c" alpha="255" label="landslide"/>
       </colorPalette>
     </rasterrenderer>
-""" + _RASTER_TAIL
+""".replace("{opacity}", str(LANDSLIDE_OPACITY)) + _RASTER_TAIL
 
 _RAMP = (("0", "#ffffb2", 0), ("0.25", "#fecc5c", 90), ("0.5", "#fd8d3c", 170), ("0.75", "#f03b20", 220),
          ("1", "#bd0026", 255))
 PROBABILITY_QML = _HEADER + """  <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="0.8" alphaBand="-1" classificationMin="0"
+    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="0.6" alphaBand="-1" classificationMin="0"
       classificationMax="1" nodataColor="">
       <rasterTransparency/>
       <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>
@@ -86,7 +91,7 @@ INVENTORY_QML = _HEADER + """  <renderer-v2 type="RuleRenderer" symbollevels="0"
     <symbols>
 """ + _fill_symbol("0", "26,150,65,60", "26,150,65,255", 0.6) + \
     _fill_symbol("1", "128,128,128,30", "128,128,128,255", 0.4, "dash") + \
-    _fill_symbol("2", "227,26,28,50", "227,26,28,255", 0.6) + """    </symbols>
+    _fill_symbol("2", "227,26,28,50", ",".join(map(str, OUTLINE_YELLOW)), 0.6) + """    </symbols>
   </renderer-v2>
   <blendMode>0</blendMode>
   <featureBlendMode>0</featureBlendMode>
@@ -95,10 +100,20 @@ INVENTORY_QML = _HEADER + """  <renderer-v2 type="RuleRenderer" symbollevels="0"
 """
 
 
+def picture_stamp(model: str) -> dict[str, str]:
+    """What a rendered picture of a map shows: the shipped model's weights and these styles (by
+    SHA-256), so a test can tell a picture in the docs that is older than either."""
+    from lim_tf.zoo import weights_path
+
+    styles = (LANDSLIDES_QML + PROBABILITY_QML + INVENTORY_QML).encode()
+    return {"model": model, "weights_sha256": hashlib.sha256(weights_path(model).read_bytes()).hexdigest(),
+            "styles_sha256": hashlib.sha256(styles).hexdigest()}
+
+
 def style_landslide_band(dataset) -> None:
-    """Colour table and description on an open landslide raster (0 background, 1 landslide, 255 nodata)."""
+    """Colour table and description on an open landslide raster."""
     dataset.write_colormap(1, LANDSLIDE_COLOURS)
-    dataset.set_band_description(1, "landslide (1), background (0); 255 = no data")
+    dataset.set_band_description(1, "landslide")  # QGIS's legend heading; 1 landslide, no data elsewhere
 
 
 def style_probability_band(dataset, threshold: float) -> None:
@@ -119,7 +134,7 @@ def add_default_style(gpkg: Path, layer: str) -> None:
     as the default, so QGIS applies it on open."""
     names = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",
              "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
-    values = ["", "", layer, "geom", layer, INVENTORY_QML, "", 1, "lim-tf: red outlines; review column: "
-              "confirmed green, rejected grey", "lim-tf", "", datetime.datetime.now(datetime.UTC).isoformat()]
+    values = ["", "", layer, "geom", layer, INVENTORY_QML, "", 1, "lim-tf: yellow outlines on red; review "
+              "column: confirmed green, rejected grey", "lim-tf", "", datetime.datetime.now(datetime.UTC).isoformat()]
     columns = [np.array([v], dtype=np.int64 if isinstance(v, int) else object) for v in values]
     pyogrio.raw.write(gpkg, None, columns, names, layer="layer_styles", driver="GPKG", append=True)
