@@ -4,10 +4,10 @@
 import contextlib
 import json
 import os
-import threading
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 

@@ -22,7 +22,6 @@ from lim_tf.errors import OutputError
 from lim_tf.onnx_model import INPUT_SCALE, convert, onnx_session
 from lim_tf.run import RunState
 
-
 TILE = 512  # the exported input's side in pixels: 819 m at the shipped model's 1.6 m
 OVERLAP_PERCENT = 15  # Deepness overlaps its tiles by this share: predictions near a tile's edge see less context
 
