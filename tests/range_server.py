@@ -1,8 +1,8 @@
 """An HTTP server with byte-range answers (206), as cloud object stores give, for GDAL's /vsicurl/.
 
 Run as its own process (GDAL holds the GIL while it waits for an answer, so a server thread in the
-test's process would never reply): python range_server.py FOLDER prints the port, then serves
-FOLDER on 127.0.0.1 until stopped."""
+test's process would never reply): python range_server.py FOLDER [CERT KEY] prints the port, then
+serves FOLDER on 127.0.0.1 (over HTTPS with CERT and KEY) until stopped."""
 
 import http.server
 import re
@@ -39,5 +39,11 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 if __name__ == "__main__":
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a, **k: RangeHandler(*a, directory=sys.argv[1], **k))
+    if len(sys.argv) == 4:  # CERT KEY: HTTPS
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()

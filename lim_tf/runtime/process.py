@@ -26,6 +26,10 @@ def configure(level: int) -> None:
     """Log to stderr at `level`; import TensorFlow without its start-up chatter unless debugging."""
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # rasterio sets GDAL_CURL_CA_BUNDLE to certifi's bundle when it is imported, and GDAL prefers it to
+    # CURL_CA_BUNDLE, so the variable rasterio's and curl's documents name would be ignored for /vsicurl/.
+    if os.environ.get("CURL_CA_BUNDLE") and "GDAL_CURL_CA_BUNDLE" not in os.environ:
+        os.environ["GDAL_CURL_CA_BUNDLE"] = os.environ["CURL_CA_BUNDLE"]
     if level <= logging.DEBUG:
         os.environ["LIM_TF_NATIVE_STDERR"] = "1"
     else:
@@ -59,7 +63,13 @@ def native_stderr_silenced() -> Iterator[None]:
 
 def import_tensorflow_quietly() -> Any:
     """Import TensorFlow without its native start-up lines (oneDNN, CUDA probing), which are
-    printed before any log level applies; returns the module."""
+    printed before any log level applies; returns the module.
+
+    GDAL (rasterio) is loaded first: TensorFlow brings a libcurl of its own whose symbols, loaded
+    first, would serve GDAL's /vsicurl/ calls ("GDAL was built against curl 8.16.0, but is running
+    against 8.11.0", TLS errors reported as "HTTP response code: 0"); bound first, GDAL keeps its own."""
+    import rasterio  # noqa: F401 - before TensorFlow, see above
+
     with native_stderr_silenced():
         import tensorflow
 
