@@ -104,7 +104,7 @@ def render(card: dict) -> str:
     lines += ["", f"- **Trained**: {card['training']['minutes']:.0f} minutes on {card['training']['cpu']} "
               f"({card['training']['epochs']} epochs).",
               f"- **Limits**: {card['limits']}", f"- **Data licence**: {card['licence']}",
-              f"- **Reproduce**: `{card['command']}`", ""]
+              f"- **Reproduce** (a source checkout of lim-tf with the Bijie data beside it): `{card['command']}`", ""]
     return "\n".join(lines)
 
 
