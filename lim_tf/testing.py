@@ -4,6 +4,13 @@ a user's would: PNG chips in the Bijie layout, GeoTIFFs with a CRS and an affine
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +78,39 @@ def write_blob_scene(path: Path, size: int, pixel: float = 1.0, origin: tuple[fl
                     block[0][(y - cy) ** 2 + (x - cx) ** 2 <= radius**2] = 255
             dst.write(block, window=Window(0, top, size, rows))
     return Path(path)
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, workers: int = 2) -> Iterator[tuple[str, list[int]]]:
+    """A real Dask scheduler and `workers` single-threaded workers, each under a nanny (which starts a
+    new worker when one dies), as separate processes on 127.0.0.1, started with the `dask` command as
+    a user would; yields the scheduler's address and the workers' process ids. Logs go to FOLDER."""
+    from distributed import Client
+
+    from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    address_file = folder / "scheduler.json"
+    environment = {**os.environ, **WORKER_ENVIRONMENT}
+    logs = open(folder / "dask.log", "w")
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                                   ":0", "--scheduler-file", str(address_file)], stdout=logs, stderr=logs,
+                                  env=environment)]
+    try:
+        deadline = time.time() + 60
+        while not address_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        processes += [subprocess.Popen([dask, "worker", "--scheduler-file", str(address_file), "--nthreads", "1",
+                                        "--host", "127.0.0.1", "--no-dashboard", "--name", f"worker{i}"],
+                                       stdout=logs, stderr=logs, env=environment) for i in range(workers)]
+        address = json.loads(address_file.read_text())["address"]
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=120)
+            pids = list(client.run(os.getpid).values())
+        yield address, pids
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        logs.close()

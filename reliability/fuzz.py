@@ -68,8 +68,18 @@ def _run(args: list) -> tuple[Any, str]:
         return result, native.read().decode(errors="replace")
 
 
+def tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (links not followed) with a digest of its bytes."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink()
+            else "link" if p.is_symlink() else "folder" for p in sorted(folder.rglob("*"))}
+
+
 def judge(args: list, culprit: str, out: Path) -> str:
-    """'accepted', 'refused', or what went wrong."""
+    """'accepted', 'refused', or what went wrong. A refusal must leave the folder of the input as it
+    was: nothing written, nothing changed, nothing removed (an OUT given as an input included)."""
+    before = tree(out.parent)
     try:
         result, native = _run(args)
     except Hang:
@@ -84,8 +94,10 @@ def judge(args: list, culprit: str, out: Path) -> str:
         except Exception as error:  # noqa: BLE001 - any failure to read it back is a broken output
             return f"accepted, but the output is not whole: {str(error)[:160]}"
         return "accepted"
-    if out.exists() or any(p.name.startswith(f".{out.name}.") for p in out.parent.iterdir()):
-        return "refused, but left output behind"
+    after = tree(out.parent)
+    if after != before:
+        changed = sorted(set(after.items()) ^ set(before.items()))[:3]
+        return f"refused, but left output behind or changed an input: {changed}"
     if len(lines) != 1 or not lines[0].startswith("Error: "):
         return f"refused in {len(lines)} lines: {' | '.join(lines)[:240]}"
     if culprit not in lines[0]:
@@ -134,7 +146,7 @@ def totals(report: dict[str, Any]) -> dict[str, int]:
         count["inputs"] += kind.get("accepted", 0) + kind.get("refused", 0) + kind.get("problem", 0)
         count["tracebacks"] += kind.get("traceback", 0)
         count["hangs"] += kind.get("hang", 0)
-        count["half_written"] += kind.get("refused, but left output behind", 0) + sum(
-            v for k, v in kind.items() if k.startswith("accepted, but"))
+        count["half_written"] += sum(v for k, v in kind.items()
+                                     if k.startswith("refused, but left output behind") or k.startswith("accepted, but"))
         count["problems"] += kind.get("problem", 0)
     return dict(count)

@@ -338,5 +338,130 @@ def configs(draw) -> Scenario:
     return Scenario("config", write)
 
 
+def _scene(path: Path, rng: np.random.Generator, size: int = 48) -> Path:
+    import rasterio
+    from rasterio.transform import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32648",
+                       transform=Affine(1, 0, 500000, 0, -1, 3000000)) as dst:
+        dst.write(rng.integers(0, 256, (3, size, size)).astype(np.uint8))
+    return path
+
+
+@st.composite
+def overlapping_paths(draw) -> Scenario:
+    """An output that is, contains or lies inside an input (also through a symlink), or a name that
+    becomes a path: every command must refuse and leave every input as it was."""
+    seed = draw(st.integers(0, 2**31))
+    command = draw(st.sampled_from(["map", "map folder", "build", "merge", "eval", "export", "train", "export name"]))
+    relation = draw(st.sampled_from(["is", "contains", "inside", "via link"]))
+    name = draw(st.sampled_from(["..", ".", ".hidden", "../../x", "a/../..", "/tmp/x"]))
+
+    def write(folder: Path, model: Path):
+        import shutil
+
+        rng = np.random.default_rng(seed)
+        base = model.parent.parent
+        work = folder / "in"
+        work.mkdir()
+        records, run = work / "records", work / "run"
+        shutil.copytree(base / "records", records)
+        shutil.copytree(base / "run", run)
+        state = json.loads((run / "run.json").read_text())
+        state["records"] = str(records)
+        (run / "run.json").write_text(json.dumps(state))
+        scene = _scene(work / "scene.tif", rng)
+        (folder / "link").symlink_to(work)
+        inputs = {"map": scene, "map folder": work, "build": base / "bijie", "merge": records, "eval": records,
+                  "export": run, "train": records, "export name": run}
+        target = inputs[command]
+        if command == "build":
+            shutil.copytree(target, work / "bijie")
+            target = work / "bijie"
+        out = {"is": target, "contains": target.parent, "inside": target / "out",
+               "via link": folder / "link" / target.relative_to(work) / "out"}[relation]
+        args = {"map": ["map", scene, model, out, "--overwrite"], "map folder": ["map", work, model, out],
+                "build": ["data", "build", target, out, "--folds", "2", "--test-landslide", "0", "--overwrite"],
+                "merge": ["data", "merge", records, base / "records", out, "--overwrite"],
+                "eval": ["eval", run, "--out", out, "--figures", "0", "--overwrite"],
+                "export": ["export", run, out], "train": ["train", records, out, "--width", "0.0625", "--epochs", "1"],
+                "export name": ["export", run, folder / "served", "--name", name]}[command]
+        return args, "--name" if command == "export name" else "the input"
+
+    return Scenario("overlapping paths", write)
+
+
+@st.composite
+def partnered_options(draw) -> Scenario:
+    """Options that act only with another, given alone, and options checked late in the past (a bad
+    CRS, cluster, DEM, reference or budget): refused before anything is read or written."""
+    case = draw(st.sampled_from([
+        ("build", ["--review"], "--review"), ("build", ["--labels", "x.gpkg"], "--labels"),
+        ("build", ["--format", "geotiff", "--labelled-area", "a.gpkg"], "--labelled-area"),
+        ("build", ["--review-margin", "5"], "--review-margin"), ("build", ["--max-copies", "3"], "--max-copies"),
+        ("build", ["--stride", "8"], "--stride"), ("build", ["--include-dem", "--format", "l4s"], "--include-dem"),
+        ("build", ["--cluster", "localhost"], "--cluster"), ("build", ["--cluster", "local:0"], "--cluster"),
+        ("train", ["--freeze-encoder-epochs", "1"], "--freeze-encoder-epochs"),
+        ("train", ["--keep-normalization"], "--keep-normalization"), ("train", ["--trust-model"], "--trust-model"),
+        ("train", ["--time-budget", "45"], "--time-budget"), ("train", ["--time-budget", "0s"], "--time-budget"),
+        ("map", ["--region-crs", "EPSG:999999"], "--region-crs"), ("map", ["--cluster", "local:x"], "--cluster"),
+        ("map", ["--cluster", "nowhere"], "--cluster"), ("map", ["--dem", "missing.tif"], "missing.tif"),
+        ("map", ["--check", "missing.gpkg"], "missing.gpkg"),
+        ("export", ["--format", "onnx", "--version", "2"], "--version"), ("export", ["--tile-size", "256"], "--tile-size"),
+        ("export", ["--format", "onnx", "--tile-size", "100"], "--tile-size")]))
+    seed = draw(st.integers(0, 2**31))
+
+    def write(folder: Path, model: Path):
+        rng = np.random.default_rng(seed)
+        base = model.parent.parent
+        command, options, culprit = case
+        out = folder / "out"
+        scene = _scene(folder / "scene.tif", rng)
+        args = {"build": ["data", "build", base / "bijie", out],
+                "train": ["train", base / "records", out, "--width", "0.0625", "--epochs", "1"],
+                "map": ["map", scene, scene, model, out], "export": ["export", base / "run", out]}[command]
+        return [*args, *options], culprit
+
+    return Scenario("partnered options", write)
+
+
+@st.composite
+def sentinel2_products(draw) -> Scenario:
+    """A Level-2A .SAFE whose band files are damaged, empty, missing or of the wrong kind, through
+    map --sentinel2: mapped, or refused naming the band file with nothing left beside OUT."""
+    seed = draw(st.integers(0, 2**31))
+    band = draw(st.sampled_from(["B02", "B03", "B04"]))
+    how = draw(st.sampled_from(["truncate", "flip", "empty", "missing", "text", "none"]))
+    suffix = draw(st.sampled_from([".jp2", ".tif"]))
+
+    def write(folder: Path, model: Path):
+        import rasterio
+        from rasterio.transform import from_origin
+
+        rng = np.random.default_rng(seed)
+        granule = folder / "S2A_MSIL2A_FUZZ.SAFE/GRANULE/L2A_T45QYE/IMG_DATA/R10m"
+        granule.mkdir(parents=True)
+        driver = "JP2OpenJPEG" if suffix == ".jp2" else "GTiff"
+        for name in ("B02", "B03", "B04"):
+            path = granule / f"T45QYE_20200101T000000_{name}_10m{suffix}"
+            with rasterio.open(path, "w", driver=driver, width=32, height=32, count=1, dtype="uint16",
+                               crs="EPSG:32645", transform=from_origin(600000, 2500000, 10, 10)) as dst:
+                dst.write(rng.integers(1000, 3000, (1, 32, 32)).astype(np.uint16))
+            for extra in path.parent.glob(path.name + ".aux.xml"):
+                extra.unlink()
+            if name == band:
+                if how == "missing":
+                    path.unlink()
+                elif how == "text":
+                    path.write_text("<html>Access denied</html>")
+                elif how != "none":
+                    path.write_bytes(corrupt(path.read_bytes(), how, rng))
+        return ["map", folder / "S2A_MSIL2A_FUZZ.SAFE", model, folder / "out", "--sentinel2", "--resolution", "10"], \
+            band
+
+    return Scenario("sentinel2 product", write)
+
+
 STRATEGIES = {"bijie image": bijie_images, "l4s patch": l4s_files, "scene": scenes, "inventory": inventories,
-              "records": damaged_records, "config": configs}
+              "records": damaged_records, "config": configs, "overlapping paths": overlapping_paths,
+              "partnered options": partnered_options, "sentinel2 product": sentinel2_products}

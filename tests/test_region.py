@@ -22,10 +22,9 @@ from test_mapping import threshold_model, write_scene
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.region import RegionConfig, map_region, work_folder
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.runtime.cluster import WORKER_ENVIRONMENT
+from lim_tf.testing import dask_cluster
 
 pytestmark = pytest.mark.slow
-DASK = str(Path(sys.executable).with_name("dask"))
 TILES = MapConfig(predict=PredictConfig(tile=64, margin=0, batch_size=1))
 # (rows, world columns) of the landslides drawn on a 448-column world; scene A holds columns 0..255,
 # scene B columns 192..447 (64 shared). Areas in m² (1 m pixels, UTM).
@@ -58,39 +57,9 @@ def rasters(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
-@contextlib.contextmanager
-def dask_cluster(folder: Path):
-    """A Dask scheduler and two single-threaded workers (each under a nanny), processes on 127.0.0.1."""
-    address_file = folder / "scheduler.json"
-    environment = {**os.environ, **WORKER_ENVIRONMENT}
-    logs = open(folder / "dask.log", "w")
-    processes = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
-                                   ":0", "--scheduler-file", str(address_file)], stdout=logs, stderr=logs,
-                                  env=environment)]
-    deadline = time.time() + 60
-    while not address_file.exists() and time.time() < deadline:
-        time.sleep(0.2)
-    processes += [subprocess.Popen([DASK, "worker", "--scheduler-file", str(address_file), "--nthreads", "1",
-                                    "--host", "127.0.0.1", "--no-dashboard", "--name", f"worker{i}"],
-                                   stdout=logs, stderr=logs, env=environment) for i in range(2)]
-    from distributed import Client
-
-    address = json.loads(address_file.read_text())["address"]
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=120)
-    try:
-        yield address
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        logs.close()
-
-
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory):
-    with dask_cluster(tmp_path_factory.mktemp("dask")) as address:
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as (address, _):
         yield address
 
 
@@ -128,12 +97,8 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
 def test_a_worker_lost_while_being_set_up_changes_nothing(region, tmp_path):
     """A fresh cluster's workers import TensorFlow when the map sets them up (a few seconds): one is
     killed the moment TensorFlow's library appears in its memory, so the kill lands in that set-up."""
-    from distributed import Client
-
     a, b, model, folder = region
-    with dask_cluster(tmp_path) as address:
-        with Client(address) as client:
-            pids = list(client.run(os.getpid).values())
+    with dask_cluster(tmp_path) as (address, pids):
         killed = []
 
         def kill_during_setup():

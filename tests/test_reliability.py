@@ -2,7 +2,8 @@
 
 import pytest
 
-from reliability.faults import run_faults
+from reliability.cluster import run_worker_loss
+from reliability.faults import run_disk_faults, run_faults
 from reliability.fuzz import run_fuzz, totals
 from reliability.kills import prepare, run_kills
 
@@ -30,8 +31,24 @@ def test_a_full_disk_fails_in_one_line_and_writes_nothing_half(inputs):
         assert not problems, (name, problems)
 
 
+def test_small_file_systems_full_of_bytes_or_inodes_fail_in_one_line(inputs):
+    """OUT on a tmpfs too small for it, in bytes or in inodes: whole, or one line and nothing left."""
+    report = run_disk_faults(inputs["records"].parent, per_case=2, only=["data-build", "map", "map-region"],
+                             inputs=inputs)
+    if "skipped" in report:
+        pytest.skip(report["skipped"])
+    assert report == {"data-build": [], "map": [], "map-region": []}
+
+
+def test_a_worker_lost_as_the_run_tears_down_changes_nothing(inputs):
+    # set-up and mid-run losses: tests/test_region.py; make reliability runs every moment
+    report = run_worker_loss(inputs["records"].parent, per_moment=1, inputs=inputs, moments=("tear-down",))
+    assert report["tear-down"]["killed"] == 1, report
+    assert report["tear-down"]["finished"] == report["tear-down"]["equal"] == 1, report
+
+
 def test_fuzzed_inputs_are_accepted_or_refused_in_one_line(tmp_path):
     report = run_fuzz(tmp_path, examples=6, start=11)  # 6 per input kind here; make reliability runs hundreds
     counts = totals(report)
-    assert counts["inputs"] == 36
+    assert counts["inputs"] == 54
     assert counts["problems"] == 0, {kind: value["problems"] for kind, value in report.items()}

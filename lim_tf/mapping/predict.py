@@ -81,14 +81,15 @@ def check_memory(models: list | dict[str, float], config: PredictConfig, runtime
                + ("" if runtime == "tensorflow" else f" in {runtime}"), "lower --tile or --batch-size")
 
 
-def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: bool = False) -> None:
+def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: bool = False,
+               out: Path | None = None) -> None:
     """Refuse a scene whose uncompressed intermediate rasters (float32 probability, uint8 landslides,
     for an ensemble uint8 agreement, with --uncertainty float32 spread) cannot fit on the disk that
-    holds `folder`."""
+    holds `folder`; the refusal names `out`, the output the user chose."""
     needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0) + (4 if uncertainty else 0))
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise OutputError(f"{folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {size_text(needed)} "
+        raise OutputError(f"{out or folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {size_text(needed)} "
                           f"of intermediate rasters but {size_text(free)} is free; free space, choose another "
                           "OUT, or map at a coarser --resolution")
 
@@ -167,9 +168,10 @@ def _write_all(writer: SceneWriter, results: list[TileResult]) -> None:
 
 
 def predict_scene(scene: Scene, model: Predictor, folder: Path, config: PredictConfig,
-                  progress: bool = True) -> SceneRasters:
-    """Predict the whole scene into tiled GeoTIFFs in `folder`; memory depends on tile and batch only."""
-    check_disk(folder, scene.shape, len(model.models), model.uncertainty)
+                  progress: bool = True, out: Path | None = None) -> SceneRasters:
+    """Predict the whole scene into tiled GeoTIFFs in `folder` (staged for OUT, which refusals name);
+    memory depends on tile and batch only."""
+    check_disk(folder, scene.shape, len(model.models), model.uncertainty, out)
     batches = plan_batches(scene.shape, config)
     writer = SceneWriter(scene, folder, len(model.models) > 1, config.threshold, model.uncertainty)
     start, pixels = time.perf_counter(), 0

@@ -22,7 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory
-from lim_tf.errors import ConfigError, InputError, LimError, OutputError
+from lim_tf.errors import ConfigError, InputError, LimError, OutputError, out_of_space
 from lim_tf.geo.vectors import check_crs
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
@@ -146,7 +146,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
         model, mapping, _ = resolve(Path(model_path), config)
         check_memory(model.models, config.predict, config.runtime)
         del model  # the workers load their own copy; this one only told us bands, threshold and resolution
-    runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast)
+    runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast, out)
             for name, path in zip(scene_names(paths), paths)]
     done_before = {id(run): [b for b in run.batches if batch_done(run.job, b)] for run in runs if run.job}
     tasks = [(run.job, group) for run in runs if run.job
@@ -189,6 +189,8 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
             bar.update(sum(len(batch) for batch in group))
             if run.error:
                 continue
+            if error is not None and out_of_space(error):
+                raise error  # a full disk fails every scene alike: the run stops, in one line naming OUT
             if error is not None:
                 run.error = _describe(error)
                 log.error("%s: %s", run.path, run.error)
@@ -209,7 +211,7 @@ def _groups(batches: list) -> list[list]:
 
 
 def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfig, mapping: Mapping,
-          fail_fast: bool) -> SceneRun:
+          fail_fast: bool, out: Path) -> SceneRun:
     """Open the scene here to check it and cut it into batches; an unreadable scene fails alone."""
     run = SceneRun(name, path)
     try:
@@ -221,16 +223,10 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
         run.error = str(error)
         log.error("%s", error)
         return run
-    try:
+    try:  # the disk is the run's, not the scene's: too small for one scene stops the run
         run.batches = plan_batches(scene.shape, config.predict)
         folder.mkdir(parents=True, exist_ok=True)
-        check_disk(folder, scene.shape, len(mapping.model_names), config.uncertainty)
-    except LimError as error:
-        if fail_fast:
-            raise
-        run.error, run.batches = str(error), []
-        log.error("%s", error)
-        return run
+        check_disk(folder, scene.shape, len(mapping.model_names), config.uncertainty, out)
     finally:
         scene.close()
     model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it

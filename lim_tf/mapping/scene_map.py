@@ -66,9 +66,14 @@ def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str
 
 
 def check_map_inputs(out: Path, scenes: list[str], model_path: Path, config: MapConfig) -> None:
-    """OUT apart from every input (replacing it would delete one), before anything is read."""
+    """OUT apart from every input (replacing it would delete one), and the DEM and the reference
+    inventory readable, before any scene is mapped (they are used only once a scene is)."""
     check_apart(out, [*(("SCENE", scene) for scene in scenes), ("MODEL", model_path), ("--dem", config.dem),
                       ("--check", config.inventory)])
+    if config.dem:
+        SlopeSampler.check(Path(config.dem))
+    if config.inventory:
+        read_inventory(Path(config.inventory), None)
 
 
 def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
@@ -107,7 +112,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
             predict = dataclasses.replace(config.predict, threshold=mapping.threshold)
-            rasters = predict_scene(scene, model, folder, predict, progress)
+            rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
             summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion

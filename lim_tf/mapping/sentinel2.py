@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import resampled_grid
+from lim_tf.runtime.process import native_stderr_silenced
 
 log = logging.getLogger(__name__)
 RGB_BANDS = ("B04", "B03", "B02")  # red, green, blue: the order of RGB training chips
@@ -82,11 +84,18 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
 def _open_band(path: Path) -> Any:
     """A band file, or a one-line error naming it (a damaged or partly downloaded .jp2)."""
     try:
-        with rasterio.Env():
-            return rasterio.open(path)
+        # libgeotiff prints a damaged GeoJP2 box's keys itself ("Key 1024 of unknown type"); refused below
+        with rasterio.Env(), warnings.catch_warnings(), native_stderr_silenced():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            band = rasterio.open(path)
     except rasterio.errors.RasterioError as error:
         raise InputError(f"{path}: cannot read this band file ({str(error).splitlines()[0][:120]}); download the "
                          "product again") from error
+    if band.crs is None or band.count != 1:  # a Sentinel-2 band is one georeferenced band
+        band.close()
+        raise InputError(f"{path}: cannot read this band file (no CRS or {band.count} bands, where a Sentinel-2 band "
+                         "file has one georeferenced band); download the product again")
+    return band
 
 
 def _read(vrt: Any, path: Path, window: Any) -> np.ndarray:

@@ -25,16 +25,26 @@ class SlopeSampler:
     """Mean slope under polygons, from a DEM reprojected onto the scene's grid around each polygon."""
 
     def __init__(self, dem_path: Path, scene: rasterio.DatasetReader) -> None:
-        try:
-            self.dem = rasterio.open(dem_path)
-        except rasterio.errors.RasterioIOError as error:
-            raise InputError(f"{dem_path}: cannot open the DEM ({str(error)[:120]})") from error
+        self.dem = self._open(dem_path)
         left, bottom, right, top = transform_bounds(self.dem.crs, scene.crs, *self.dem.bounds)
         s_left, s_bottom, s_right, s_top = scene.bounds
         if right <= s_left or left >= s_right or top <= s_bottom or bottom >= s_top:
             self.dem.close()
             raise InputError(f"{dem_path}: the DEM does not overlap the scene; give a DEM that covers it")
         self.scene = scene
+
+    @staticmethod
+    def _open(dem_path: Path) -> rasterio.DatasetReader:
+        try:
+            with rasterio.Env():
+                return rasterio.open(dem_path)
+        except rasterio.errors.RasterioIOError as error:
+            raise InputError(f"{dem_path}: cannot open the DEM ({str(error).splitlines()[0][:120]})") from error
+
+    @classmethod
+    def check(cls, dem_path: Path) -> None:
+        """A DEM that opens, or the one-line error naming it."""
+        cls._open(dem_path).close()
 
     def mean_slope(self, polygon: shapely.Polygon) -> float:
         """Mean slope (degrees) of the pixels inside the polygon."""
