@@ -115,13 +115,14 @@ def test_empty_and_misnamed_folders(tmp_path):
 
 
 def test_hdf5_without_expected_key(tmp_path):
-    (tmp_path / "img").mkdir()
-    (tmp_path / "mask").mkdir()
-    with h5py.File(tmp_path / "img/image_1.h5", "w") as f:
+    (tmp_path / "l4s" / "img").mkdir(parents=True)
+    (tmp_path / "l4s" / "mask").mkdir()
+    with h5py.File(tmp_path / "l4s/img/image_1.h5", "w") as f:
         f["data"] = np.zeros((8, 8, 14))
-    with h5py.File(tmp_path / "mask/mask_1.h5", "w") as f:
+    with h5py.File(tmp_path / "l4s/mask/mask_1.h5", "w") as f:
         f["mask"] = np.zeros((8, 8), np.uint8)
-    assert_one_line_error(run("data", "build", tmp_path, tmp_path / "o", "--format", "l4s"), "image_1.h5", "'img'")
+    assert_one_line_error(run("data", "build", tmp_path / "l4s", tmp_path / "o", "--format", "l4s"), "image_1.h5",
+                          "'img'")
 
 
 def test_scene_and_labels_on_different_grids(tmp_path):

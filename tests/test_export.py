@@ -193,3 +193,14 @@ def test_models_carrying_code_load_only_when_trusted(tmp_path):
     assert load_model(tmp_path / "code.keras", trust=True)(np.zeros((1, 2, 2, 3))).shape == (1, 2, 2, 1)
     result = run("map", tmp_path / "scene.tif", tmp_path / "code.keras", tmp_path / "out")
     assert result.exit_code != 0 and "--trust-model" in result.output and not (tmp_path / "out").exists()
+
+
+def test_model_names_never_become_paths():
+    from lim_tf.errors import ConfigError
+    from lim_tf.export.naming import model_name
+
+    assert model_name("landslides v2", "run") == "landslides_v2"
+    for name in ("..", ".", ".hidden", "../x"):
+        with pytest.raises(ConfigError, match="not a plain model name"):
+            model_name(name, "run")
+    assert model_name(None, "/data/runs/cpu") == "cpu"

@@ -4,13 +4,13 @@ Either is checked against the Keras model before it appears."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from lim_tf.atomic import check_apart
 from lim_tf.config import ExportFormat
 from lim_tf.errors import ConfigError
+from lim_tf.export.naming import model_name
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,6 @@ class Exported:
     max_abs_difference: float
     check: str  # what the difference compares
     signatures: list[str]
-
-
-def model_name(name: str | None, run: str | Path) -> str:
-    """The exported model's name (a folder or file name inside OUT): --name, else the run folder's
-    name, with characters outside [A-Za-z0-9_.-] replaced; one that would still act as a path
-    ('..', '.', a hidden name) is refused."""
-    given = name if name is not None else Path(str(run)).resolve().name
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", given)
-    if not cleaned or cleaned.startswith("."):
-        source = f"--name {name!r}" if name is not None else f"{run}: the run folder's name {given!r}"
-        raise ConfigError(f"{source}: not a plain model name (it would write outside OUT or hidden); give --name "
-                          "such as landslides")
-    return cleaned
 
 
 def export_model(run: str | Path, out: Path, kind: ExportFormat = "savedmodel", fold: int | None = None,

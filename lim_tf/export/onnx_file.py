@@ -19,6 +19,7 @@ import numpy as np
 from lim_tf.atomic import atomic_file, created_folder
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import OutputError
+from lim_tf.export.naming import model_name
 from lim_tf.onnx_model import INPUT_SCALE, convert, onnx_session
 from lim_tf.run import RunState
 
@@ -64,8 +65,6 @@ def export_onnx(run: str | Path, out: Path, fold: int | None = None, name: str |
     """Write OUT/NAME.onnx with a tile x tile input (checked against Keras before it appears);
     returns its metadata."""
     import onnx
-
-    from lim_tf.export import model_name
 
     ensemble, state = load_run(Path(run), fold, trust=trust)
     target = Path(out) / f"{model_name(name, run)}.onnx"

@@ -16,6 +16,7 @@ import numpy as np
 from lim_tf.atomic import clean_leftovers, created_folder
 from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import InputError, OutputError
+from lim_tf.export.naming import model_name
 from lim_tf.run import RunState
 from lim_tf.runtime.quiet import keras, tf
 
@@ -69,8 +70,6 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     The SavedModel is reloaded and compared with the Keras models on a random batch before the
     version folder appears; `max_abs_difference` in the result is that check.
     """
-    from lim_tf.export import model_name
-
     ensemble, state = load_run(Path(run), fold, trust=trust)
     folder = Path(out) / model_name(name, run)
     metadata = _metadata(run, state, ensemble, fold)
