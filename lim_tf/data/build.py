@@ -20,9 +20,8 @@ from lim_tf import __version__
 from lim_tf.atomic import atomic_directory, check_apart
 from lim_tf.config import DataConfig, dump_yaml, to_dict
 from lim_tf.data.augment import copy_id, plan_copies
-from lim_tf.data.manifest import Manifest, write_manifest
+from lim_tf.data.manifest import SCHEMA_VERSION, Manifest, write_manifest
 from lim_tf.data.records import shard_names
-from lim_tf.data.schema import SCHEMA_VERSION
 from lim_tf.data.sources import KIND_RATIOS, list_units
 from lim_tf.data.splits import assign_splits
 from lim_tf.data.stats import PixelCounts, combine_band_sums

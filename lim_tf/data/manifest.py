@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lim_tf.data.schema import SCHEMA_VERSION
 from lim_tf.errors import InputError
+
+# The records' layout (data/schema.py); kept here, beside the manifest that states it, so reading a
+# manifest (data stats, data verify, the command line) needs no TensorFlow.
+SCHEMA_VERSION = 2  # 2: chips keep their own size (native mode); the manifest holds the resolution
 
 MANIFEST = "manifest.json"
 

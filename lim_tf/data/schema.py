@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lim_tf.data.manifest import SCHEMA_VERSION  # noqa: E402,F401 - the version lives with the manifest
 from lim_tf.data.sample import Chip
 from lim_tf.runtime.quiet import tf
 
-SCHEMA_VERSION = 2  # 2: chips keep their own size (native mode); the manifest holds the resolution
 COMPRESSION = "GZIP"
 
 

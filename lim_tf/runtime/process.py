@@ -23,7 +23,10 @@ T = TypeVar("T")
 
 
 def configure(level: int) -> None:
-    """Log to stderr at `level`; import TensorFlow without its start-up chatter unless debugging."""
+    """Log to stderr at `level`, and set the process up for the libraries a command may load later:
+    TensorFlow's start-up chatter hidden unless debugging, GDAL's CA bundle. Nothing heavy is
+    imported here: commands that run no network never load TensorFlow (lim_tf.runtime.quiet does,
+    quietly, for those that do)."""
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # rasterio sets GDAL_CURL_CA_BUNDLE to certifi's bundle when it is imported, and GDAL prefers it to
@@ -36,7 +39,6 @@ def configure(level: int) -> None:
         # GDAL prints the errors that no call of rasterio's catches (a write failing as a file is
         # closed); lim-tf checks for those itself, so they reappear only with -vv.
         os.environ.setdefault("CPL_LOG", os.devnull)
-        import_tensorflow_quietly()
         # TensorFlow's own Python warnings (retracing heuristics, deprecations) are for developers.
         logging.getLogger("tensorflow").setLevel(max(level, logging.ERROR))
 
