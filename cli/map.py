@@ -54,6 +54,9 @@ DEFAULTS = PredictConfig()
                    "that graph quantised to int8, calibrated on 32 windows of each scene (a few seconds more at "
                    "start): 2.4 x TensorFlow float32 on such CPUs, test F1 within 0.002, probabilities in steps of "
                    "1/255.")
+@click.option("--no-cache", is_flag=True,
+              help="Convert the network for --runtime onnx/onnx-int8 anew instead of using (and keeping) the copy "
+                   "in the cache folder ($LIM_TF_CACHE, else $XDG_CACHE_HOME/lim-tf, else ~/.cache/lim-tf).")
 @trust_model_option
 @click.option("--allow-no-crs", is_flag=True, help="Map a scene without a CRS (areas are then in pixels).")
 @click.option("--cluster", help="Spread the tiles over Dask distributed: local:N starts N worker processes here; "
@@ -68,8 +71,8 @@ DEFAULTS = PredictConfig()
 @click.pass_context
 def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
                 tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
-                slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, trust_model, allow_no_crs, cluster, region_crs, resume,
-                fail_fast, overwrite) -> None:
+                slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, no_cache, trust_model,
+                allow_no_crs, cluster, region_crs, resume, fail_fast, overwrite) -> None:
     """Map SCENE (any GDAL raster; several files, folders or globs for a region) with MODEL (a run folder
     or a .keras file) into OUT: probability.tif, landslides.tif, inventory.gpkg and quicklook.png.
 
@@ -86,8 +89,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
-        uncertainty=uncertainty, runtime=runtime,
-        trust_model=trust_model)
+        uncertainty=uncertainty, runtime=runtime, cache=not no_cache, trust_model=trust_model)
     from lim_tf.mapping.region import RegionConfig, map_scenes
 
     region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)

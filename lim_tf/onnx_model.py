@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from lim_tf.ensemble import FLIPS, Ensemble
+from lim_tf.runtime.cache import FileCache, digest
 
 INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides uint8 pixels by 255
 OPSET = 17
+GRAPH_VERSION = "1"  # raise when the graph convert() makes changes, so cached ones are made again
 
 
 def _frozen_graph(models: list, bands: int, members: bool, size: int | None = None):
@@ -143,18 +145,59 @@ def quantise(proto: Any, chips: list[np.ndarray]) -> Any:
         return onnx.load(str(quantised))
 
 
+def network_key(ensemble: Ensemble, members: bool, size: int | None = None) -> str:
+    """What a converted graph is made from: its models' architecture and weights, the converter and
+    the graph's form; the same key, the same graph."""
+    import tf2onnx
+
+    from lim_tf import __version__
+
+    parts: list[bytes | str] = [GRAPH_VERSION, __version__, tf2onnx.__version__, str(OPSET), str(members), str(size)]
+    for model in ensemble.models:
+        parts.append(model.to_json())
+        parts += [np.asarray(weight).astype(np.float32).tobytes() for weight in model.get_weights()]
+    return digest(*parts)
+
+
+def converted(ensemble: Ensemble, cache: FileCache, members: bool = True,
+              remedy: str = EXPORT_REMEDY) -> tuple[Any, bool]:
+    """`convert` made once per model and kept in `cache`: (the graph, whether it came from the cache)."""
+    import onnx
+
+    data, hit = cache.get(network_key(ensemble, members),
+                          lambda: convert(ensemble, members, remedy).SerializeToString())
+    return onnx.load_model_from_string(data), hit
+
+
+def quantised(proto: Any, key: str, chips: list[np.ndarray], cache: FileCache) -> tuple[Any, bool]:
+    """`quantise` kept in `cache` for the graph `key` and these very chips (a scene's calibration)."""
+    import onnx
+    import onnxruntime
+
+    chips_key = digest(key, onnxruntime.__version__, *(np.ascontiguousarray(chip).tobytes() for chip in chips))
+    data, hit = cache.get(f"int8-{chips_key}", lambda: quantise(proto, chips).SerializeToString())
+    return onnx.load_model_from_string(data), hit
+
+
 @dataclass(frozen=True)
 class OnnxEnsemble:
     """The predictions of `source` (its members, flips and uncertainty), computed by ONNX Runtime."""
 
     source: Ensemble
     session: Any
+    cached: tuple[str, ...] = ()  # which graphs came from the cache: "float32", "int8"
 
     @classmethod
-    def of(cls, source: Ensemble, threads: int = 0, calibration: list[np.ndarray] | None = None) -> "OnnxEnsemble":
-        """`source` converted; in int8 when calibration chips are given (see `quantise`)."""
-        proto = convert(source, members=True, remedy="map with --runtime tensorflow")
-        return cls(source, onnx_session(quantise(proto, calibration) if calibration is not None else proto, threads))
+    def of(cls, source: Ensemble, threads: int = 0, calibration: list[np.ndarray] | None = None,
+           cache: FileCache = FileCache(None)) -> "OnnxEnsemble":
+        """`source` converted (once per model, kept in `cache`); in int8 when calibration chips are
+        given (see `quantise`; kept for those chips)."""
+        proto, hit = converted(source, cache, remedy="map with --runtime tensorflow")
+        hits = ("float32",) if hit else ()
+        if calibration is not None:
+            proto, hit = quantised(proto, network_key(source, True), calibration, cache)
+            hits += ("int8",) if hit else ()
+        return cls(source, onnx_session(proto, threads), hits)
 
     @property
     def models(self) -> list:
@@ -203,13 +246,15 @@ Predictor = Ensemble | OnnxEnsemble  # what mapping predicts with
 
 
 def for_runtime(ensemble: Ensemble, runtime: str, threads: int = 0,
-                calibration: Callable[[], list[np.ndarray]] | None = None) -> Predictor:
+                calibration: Callable[[], list[np.ndarray]] | None = None,
+                cache: FileCache = FileCache(None)) -> Predictor:
     """`ensemble` itself for TensorFlow, or its twin on ONNX Runtime (`threads` 0: all cores); for
-    "onnx-int8" quantised on the chips `calibration` returns (called only then)."""
+    "onnx-int8" quantised on the chips `calibration` returns (called only then). Converted graphs
+    are kept in `cache` (by default nothing is kept)."""
     if runtime == "onnx":
-        return OnnxEnsemble.of(ensemble, threads)
+        return OnnxEnsemble.of(ensemble, threads, cache=cache)
     if runtime == "onnx-int8":
         if calibration is None:
             raise ValueError("the onnx-int8 runtime needs calibration chips")
-        return OnnxEnsemble.of(ensemble, threads, calibration())
+        return OnnxEnsemble.of(ensemble, threads, calibration(), cache)
     return ensemble

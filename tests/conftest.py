@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Converted networks are cached in a folder of the test session's own, never the user's ~/.cache.
+os.environ["LIM_TF_CACHE"] = tempfile.mkdtemp(prefix="lim-tf-test-cache-")
 
 from helpers import write_bijie  # noqa: E402
 

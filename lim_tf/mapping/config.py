@@ -62,3 +62,6 @@ class MapConfig:
     # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists), or
     # that graph in int8, calibrated on each scene's own windows.
     runtime: Runtime = "tensorflow"
+    # Keep networks converted for ONNX Runtime in the user's cache folder (see lim_tf.runtime.cache),
+    # so the next map of the same model (and, for int8, the same scene) skips the conversion.
+    cache: bool = True

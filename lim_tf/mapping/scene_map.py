@@ -27,6 +27,7 @@ from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
 from lim_tf.onnx_model import for_runtime
 from lim_tf.run import RUN_FILE, RunState, resolve_threshold
+from lim_tf.runtime.cache import FileCache
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
     try:
         # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
         # on the scene's own windows.
-        model = for_runtime(ensemble, config.runtime, calibration=lambda: calibration_chips(scene))
+        model = for_runtime(ensemble, config.runtime, calibration=lambda: calibration_chips(scene),
+                            cache=FileCache.default(config.cache))
         loaded = time.perf_counter()
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
@@ -115,6 +117,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
+            summary["runtime_cached"] = list(getattr(model, "cached", ()))  # converted networks found in the cache
             summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion
                                   "open_scene": opened - resolved, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}

@@ -38,6 +38,7 @@ class SceneJob:
     folder: str  # where the tile files go (a shared filesystem on a cluster)
     uncertainty: bool = False
     runtime: Runtime = "tensorflow"  # or "onnx", "onnx-int8": see lim_tf.onnx_model
+    cache: bool = True  # keep converted networks in the worker's cache folder (map --no-cache: not)
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -66,7 +67,8 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     # int8 is calibrated on the job's scene, so it is loaded again for each scene; the others once
     calibrate_on = (job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution) \
         if job.runtime == "onnx-int8" else None
-    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on)
+    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
+                  job.cache)
     scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
     with ThreadPoolExecutor(max_workers=1) as io:
         for _, results in predict_ahead(scene, model, todo, job.threshold, io):
@@ -77,18 +79,20 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool, runtime: str,
-          calibrate_on: tuple | None):
+          calibrate_on: tuple | None, cache: bool = True):
     import dataclasses
 
     from lim_tf.ensemble import load_models
     from lim_tf.mapping.calibration import calibration_chips
     from lim_tf.onnx_model import for_runtime
+    from lim_tf.runtime.cache import FileCache
     from lim_tf.runtime.quiet import tf
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
     calibration = (lambda: calibration_chips(_scene(*calibrate_on, ensemble.bands))) if calibrate_on else None
     # ONNX Runtime gets as many threads as the worker gave TensorFlow (0: all cores)
-    return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads(), calibration)
+    return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads(), calibration,
+                       FileCache.default(cache))
 
 
 @functools.lru_cache(maxsize=4)
