@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from lim_tf.mapping.config import PredictConfig, ProbabilityDtype, Runtime, SlopeAction
+from lim_tf.mapping.config import MapConfig, PredictConfig, ProbabilityDtype, Runtime, SlopeAction
 from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 DEFAULTS = PredictConfig()
+DEFAULTS_MAP = MapConfig()
 
 
 @click.command("map")
@@ -47,13 +48,13 @@ DEFAULTS = PredictConfig()
               help="Also write uncertainty.tif, the standard deviation of the probability over the four flips of "
                    "every model (and the fold models of an ensemble), and mean_uncertainty per polygon: review the "
                    "least sure polygons first. Predicts the flips (4x slower); the probability is unchanged.")
-@click.option("--runtime", type=choice_of(Runtime), default="tensorflow", show_default=True,
-              help="What runs the network. onnx: ONNX Runtime on the same weights (converted at start, a few "
-                   "seconds a model): 1.5-1.9 x as fast as TensorFlow on CPUs without bfloat16 units (AVX2 only), "
-                   "the same map within 1e-4; slower than TensorFlow where the CPU has bfloat16 units. onnx-int8: "
-                   "that graph quantised to int8, calibrated on 32 windows of each scene (a few seconds more at "
-                   "start): 2.4 x TensorFlow float32 on such CPUs, test F1 within 0.002, probabilities in steps of "
-                   "1/255.")
+@click.option("--runtime", type=choice_of(Runtime), default=DEFAULTS_MAP.runtime, show_default=True,
+              help="What runs the network. auto: the fastest here for this scene, timed on this machine (once per "
+                   "model and tile, then remembered) with what each must do first counted: converting the network "
+                   "(once per model: kept in the cache) and int8's calibration on the scene, so small scenes stay "
+                   "on TensorFlow. tensorflow; onnx: ONNX Runtime on the same weights (the same map within 1e-4); "
+                   "onnx-int8: that graph quantised to int8, calibrated on 32 windows of each scene (test F1 within "
+                   "0.002, probabilities in steps of 1/255). summary.json says what ran and why.")
 @click.option("--no-cache", is_flag=True,
               help="Convert the network for --runtime onnx/onnx-int8 anew instead of using (and keeping) the copy "
                    "in the cache folder ($LIM_TF_CACHE, else $XDG_CACHE_HOME/lim-tf, else ~/.cache/lim-tf).")
@@ -80,7 +81,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
     seams, probability.vrt and landslides.vrt mosaics and summary.json."""
     ctx.meta["output"] = out
     warn_if_shadowed(model)
-    from lim_tf.mapping.config import MapConfig, PolygonOptions
+    from lim_tf.mapping.config import PolygonOptions
 
     config = MapConfig(
         predict=PredictConfig(tile=tile, margin=overlap, batch_size=batch_size, probability_dtype=probability_dtype),

@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.atomic import atomic_file, check_apart, clean_leftovers
 from lim_tf.budget import TimeBudget, read_plan
@@ -24,10 +26,11 @@ from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, 
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import BestF1, LandslideScore
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.models.precision import resolve_precision
-from lim_tf.models.xla import compile_training_step, explain_xla
+from lim_tf.models.speed import StepChoice, choose_step, label, time_steps
+from lim_tf.models.xla import compile_training_step
 from lim_tf.optimizers import WarmupCosine, make_optimizer
 from lim_tf.run import RUN_FILE, RunState
+from lim_tf.runtime.measured import Measurements
 from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 from lim_tf.runtime.quiet import keras, tf
@@ -117,18 +120,18 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
         isolate = len(pending) > 1 and not callbacks
     if isolate and callbacks:
         raise ConfigError("callbacks run in this process; train without isolation to use them")
-    policy = resolve_precision(config.precision)
     strategy = None if isolate else make_strategy(config)
-    log.info("training %s folds %s with %s%s", config.model, pending, policy,
-             ", one process per fold" if isolate else "")
+    step = choose_training_step(config, manifest, pending)
+    log.info("training %s folds %s in %s%s (%s)", config.model, pending, label(step.policy, step.xla),
+             ", one process per fold" if isolate else "", step.reason)
     for fold in pending:
         if isolate:
             try:
-                result = run_in_fresh_process(_train_fold_alone, records, run, config, fold, policy, progress)
+                result = run_in_fresh_process(_train_fold_alone, records, run, config, fold, step, progress)
             except WorkerError as error:
                 raise TrainingError(f"fold {fold}: {error}") from error
         else:
-            result = train_fold(records, run, manifest, config, fold, strategy, policy, progress, callbacks)
+            result = train_fold(records, run, manifest, config, fold, strategy, step, progress, callbacks)
         state.record_fold(fold, {**result, "own_process": isolate})
         state.save(run)
     return state
@@ -142,16 +145,55 @@ def _check_folds(config: TrainConfig, manifest: Manifest, records: Path) -> None
         raise FoldRangeError(f"fold {bad[0]} is out of range; {records} has folds 0..{manifest.folds - 1}")
 
 
-def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, policy: str,
+def replicas(config: TrainConfig) -> int:
+    """The devices a step is mirrored over, without starting them (make_strategy does)."""
+    if config.cpu_replicas > 1:
+        return config.cpu_replicas
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return gpus if config.distribute == "mirrored" or (config.distribute == "auto" and gpus > 1) else 1
+
+
+def choose_training_step(config: TrainConfig, manifest: Manifest, folds: list[int]) -> StepChoice:
+    """Precision and XLA for the run's training step: as asked, by rule on GPUs, else the fastest
+    of the candidates timed on this machine for this network (remembered between runs)."""
+    steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", folds[0] if folds else 0)
+                                           // config.batch_size)
+    network = (f"{config.init_from or config.model} width {config.width} bn {config.encoder_bn} "
+               f"bands {len(manifest.band_names)} tile {config.tile} batch {config.batch_size} loss {config.loss.name} "
+               f"tf {tf.__version__}")
+
+    def measure(policy: str, xla: bool) -> float:
+        keras.backend.clear_session()
+        model = initial_model(load_source(config.init_from, config.trust_model), manifest, policy,
+                              config.keep_normalization) if config.init_from else \
+            build_model(model_config(config, manifest, policy))
+        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, policy),
+                      loss=make_loss(config.loss, manifest), jit_compile=xla)
+        rng = np.random.default_rng(0)
+        shape = (config.batch_size, config.tile, config.tile)
+        x = rng.uniform(0, 255, (*shape, len(manifest.band_names))).astype(np.float32)
+        y = (rng.random((*shape, 1)) > 0.9).astype(np.float32)
+        seconds = time_steps(lambda: model.train_on_batch(x, y))
+        keras.backend.clear_session()
+        log.info("timed the training step in %s: %.3f s", label(policy, xla), seconds)
+        return seconds
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    return choose_step(config.precision, config.xla, replicas(config), config.epochs * steps, network, measure,
+                       Measurements.default(), gpu=gpu)
+
+
+def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, step: StepChoice,
                       progress: bool) -> dict[str, Any]:
     """train_fold as the whole work of a fresh process."""
-    return train_fold(records, run, load_manifest(records), config, fold, make_strategy(config), policy, progress)
+    return train_fold(records, run, load_manifest(records), config, fold, make_strategy(config), step, progress)
 
 
 def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig, fold: int,
-               strategy: tf.distribute.Strategy, policy: str, progress: bool,
+               strategy: tf.distribute.Strategy, step: StepChoice, progress: bool,
                extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
     """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
+    policy = step.policy
     started = time.perf_counter()  # a time budget counts from here: building the model is training time
     keras.backend.clear_session()  # memory must not grow across folds
     keras.utils.set_random_seed(config.seed + fold)
@@ -175,8 +217,8 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
                       loss=make_loss(config.loss, manifest),
                       weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
-        xla, why = explain_xla(config.xla, policy, strategy.num_replicas_in_sync, steps=epochs * steps)
-        log.info("fold %d: training step %s XLA (%s)", fold, "with" if xla else "without", why)
+        xla = step.xla
+        log.info("fold %d: training step %s XLA", fold, "with" if xla else "without")
         compile_training_step(model, xla)
         backup = EpochBackup(folder / "backup")
         start = backup.restore(model)  # resume from the last finished epoch, losing at most one
@@ -219,7 +261,8 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
-            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla,
+            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla, "speed_choice": step.reason,
+            **({"step_seconds": step.seconds} if step.seconds else {}),
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
             "epochs": _epochs_trained(budget, epochs), "inference": inference_estimate([model]),
             **({"time_budget": {**asdict(plan), "stopped_after": budget.stopped_after}} if plan and budget else {}),

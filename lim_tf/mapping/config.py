@@ -8,7 +8,7 @@ from typing import Literal
 
 ProbabilityDtype = Literal["float32", "uint8"]
 SlopeAction = Literal["flag", "drop"]
-Runtime = Literal["tensorflow", "onnx", "onnx-int8"]
+Runtime = Literal["auto", "tensorflow", "onnx", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class MapConfig:
     # What runs the network: TensorFlow, or ONNX Runtime on the same weights converted (1.6-1.9 x as
     # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists), or
     # that graph in int8, calibrated on each scene's own windows.
-    runtime: Runtime = "tensorflow"
+    runtime: Runtime = "auto"  # timed on this machine: see mapping/runtime_choice.py
     # Keep networks converted for ONNX Runtime in the user's cache folder (see lim_tf.runtime.cache),
     # so the next map of the same model (and, for int8, the same scene) skips the conversion.
     cache: bool = True

@@ -67,7 +67,7 @@ def plan_batches(shape: tuple[int, int], config: PredictConfig) -> list[list[Til
 # layers' outputs than TensorFlow. `map` of a 4000 x 4000 scene with the shipped U-Net at --tile
 # 2048 (Zen 3): peaks of 2.4 GB in TensorFlow, 5.6 GB in ONNX Runtime float32 and 3.5 GB in int8,
 # so against TensorFlow's 1.7 GB of activations about 2.9 x and 1.6 x (rounded up here).
-ACTIVATION_SCALE = {"tensorflow": 1.0, "onnx": 3.0, "onnx-int8": 2.0}
+ACTIVATION_SCALE = {"tensorflow": 1.0, "onnx": 3.0, "onnx-int8": 2.0, "auto": 1.0}  # auto: only what fits
 
 
 def check_memory(models: list | dict[str, float], config: PredictConfig, runtime: Runtime = "tensorflow") -> None:

@@ -10,6 +10,7 @@ worker's death costs only its unfinished batches (Dask runs them elsewhere).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import logging
@@ -27,10 +28,12 @@ from lim_tf.geo.vectors import check_crs
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
+from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime
 from lim_tf.mapping.scene import open_scene
 from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
 from lim_tf.runtime.cluster import executor, parse_cluster
+from lim_tf.runtime.measured import Measurements
 from lim_tf.zoo import is_zoo_name
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
         del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast, out)
             for name, path in zip(scene_names(paths), paths)]
+    choice = _runtime(runs, model_path, config)
     done_before = {id(run): [b for b in run.batches if batch_done(run.job, b)] for run in runs if run.job}
     tasks = [(run.job, group) for run in runs if run.job
              for group in _groups([b for b in run.batches if not batch_done(run.job, b)])]
@@ -173,7 +177,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
             for run in runs:  # a scene left open here failed, or the run stops
                 if run.assembly is not None:
                     run.assembly.abandon()
-        summary = _finish(runs, staging, single, region, mapping, computed, reused, time.perf_counter() - started)
+        summary = _finish(runs, staging, single, region, mapping, computed, reused, time.perf_counter() - started,
+                          choice)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary
@@ -199,6 +204,21 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
                 continue
             for batch in group:
                 _add(run, batch, staging, single, config, mapping)
+
+
+def _runtime(runs: list[SceneRun], model_path: Path, config: MapConfig) -> RuntimeChoice:
+    """The runtime every worker uses: as asked, or for `auto` the one remembered fastest on this
+    machine for the first scene's tile (set on the runs' jobs)."""
+    planned = [run for run in runs if run.job and run.batches]
+    if config.runtime != "auto" or not planned:
+        return RuntimeChoice(config.runtime if config.runtime != "auto" else "tensorflow", "as asked")
+    first = planned[0].batches[0]
+    choice = remembered_runtime(model_identity(model_path), (len(first), first[0].height, first[0].width),
+                                sum(len(run.batches) for run in planned), Measurements.default())
+    for run in planned:
+        run.job = dataclasses.replace(run.job, runtime=choice.runtime)  # type: ignore[arg-type]
+    log.info("runtime %s: %s", choice.runtime, choice.reason)
+    return choice
 
 
 def _groups(batches: list) -> list[list]:
@@ -265,7 +285,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping,
-            computed: int, reused: int, seconds: float) -> dict[str, Any]:
+            computed: int, reused: int, seconds: float, choice: RuntimeChoice) -> dict[str, Any]:
     """The run's summary, and for several scenes the region layer, into the staged OUT."""
     from lim_tf.mapping.merge import write_region
 
@@ -276,7 +296,8 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
               for run in runs]
     summary: dict[str, Any] = {"scenes": scenes, "failed": len(failed), "threshold": mapping.threshold,
                                "models": mapping.model_names, "cluster": region.cluster or "in process",
-                               "batches_computed": computed, "batches_reused": reused, "seconds": round(seconds, 2)}
+                               "batches_computed": computed, "batches_reused": reused, "seconds": round(seconds, 2),
+                               "runtime": choice.runtime, "runtime_reason": choice.reason}
     if single:
         if failed:
             raise InputError(f"{runs[0].path}: {runs[0].error}")

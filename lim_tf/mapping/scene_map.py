@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lim_tf.atomic import atomic_directory, atomic_file, check_apart
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_models
-from lim_tf.errors import OutputError
+from lim_tf.errors import LimError, OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.calibration import calibration_chips
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import burn, check_against, clean, describe, vectorize
-from lim_tf.mapping.predict import SceneRasters, check_memory, predict_scene
+from lim_tf.mapping.predict import SceneRasters, check_memory, plan_batches, predict_scene
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
+from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, choose_runtime, model_identity
 from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
-from lim_tf.onnx_model import for_runtime
+from lim_tf.onnx_model import Predictor, for_runtime, network_key
 from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 from lim_tf.runtime.cache import FileCache
+from lim_tf.runtime.measured import Measurements
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Mapping:
@@ -87,18 +93,55 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
     ensemble, mapping, state = resolve(model_path, config)
     resolved = time.perf_counter()
     check_memory(ensemble.models, config.predict, config.runtime)
+    model_id = model_identity(model_path)
     if not config.sentinel2:
-        return _map_opened(scene_path, ensemble, mapping, out, config, overwrite, progress, (started, resolved))
+        return _map_opened(scene_path, ensemble, mapping, out, config, overwrite, progress, (started, resolved),
+                           model_id)
     prepared = _prepare_sentinel2(Path(scene_path), Path(out), state, mapping.resolution, overwrite, progress)
     try:
-        return _map_opened(prepared, ensemble, mapping, out, config, overwrite, progress, (started, resolved))
+        return _map_opened(prepared, ensemble, mapping, out, config, overwrite, progress, (started, resolved),
+                           model_id)
     except BaseException:
         prepared.unlink(missing_ok=True)  # made for this map alone: a failed map leaves nothing to block a rerun
         raise
 
 
+def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: str) -> tuple[Predictor, RuntimeChoice]:
+    """What predicts: the runtime asked for, or with `auto` the one timed fastest for this scene here."""
+    cache = FileCache.default(config.cache)
+    built: dict[str, Predictor] = {}
+    setups: dict[str, float] = {}
+
+    def build(runtime: str) -> Predictor:
+        if runtime not in built:
+            start = time.perf_counter()
+            built[runtime] = for_runtime(ensemble, runtime, calibration=lambda: calibration_chips(scene), cache=cache)
+            setups[runtime] = time.perf_counter() - start - sum(setups.values())  # int8's part beyond onnx's
+        return built[runtime]
+
+    if config.runtime != "auto":
+        return build(config.runtime), RuntimeChoice(config.runtime, "as asked")
+    batches = plan_batches(scene.shape, config.predict)
+    first = batches[0]
+    images = np.random.default_rng(0).uniform(0, 255, (len(first), first[0].height, first[0].width, ensemble.bands))
+    allowed = tuple(r for r in RUNTIMES if r == "tensorflow" or _fits(ensemble, config, r))
+    choice = choose_runtime(model_id, images.shape[:3], len(batches), Measurements.default(),
+                            batch_timer(images.astype(np.float32), build), setups.__getitem__,
+                            lambda _: cache.has(network_key(ensemble, True)), allowed)
+    log.info("runtime %s: %s", choice.runtime, choice.reason)
+    return build(choice.runtime), choice
+
+
+def _fits(ensemble: Ensemble, config: MapConfig, runtime: str) -> bool:
+    try:
+        check_memory(ensemble.models, config.predict, runtime)  # type: ignore[arg-type]
+        return True
+    except LimError:
+        return False
+
+
 def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, out: Path, config: MapConfig,
-                overwrite: bool, progress: bool, clock: tuple[float, float]) -> dict:
+                overwrite: bool, progress: bool, clock: tuple[float, float], model_id: str) -> dict:
     """The prediction and outputs of map_scene, once the model is loaded; `clock` is when the call
     started and when the model was loaded (for summary.json's seconds)."""
     started, resolved = clock
@@ -108,8 +151,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
     try:
         # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
         # on the scene's own windows.
-        model = for_runtime(ensemble, config.runtime, calibration=lambda: calibration_chips(scene),
-                            cache=FileCache.default(config.cache))
+        model, choice = _predictor(ensemble, scene, config, model_id)
         loaded = time.perf_counter()
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
@@ -117,7 +159,8 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
-            summary["runtime_cached"] = list(getattr(model, "cached", ()))  # converted networks found in the cache
+            summary.update(runtime=choice.runtime, runtime_reason=choice.reason,
+                           runtime_cached=list(getattr(model, "cached", ())))  # converted networks from the cache
             summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion
                                   "open_scene": opened - resolved, "predict": predicted - loaded,
                                   "outputs": time.perf_counter() - predicted}
@@ -163,7 +206,6 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
     summary["resolution_m"] = mapping.resolution if scene.resampled else None
     summary["tta"] = config.tta
-    summary["runtime"] = config.runtime
     if config.inventory:
         reference = read_inventory(Path(config.inventory), crs)
         report = check_against(reference, [f["geometry"] for f in features])

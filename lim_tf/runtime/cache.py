@@ -52,6 +52,10 @@ class FileCache:
     def default(cls, enabled: bool = True) -> "FileCache":
         return cls(default_folder() if enabled else None)
 
+    def has(self, key: str, suffix: str = ".onnx") -> bool:
+        """Whether an entry for `key` is kept (it is checked when read)."""
+        return self.folder is not None and self.folder.is_dir() and any(self.folder.glob(f"{key}-*{suffix}"))
+
     def get(self, key: str, make: Callable[[], bytes], suffix: str = ".onnx") -> tuple[bytes, bool]:
         """The entry's bytes and whether they came from the cache; made (and kept) when absent or damaged."""
         if self.folder is None:
