@@ -19,14 +19,16 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory, check_apart
+from lim_tf.confidence import ConfidenceModel, polygon_features
 from lim_tf.config import SourceConfig, Split, ThresholdRule
 from lim_tf.data.items import Item, folder_items, record_items
 from lim_tf.data.manifest import load_manifest, verify_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.ensemble import Ensemble
 from lim_tf.errors import ConfigError, InputError
-from lim_tf.figures import overlay_png, pr_curve_png
+from lim_tf.figures import overlay_png, polygon_curve_png, pr_curve_png, reliability_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
+from lim_tf.polygons import RULE, PolygonSet, chip_polygons
 from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ class Evaluation:
     kind_ratio: float | None = None  # non-landslide chips per landslide chip of the source, for reweighting
     # eval --uncertainty: per bin of the spread over members and flips, (valid pixels, wrong pixels)
     reliability: np.ndarray | None = None
+    polygons: PolygonSet = field(default_factory=PolygonSet)  # predicted polygons, for the analyst's counts
+    resolution: float = 1.0  # metres per pixel of the evaluated chips
 
     def reliability_table(self) -> list[dict[str, Any]] | None:
         """Error rate per uncertainty bin: where the model is less sure, is it wrong more often?"""
@@ -88,6 +92,28 @@ class Evaluation:
         return {"kind_ratio": self.kind_ratio, "non_landslide_weight": weight, **confusion.scores(),
                 "false_positive_m2_per_km2": false_positive_m2_per_km2(confusion)}
 
+    def empty_weight(self) -> float:
+        """How many times a chip without landslides counts at the source's real mix of kinds (1: as held)."""
+        landslides, empty = self.images_by_kind[KINDS[0]], self.images_by_kind[KINDS[1]]
+        return self.kind_ratio * landslides / empty if self.kind_ratio and landslides and empty else 1.0
+
+    def polygon_scores(self, confidence: ConfidenceModel | None = None) -> dict[str, Any]:
+        """What an analyst counts: landslides detected and real polygons, every polygon and (with a
+        confidence model) those above its cut, as held and at the source's real mix."""
+        if confidence is not None and self.polygons.polygons:
+            self.polygons.confidence = confidence.predict(polygon_features(self.polygons.polygons))
+        weight = self.empty_weight()
+        scores: dict[str, Any] = {"rule": RULE, "all": _no_rule(self.polygons.scores(None)),
+                                  "all_at_kind_ratio": _no_rule(self.polygons.scores(None, weight))
+                                  if self.kind_ratio else None}
+        if confidence is not None:
+            scores.update(cut=confidence.cut, kept=_no_rule(self.polygons.scores(confidence.cut)),
+                          kept_at_kind_ratio=_no_rule(self.polygons.scores(confidence.cut, weight))
+                          if self.kind_ratio else None,
+                          reliability=self.polygons.reliability(empty_weight=weight) if self.polygons.polygons else [],
+                          curve=self.polygons.curve(list(np.round(np.linspace(0, 0.95, 20), 2)), weight))
+        return scores
+
     def metrics(self) -> dict[str, Any]:
         """Scores over all images (the headline), then landslide and non-landslide chips apart."""
         best, best_f1 = self.sweep.best_threshold()
@@ -107,10 +133,10 @@ class Evaluation:
 
 def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
              min_overlap: float = 0.0, total: int | None = None, progress: bool = True, min_alarm_pixels: int = 1,
-             kind_ratio: float | None = None) -> Evaluation:
-    """Predict every item and accumulate pixel, object, image-level and sweep statistics; keep a few
-    for figures."""
-    result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio)
+             kind_ratio: float | None = None, resolution: float = 1.0) -> Evaluation:
+    """Predict every item and accumulate pixel, object, polygon, image-level and sweep statistics;
+    keep a few for figures. `resolution`: metres per pixel (polygon areas)."""
+    result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio, resolution=resolution)
     with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
         for batch in _batches(items, batch_size):
             images = np.stack([image for _, image, _ in batch])
@@ -143,6 +169,9 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     result.images_by_kind[kind] += 1
     result.objects += objects
     result.sweep.add(truth, probability, valid)
+    polygons, landslides = chip_polygons(truth, probability, result.threshold, valid, result.resolution,
+                                         result.polygons.landslides)
+    result.polygons.add(polygons, landslides)
     if kind == KINDS[0]:
         result.landslide_chips_detected += objects.detected > 0
     else:
@@ -177,10 +206,16 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def write_report(result: Evaluation, out: Path, extra: dict[str, Any], overwrite: bool = False) -> dict[str, Any]:
-    """metrics.json, per_image.csv, pr_curve.png and overlay figures, written atomically to `out`."""
-    metrics = {**extra, **result.metrics()}
+def write_report(result: Evaluation, out: Path, extra: dict[str, Any], overwrite: bool = False,
+                 confidence: ConfidenceModel | None = None) -> dict[str, Any]:
+    """metrics.json, per_image.csv, pr_curve.png, the polygons' reliability diagram and cut curve
+    (with a confidence model), and overlay figures, written atomically to `out`."""
+    polygons = result.polygon_scores(confidence)
+    metrics = {**extra, **result.metrics(), "polygons": polygons}
     with atomic_directory(Path(out), overwrite) as folder:
+        if confidence is not None:
+            reliability_png(polygons["reliability"], folder / "polygon_reliability.png")
+            polygon_curve_png(polygons["curve"], confidence.cut, folder / "polygon_cut_curve.png")
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         with (folder / "per_image.csv").open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(result.rows[0]))
@@ -192,6 +227,10 @@ def write_report(result: Evaluation, out: Path, extra: dict[str, Any], overwrite
         for index, (name, image, truth, predicted) in enumerate(result.examples):
             overlay_png(image, truth, predicted, folder / "figures" / f"{index:03d}_{_safe(name)}.png")
     return metrics
+
+
+def _no_rule(scores: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in scores.items() if k != "rule"}
 
 
 def _safe(name: str) -> str:
@@ -215,6 +254,13 @@ def comparison_table(metrics: dict[str, dict[str, Any]]) -> tuple[str, str]:
                        ("non-landslide chips with a false alarm", "non_landslide_chips_with_false_alarm_share")):
         if all(metrics[n].get("image_level", {}).get(key) is not None for n in names):
             rows.append((f"{label} (share)", key, {n: metrics[n]["image_level"] for n in names}))
+    for block, label in (("all", "every polygon"), ("all_at_kind_ratio", "every polygon, at the real mix"),
+                         ("kept", "polygons above the confidence cut"),
+                         ("kept_at_kind_ratio", "above the cut, at the real mix")):
+        if all(metrics[n].get("polygons", {}).get(block) for n in names):
+            source = {n: metrics[n]["polygons"][block] for n in names}
+            rows += [(f"landslides detected ({label})", "detected_share", source),
+                     (f"polygons that are real ({label})", "polygon_precision", source)]
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -335,10 +381,11 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     resolution = state.resolution or 1.0  # unknown: the area is read as pixels
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
                       scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
-                      kind_ratio=request.kind_ratio or kind_ratio)
+                      kind_ratio=request.kind_ratio or kind_ratio, resolution=resolution)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
              "resolution_m": state.resolution, "threshold_source": threshold_source}
-    return write_report(result, out, extra, overwrite)
+    confidence = ConfidenceModel.from_json(state.confidence, f"{run}: run.json") if state.confidence else None
+    return write_report(result, out, extra, overwrite, confidence)
 
 
 def _check_resolution(records: Path, state: RunState) -> None:

@@ -105,3 +105,50 @@ def pr_curve_png(curve: dict[str, np.ndarray], threshold: float, path: Path) -> 
     axes.legend(loc="lower left")
     figure.tight_layout()
     figure.savefig(path)
+
+
+def reliability_png(rows: list[dict], path: Path) -> None:
+    """Confidence against the observed share of real polygons, per bin (a calibrated model lies on
+    the diagonal), with each bin's polygon count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.5, 4), dpi=120)
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="calibrated")
+    used = [r for r in rows if r["real_share"] is not None]
+    axes.plot([r["mean_confidence"] for r in used], [r["real_share"] for r in used], "o-", color="black",
+              label="observed")
+    for row in used:
+        axes.annotate(str(row["polygons"]), (row["mean_confidence"], row["real_share"]), fontsize=7,
+                      textcoords="offset points", xytext=(3, -9))
+    axes.set(xlabel="confidence", ylabel="share of polygons that are real", xlim=(0, 1), ylim=(0, 1.02),
+             title="polygon confidence")
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def polygon_curve_png(curve: list[dict], cut: float | None, path: Path) -> None:
+    """Polygon precision against the share of landslides detected as the confidence cut rises, the
+    inventory's cut marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.5, 4), dpi=120)
+    axes = figure.subplots()
+    axes.plot([r["detected_share"] for r in curve], [r["polygon_precision"] for r in curve], color="black",
+              linewidth=1.2)
+    if cut is not None:
+        nearest = min(curve, key=lambda r: abs(r["cut"] - cut))
+        axes.plot(nearest["detected_share"], nearest["polygon_precision"], "o", color="tab:red",
+                  label=f"cut {cut:.2f}")
+        axes.legend(loc="lower left")
+    axes.set(xlabel="labelled landslides detected", ylabel="polygons that are real", xlim=(0, 1.02),
+             ylim=(0, 1.02), title="polygons, by confidence cut")
+    figure.tight_layout()
+    figure.savefig(path)

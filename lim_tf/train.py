@@ -19,6 +19,7 @@ from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.atomic import atomic_file, check_apart, clean_leftovers
 from lim_tf.budget import TimeBudget, read_plan
 from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
+from lim_tf.confidence import fit_run_confidence
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
@@ -134,7 +135,24 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
             result = train_fold(records, run, manifest, config, fold, strategy, step, progress, callbacks)
         state.record_fold(fold, {**result, "own_process": isolate})
         state.save(run)
+    if pending or (state.models and state.confidence is None):
+        _fit_confidence(run, state)
     return state
+
+
+def _fit_confidence(run: Path, state: RunState) -> None:
+    """The polygons' confidence model, learnt on the finished folds' validation chips (run.json)."""
+    model = fit_run_confidence(run, state)
+    state.confidence = model.to_json() if model else None
+    if model:
+        kept, every = model.validation["kept"], model.validation["all"]
+        log.info("polygon confidence: cut %.2f keeps %d of %d validation polygons; polygon precision %.2f -> %.2f, "
+                 "landslides detected %.2f -> %.2f", model.cut, kept["polygons"], every["polygons"],
+                 every["polygon_precision"], kept["polygon_precision"], every["detected_share"],
+                 kept["detected_share"])
+    else:
+        log.info("polygon confidence: too few validation polygons to learn from; the inventory keeps every polygon")
+    state.save(run)
 
 
 def _check_folds(config: TrainConfig, manifest: Manifest, records: Path) -> None:

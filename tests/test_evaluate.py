@@ -64,7 +64,9 @@ def test_comparison_table_has_a_column_per_run(trained, tmp_path):
         "recall (landslide chips only)", "f1 (landslide chips only)", "precision (landslide chips only)",
         "iou_landslide (landslide chips only)",
         "precision (at 2.60 non-landslide chips per landslide chip)", "f1 (at 2.60 non-landslide chips per landslide chip)",
-        "landslide chips with a landslide found (share)", "non-landslide chips with a false alarm (share)"]
+        "landslide chips with a landslide found (share)", "non-landslide chips with a false alarm (share)",
+        "landslides detected (every polygon)", "polygons that are real (every polygon)",
+        "landslides detected (every polygon, at the real mix)", "polygons that are real (every polygon, at the real mix)"]
     first = json.loads((out / "run/metrics.json").read_text())
     assert f"| f1 | {first['f1']:.4f} |" in "\n".join(table)
 

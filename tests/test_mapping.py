@@ -299,3 +299,41 @@ def test_uncertainty_is_the_spread_of_the_flipped_predictions(tmp_path):
         np.testing.assert_allclose(src.read(1), flips[0][0, ..., 0], atol=1e-6)
     meta, _, _, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
     assert "mean_uncertainty" in list(meta["fields"])
+
+
+def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_path):
+    """A run whose confidence depends on the polygon's maximum probability alone: conf = sigmoid(20 p - 17).
+    The model maps p = sigmoid(band1 - 128): squares of 200, 130 and 129 give p 1.0, 0.881 and 0.731,
+    so confidence 0.953, 0.649 and 0.085; with the cut at 0.5 the third is a candidate."""
+    import pyogrio
+
+    from lim_tf.confidence import ConfidenceModel
+    from lim_tf.run import RunState
+
+    band = np.full((64, 64), 50, np.uint8)
+    band[4:14, 4:14], band[30:40, 30:40], band[50:60, 4:12] = 200, 130, 129
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    run_folder = tmp_path / "run"
+    (run_folder / "fold0").mkdir(parents=True)
+    threshold_model(run_folder / "fold0/model.keras")
+    model = ConfidenceModel((0.0, 0.0, 20.0, 0.0), -17.0, (0.0,) * 4, (1.0,) * 4, 0.5, 1.0, {})
+    RunState(band_names=("red", "green", "blue"), threshold=0.5, models=["fold0/model.keras"], records="none",
+             folds={"0": {"status": "done"}}, confidence=model.to_json()).save(run_folder)
+    summary = map_scene(scene, run_folder, tmp_path / "out", MapConfig(), progress=False)
+    assert (summary["landslides"], summary["candidates"], summary["confidence_cut"]) == (2, 1, 0.5)
+    gpkg = tmp_path / "out/inventory.gpkg"
+    assert [name for name, _ in pyogrio.list_layers(gpkg) if name in ("inventory", "candidates")] == \
+        ["inventory", "candidates"]
+    meta, _, _, fields = pyogrio.raw.read(gpkg, layer="inventory")
+    columns = list(meta["fields"])
+    confidence = sorted(fields[columns.index("confidence")])
+    np.testing.assert_allclose(confidence, [0.6493, 0.9526], atol=2e-4)
+    meta, _, geometry, fields = pyogrio.raw.read(gpkg, layer="candidates")
+    columns = list(meta["fields"])
+    assert len(geometry) == 1 and set(columns) >= {"area_m2", "mean_probability", "max_probability", "confidence",
+                                                   "review"}
+    assert fields[columns.index("area_m2")][0] == pytest.approx(80 / 0.9996**2, rel=1e-4)  # 10 x 8 m, UTM
+    assert fields[columns.index("confidence")][0] == pytest.approx(0.0847, abs=2e-4)
+    with rasterio.open(tmp_path / "out/landslides.tif") as landslides:  # the raster is the inventory's
+        mapped = landslides.read(1) == 1
+    assert mapped[4:14, 4:14].all() and mapped[30:40, 30:40].all() and not mapped[50:60, 4:12].any()

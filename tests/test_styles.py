@@ -122,7 +122,8 @@ def test_qgis_opens_the_outputs_styled_and_legible_in_either_order(mapped, tmp_p
             "imagery" if order == "project" else "scene": "multibandcolor"}
         assert layers["landslides"]["value_at_largest_polygon"] == 1.0
         assert layers["landslides"]["legend"][1:] == ["landslide"]  # no transparent "background" square
-        assert layers["inventory"]["legend"] == ["confirmed", "rejected (false alarm)", "landslide (not reviewed)"]
+        assert layers["inventory"]["legend"] == ["confirmed", "rejected (false alarm)",
+                                                 "landslide, confidence 0.8 or more", "landslide (not reviewed)"]
         pixel = _pixels(tmp_path / f"{order}.png")
         inside, edge = pixel(50, 55), pixel(40, 50)  # inside the largest landslide, and on its top edge
         assert inside[0] > inside[1] + 60 and inside[0] > inside[2] + 60, (order, inside)  # red

@@ -34,23 +34,33 @@ class ReviewedLabels:
     unreviewed: int
 
 
+def _reviewed_layers(path: Path, crs: Any) -> list[tuple[Any, Any]]:
+    """(shape in `crs`, review value) of every polygon layer: the inventory, and the candidates below
+    the confidence cut that lim-tf map keeps beside it (an analyst may confirm those too)."""
+    try:
+        layers = [name for name, kind in pyogrio.list_layers(path) if kind is not None] or [spatial_layer(path)]
+        read = [pyogrio.raw.read(path, layer=layer) for layer in layers]
+    except Exception as error:  # GDAL errors come in several types
+        raise InputError(f"{path}: cannot read the inventory ({str(error)[:120]})") from error
+    pairs = []
+    for meta, _, geometry, fields in read:
+        columns = list(meta["fields"])
+        if "review" not in columns:
+            raise InputError(f"{path}: no 'review' column; review the inventory.gpkg that lim-tf map wrote (it has "
+                             "one), or add a text column 'review'")
+        shapes = list(shapely.from_wkb(geometry)) if len(geometry) else []
+        source = meta.get("crs")
+        if shapes and source and crs is not None and rasterio.crs.CRS.from_user_input(source) != crs:
+            shapes = list(reproject(shapes, source, crs))
+        pairs += list(zip(shapes, fields[columns.index("review")]))
+    return pairs
+
+
 def read_reviewed(path: Path, crs: Any, margin: float, labelled_area: Path | None = None) -> ReviewedLabels:
     """The reviewed labels of an edited inventory, in the scene's CRS; `margin` (CRS units, metres in
     a projected CRS) buffers the reviewed polygons into the labelled area unless one is given."""
-    try:
-        meta, _, geometry, fields = pyogrio.raw.read(path, layer=spatial_layer(path))
-    except Exception as error:  # GDAL errors come in several types
-        raise InputError(f"{path}: cannot read the inventory ({str(error)[:120]})") from error
-    columns = list(meta["fields"])
-    if "review" not in columns:
-        raise InputError(f"{path}: no 'review' column; review the inventory.gpkg that lim-tf map wrote (it has one), "
-                         "or add a text column 'review'")
-    shapes = list(shapely.from_wkb(geometry)) if len(geometry) else []
-    source = meta.get("crs")
-    if shapes and source and crs is not None and rasterio.crs.CRS.from_user_input(source) != crs:
-        shapes = list(reproject(shapes, source, crs))
     groups: dict[str, list] = {"confirmed": [], "rejected": [], "": []}
-    for shape, value in zip(shapes, fields[columns.index("review")]):
+    for shape, value in _reviewed_layers(path, crs):
         text = (value or "").strip().lower() if isinstance(value, str) or value is None else str(value)
         if text not in groups:
             raise InputError(f"{path}: review value {value!r} is not one of {', '.join(REVIEW_VALUES)} (or empty); "

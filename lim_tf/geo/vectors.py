@@ -50,10 +50,11 @@ def geodesic_area_perimeter(polygons: list[shapely.Polygon], crs: Any) -> tuple[
 GPKG_VERSION = "1.2"  # what GDAL 3.6 and QGIS 3.22 read without a "partially supported" warning
 
 
-def write_vector(features: list[dict[str, Any]], path: Path, crs: Any, driver: str, multi: bool = False) -> None:
+def write_vector(features: list[dict[str, Any]], path: Path, crs: Any, driver: str, multi: bool = False,
+                 layer: str | None = None) -> None:
     """Write polygons with their attributes: `id` as an integer, text values as text, the rest as
     numbers (a column of None is text: the empty `review` column). GeoJSON is written in WGS84, as
-    RFC 7946 asks; a GeoPackage as version 1.2."""
+    RFC 7946 asks; a GeoPackage as version 1.2, `layer` added beside those it holds."""
     geometries = [f["geometry"] for f in features]
     target_crs = crs
     if driver == "GeoJSON" and crs is not None:
@@ -67,7 +68,8 @@ def write_vector(features: list[dict[str, Any]], path: Path, crs: Any, driver: s
         pyogrio.raw.write(path, shapely.to_wkb(geometries) if geometries else np.array([], dtype=object), columns,
                           names, driver=driver, geometry_type="MultiPolygon" if multi else "Polygon",
                           crs=str(target_crs) if target_crs else None, promote_to_multi=multi,
-                          dataset_options=options)
+                          dataset_options=options if not (layer and Path(path).exists()) else None, layer=layer,
+                          append=bool(layer and Path(path).exists()))
 
 
 def _column_type(name: str, values: list[Any]) -> Any:

@@ -12,6 +12,8 @@ import shapely
 from rasterio.features import rasterize, shapes
 from rasterio.windows import Window
 
+from lim_tf.confidence import ConfidenceModel
+from lim_tf.confidence import features as confidence_features
 from lim_tf.geo.vectors import geodesic_area_perimeter, to_lonlat
 from lim_tf.mapping.config import PolygonOptions
 
@@ -103,6 +105,18 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
     return features
 
 
+def rate(features: list[dict[str, Any]], model: ConfidenceModel | None) -> tuple[list[dict], list[dict]]:
+    """Each polygon's `confidence` (the chance it is a real landslide), and the polygons split at the
+    model's cut: (the inventory, the candidates below it). Without a model every polygon is kept."""
+    if model is None or not features:
+        return features, []
+    values = confidence_features([f["area_m2"] for f in features], [f["perimeter_m"] for f in features],
+                                 [f["mean_probability"] for f in features], [f["max_probability"] for f in features])
+    for feature, confidence in zip(features, model.predict(values)):
+        feature["confidence"] = round(float(confidence), 4)
+    return [f for f in features if f["confidence"] >= model.cut], [f for f in features if f["confidence"] < model.cut]
+
+
 def _zonal(polygons: list[shapely.Polygon], raster: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per polygon: sum, count and maximum of the raster's valid pixels inside it."""
     n = len(polygons)
@@ -137,4 +151,8 @@ def check_against(reference: list[shapely.Geometry], predicted: list[shapely.Pol
     return {"reference_features": len(reference), "reference_types": kinds, "detected": detected,
             "detected_share": detected / len(reference) if reference else 1.0,
             "predicted_polygons": len(predicted), "false_alarms": false_alarms,
-            "false_alarm_share": false_alarms / len(predicted) if predicted else 0.0}
+            "false_alarm_share": false_alarms / len(predicted) if predicted else 0.0,
+            "polygon_precision": 1 - false_alarms / len(predicted) if predicted else 1.0,
+            "rule": "touch: a reference landslide is detected when an inventory polygon intersects it (a point "
+                    "inside, a polygon overlapping or touching); an inventory polygon is real when it intersects "
+                    "a reference landslide"}

@@ -18,7 +18,7 @@ from lim_tf.mapping.project import write_project
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 
 WEIGHTED = ("mean_probability", "model_agreement", "mean_slope", "mean_uncertainty")  # area-weighted over the merged parts
-HIGHEST = ("max_probability", "low_slope")
+HIGHEST = ("max_probability", "low_slope", "confidence")  # a landslide seen surely in one scene is sure
 
 
 def region_crs(scene_folders: list[tuple[str, Path]], asked: str | None) -> CRS:
@@ -33,15 +33,24 @@ def region_crs(scene_folders: list[tuple[str, Path]], asked: str | None) -> CRS:
 
 
 def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs: str | None,
-                 imagery: list[str] | None = None) -> dict[str, Any]:
+                 imagery: list[str] | None = None, cut: float | None = None) -> dict[str, Any]:
     """inventory.gpkg, probability.vrt, landslides.vrt (and, with --uncertainty, uncertainty.vrt) of
-    the region into `folder`, and map.qgs over the scenes' `imagery`; returns its summary."""
+    the region into `folder`, and map.qgs over the scenes' `imagery`; returns its summary. With a
+    confidence `cut`, the scenes' inventories and candidates are merged together and split again at
+    it (a polygon takes the highest confidence of its parts)."""
     if not scene_folders:
         return {"landslides": 0, "total_area_m2": 0.0, "crs": None}
     crs = region_crs(scene_folders, asked_crs)
-    features = merge_inventories(scene_folders, crs)
-    write_vector(_ordered(features), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True)
+    layers = ("inventory", "candidates") if cut is not None else ("inventory",)
+    merged = merge_inventories(scene_folders, crs, layers)
+    features = [f for f in merged if cut is None or f.get("confidence", 1.0) >= cut]
+    write_vector(_ordered(features), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True, layer="inventory")
     add_default_style(folder / "inventory.gpkg", "inventory")
+    if cut is not None:
+        candidates = [f for f in merged if f.get("confidence", 1.0) < cut]
+        write_vector(_ordered(candidates), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True,
+                     layer="candidates")
+        add_default_style(folder / "inventory.gpkg", "candidates")
     names = ["probability", "landslides"]
     if all((f / "uncertainty.tif").exists() for _, f in scene_folders):  # map --uncertainty
         names.append("uncertainty")
@@ -50,18 +59,20 @@ def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs:
                      "nearest" if name == "landslides" else "average")
     write_raster_styles(folder)
     with rasterio.open(folder / "landslides.vrt") as mosaic:
-        write_project(folder, crs.to_wkt(), tuple(mosaic.bounds), imagery or [], suffix=".vrt")
+        write_project(folder, crs.to_wkt(), tuple(mosaic.bounds), imagery or [], suffix=".vrt",
+                      candidates=cut is not None)
     return {"crs": crs.to_string(), "landslides": len(features),
             "total_area_m2": float(sum(f["area_m2"] for f in features)),
             "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0))}
 
 
-def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS) -> list[dict[str, Any]]:
-    """Every scene's polygons in `crs`; polygons of different scenes that overlap or touch become
-    one, with area, perimeter and centroid recomputed and the scenes that saw it listed."""
+def merge_inventories(scene_folders: list[tuple[str, Path]], crs: CRS,
+                      layers: tuple[str, ...] = ("inventory",)) -> list[dict[str, Any]]:
+    """Every scene's polygons (of `layers`) in `crs`; polygons of different scenes that overlap or
+    touch become one, with area, perimeter and centroid recomputed and the scenes that saw it listed."""
     polygons, rows = [], []
-    for name, scene_folder in scene_folders:
-        meta, _, geometry, fields = pyogrio.raw.read(scene_folder / "inventory.gpkg", layer="inventory")
+    for (name, scene_folder), layer in ((scene, layer) for scene in scene_folders for layer in layers):
+        meta, _, geometry, fields = pyogrio.raw.read(scene_folder / "inventory.gpkg", layer=layer)
         shapes = list(shapely.from_wkb(geometry)) if len(geometry) else []
         source = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
         if shapes and source is not None and source != crs:

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from lim_tf.mapping.styles import INVENTORY_QML, LANDSLIDES_QML, PROBABILITY_QML
+from lim_tf.mapping.styles import CANDIDATES_QML, INVENTORY_QML, LANDSLIDES_QML, PROBABILITY_QML
 
 PROJECT = "map.qgs"
 
@@ -39,20 +39,22 @@ def _maplayer(layer_id: str, name: str, kind: str, source: str, provider: str, s
 
 
 def write_project(folder: Path, crs_wkt: str | None, bounds: tuple[float, float, float, float],
-                  scenes: list[str], suffix: str = ".tif") -> Path:
+                  scenes: list[str], suffix: str = ".tif", candidates: bool = False) -> Path:
     """Write FOLDER/map.qgs: inventory.gpkg, landslides and probability (`suffix` .tif for a scene,
     .vrt for a region's mosaics) over the imagery of `scenes`, zoomed to `bounds` in `crs_wkt`."""
     wkt = crs_wkt or ""
     # (id, kind, source, provider, style): top of the stack first
-    layers = [("inventory", "vector", "./inventory.gpkg|layername=inventory", "ogr", _style(INVENTORY_QML)),
+    layers = [("candidates", "vector", "./inventory.gpkg|layername=candidates", "ogr", _style(CANDIDATES_QML)),
+              ("inventory", "vector", "./inventory.gpkg|layername=inventory", "ogr", _style(INVENTORY_QML)),
               ("landslides", "raster", f"./landslides{suffix}", "gdal", _style(LANDSLIDES_QML)),
               ("probability", "raster", f"./probability{suffix}", "gdal", _style(PROBABILITY_QML))]
+    layers = layers if candidates else layers[1:]  # the candidates layer exists where a confidence model split
     names = [Path(scene.rstrip("/")).stem or "scene" for scene in scenes]
     layers += [(f"imagery {name}" if len(scenes) > 1 else "imagery", "raster", _image_path(scene), "gdal", "")
                for name, scene in zip(names, scenes)]  # QGIS's own RGB rendering
     ids = [f"layer{index}_lim_tf" for index in range(len(layers))]  # QGIS renews ids without an underscore
-    tree = "".join(f'<layer-tree-layer id="{i}" name="{escape(name)}" source="{escape(source)}" '
-                   f'providerKey="{provider}" checked="Qt::Checked" expanded="{int(kind == "vector" or i == ids[1])}"/>'
+    tree = "".join(f'<layer-tree-layer id="{i}" name="{escape(name)}" source="{escape(source)}" providerKey="{provider}" '
+                   f'checked="Qt::{"Unchecked" if name == "candidates" else "Checked"}" expanded="{int(kind == "vector")}"/>'
                    for i, (name, kind, source, provider, _) in zip(ids, layers))
     maps = "".join(_maplayer(i, *layer, wkt) for i, layer in zip(ids, layers))
     west, south, east, north = bounds

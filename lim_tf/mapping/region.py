@@ -308,6 +308,7 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
         folder = out / "region"
         folder.mkdir()
         summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs,
-                                         [run.path for run in done])
+                                         [run.path for run in done],
+                                         mapping.confidence.cut if mapping.confidence else None)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

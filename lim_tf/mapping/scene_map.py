@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lim_tf.atomic import atomic_directory, atomic_file, check_apart
+from lim_tf.confidence import ConfidenceModel
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import LimError, OutputError
@@ -20,7 +21,7 @@ from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.calibration import calibration_chips
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
-from lim_tf.mapping.inventory import burn, check_against, clean, describe, vectorize
+from lim_tf.mapping.inventory import burn, check_against, clean, describe, rate, vectorize
 from lim_tf.mapping.predict import SceneRasters, check_memory, plan_batches, predict_scene
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
@@ -44,6 +45,7 @@ class Mapping:
     resolution: float | None  # metres per pixel the model maps at (None: each scene's own)
     model_names: list[str]
     bands: int
+    confidence: ConfidenceModel | None = None  # the polygons' confidence model and cut (run.json, card)
 
 
 def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, RunState]:
@@ -51,7 +53,8 @@ def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, Run
     model, state = load_models(Path(model_path), config.fold, config.tta, config.trust_model)
     model = dataclasses.replace(model, uncertainty=config.uncertainty)
     threshold, _ = resolve_threshold(config.threshold, state)
-    return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands), state
+    return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands,
+                          _confidence(state, model_path)), state
 
 
 def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str, float]] | None:
@@ -69,7 +72,12 @@ def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str
     if not set(names) <= set(state.models):
         return None  # an unfinished fold: loading says which
     threshold, _ = resolve_threshold(config.threshold, state)
-    return Mapping(threshold, config.resolution or state.resolution, names, len(state.band_names)), estimate
+    return Mapping(threshold, config.resolution or state.resolution, names, len(state.band_names),
+                   _confidence(state, model_path)), estimate
+
+
+def _confidence(state: RunState, model_path: Path) -> ConfidenceModel | None:
+    return ConfidenceModel.from_json(state.confidence, f"{model_path}: run.json") if state.confidence else None
 
 
 def check_map_inputs(out: Path, scenes: list[str], model_path: Path, config: MapConfig) -> None:
@@ -188,24 +196,31 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
             write_cog(rasters.uncertainty, folder / "uncertainty.tif", "AVERAGE",
                       config.predict.probability_dtype == "uint8")
         features = _slope(features, slope, config) if slope is not None else features
+        features, candidates = rate(features, mapping.confidence)
         landslides = rasters.landslides
         if options.fill_holes or options.simplify or len(features) < len(polygons):
             landslides = folder / "landslides_kept_raw.tif"  # the map as the inventory has it
             burn([f["geometry"] for f in features], rasters.landslides, landslides)
         write_landslide_cog(landslides, folder / "landslides.tif")
         probability.result()
-    for feature in features:
+    for feature in features + candidates:
         feature["review"] = None  # the analyst's column: confirmed or rejected (lim-tf data build --review)
-    write_vector(features, folder / "inventory.gpkg", crs, "GPKG")
+    write_vector(features, folder / "inventory.gpkg", crs, "GPKG", layer="inventory")
     add_default_style(folder / "inventory.gpkg", "inventory")
+    if mapping.confidence is not None:  # below the cut, kept for review, never dropped silently
+        write_vector(candidates, folder / "inventory.gpkg", crs, "GPKG", layer="candidates")
+        add_default_style(folder / "inventory.gpkg", "candidates")
     write_raster_styles(folder)
-    write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)])
+    write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)],
+                  candidates=mapping.confidence is not None)
     if config.geojson:
         write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
     write_quicklook(scene, landslides, folder / "quicklook.png")
     summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
     summary["resolution_m"] = mapping.resolution if scene.resampled else None
     summary["tta"] = config.tta
+    if mapping.confidence is not None:
+        summary.update(candidates=len(candidates), confidence_cut=mapping.confidence.cut)
     if config.inventory:
         reference = read_inventory(Path(config.inventory), crs)
         report = check_against(reference, [f["geometry"] for f in features])

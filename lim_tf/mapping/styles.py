@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pyogrio.raw
@@ -82,16 +83,15 @@ def _fill_symbol(name: str, fill: str, outline: str, width: float, style: str = 
 """
 
 
-INVENTORY_QML = _HEADER + """  <renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" forceraster="0">
+def _rule_qml(rules: list[tuple[str, str, str]], symbols: str) -> str:
+    """A rule-based polygon style: (label, filter, symbol number) per rule, first match wins."""
+    body = "".join(f'      <rule key="{n}" symbol="{symbol}" label="{label}" filter="{escape(test, {chr(34): "&quot;"})}"/>\n'
+                   for n, (label, test, symbol) in enumerate(rules))
+    return _HEADER + f"""  <renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" forceraster="0">
     <rules key="root">
-      <rule key="confirmed" symbol="0" label="confirmed" filter="&quot;review&quot; = 'confirmed'"/>
-      <rule key="rejected" symbol="1" label="rejected (false alarm)" filter="&quot;review&quot; = 'rejected'"/>
-      <rule key="unreviewed" symbol="2" label="landslide (not reviewed)" filter="ELSE"/>
-    </rules>
+{body}    </rules>
     <symbols>
-""" + _fill_symbol("0", "26,150,65,60", "26,150,65,255", 0.6) + \
-    _fill_symbol("1", "128,128,128,30", "128,128,128,255", 0.4, "dash") + \
-    _fill_symbol("2", "227,26,28,50", ",".join(map(str, OUTLINE_YELLOW)), 0.6) + """    </symbols>
+{symbols}    </symbols>
   </renderer-v2>
   <blendMode>0</blendMode>
   <featureBlendMode>0</featureBlendMode>
@@ -100,12 +100,27 @@ INVENTORY_QML = _HEADER + """  <renderer-v2 type="RuleRenderer" symbollevels="0"
 """
 
 
+YELLOW = ",".join(map(str, OUTLINE_YELLOW))
+REVIEWED = [("confirmed", "\"review\" = 'confirmed'", "0"), ("rejected (false alarm)", "\"review\" = 'rejected'", "1")]
+REVIEW_SYMBOLS = _fill_symbol("0", "26,150,65,60", "26,150,65,255", 0.6) + \
+    _fill_symbol("1", "128,128,128,30", "128,128,128,255", 0.4, "dash")
+# The inventory: a bolder outline the surer the polygon (`confidence`, where the model has one).
+INVENTORY_QML = _rule_qml(REVIEWED + [("landslide, confidence 0.8 or more", "\"confidence\" >= 0.8", "2"),
+                                      ("landslide (not reviewed)", "ELSE", "3")],
+                          REVIEW_SYMBOLS + _fill_symbol("2", "227,26,28,70", YELLOW, 0.9) +
+                          _fill_symbol("3", "227,26,28,40", YELLOW, 0.5))
+# Polygons under the confidence cut: kept for review in their own layer, drawn faintly.
+CANDIDATES_QML = _rule_qml(REVIEWED + [("candidate (below the confidence cut)", "ELSE", "2")],
+                           REVIEW_SYMBOLS + _fill_symbol("2", "255,255,255,0", "255,190,120,255", 0.4, "dot"))
+STYLES = {"inventory": INVENTORY_QML, "candidates": CANDIDATES_QML}
+
+
 def picture_stamp(model: str) -> dict[str, str]:
     """What a rendered picture of a map shows: the shipped model's weights and these styles (by
     SHA-256), so a test can tell a picture in the docs that is older than either."""
     from lim_tf.zoo import weights_path
 
-    styles = (LANDSLIDES_QML + PROBABILITY_QML + INVENTORY_QML).encode()
+    styles = (LANDSLIDES_QML + PROBABILITY_QML + INVENTORY_QML + CANDIDATES_QML).encode()
     return {"model": model, "weights_sha256": hashlib.sha256(weights_path(model).read_bytes()).hexdigest(),
             "styles_sha256": hashlib.sha256(styles).hexdigest()}
 
@@ -130,11 +145,12 @@ def write_raster_styles(folder: Path) -> None:
 
 
 def add_default_style(gpkg: Path, layer: str) -> None:
-    """Store the inventory style in the GeoPackage's layer_styles table (as QGIS itself does), marked
-    as the default, so QGIS applies it on open."""
+    """Store the style of `layer` (inventory or candidates) in the GeoPackage's layer_styles table (as
+    QGIS itself does), marked as the default, so QGIS applies it on open."""
     names = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",
              "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
-    values = ["", "", layer, "geom", layer, INVENTORY_QML, "", 1, "lim-tf: yellow outlines on red; review "
-              "column: confirmed green, rejected grey", "lim-tf", "", datetime.datetime.now(datetime.UTC).isoformat()]
+    values = ["", "", layer, "geom", layer, STYLES[layer], "", 1, "lim-tf: yellow outlines on red, bolder the "
+              "surer; review column: confirmed green, rejected grey", "lim-tf", "",
+              datetime.datetime.now(datetime.UTC).isoformat()]
     columns = [np.array([v], dtype=np.int64 if isinstance(v, int) else object) for v in values]
     pyogrio.raw.write(gpkg, None, columns, names, layer="layer_styles", driver="GPKG", append=True)
