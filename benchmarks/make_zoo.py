@@ -101,6 +101,17 @@ def render(card: dict) -> str:
         s = card["scores"][key]
         lines.append(f"  | {label} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | "
                      f"{s['iou_landslide']:.3f} | {s['false_positive_m2_per_km2']:,.0f} |")
+    polygons = card["scores"].get("test_polygons")
+    if polygons:
+        every, kept = polygons["all"], polygons["kept"]
+        every_mix, kept_mix = polygons.get("all_at_kind_ratio") or every, polygons.get("kept_at_kind_ratio") or kept
+        lines += ["", f"- **Polygons** on the held-out test split ({polygons['rule']}): every polygon detects "
+                  f"{every['detected']} of {every['landslides']} landslides ({every['detected_share']:.0%}), "
+                  f"{every['polygon_precision']:.0%} of polygons real ({every_mix['polygon_precision']:.0%} at the "
+                  f"{ratio:.1f} : 1 mix); the inventory, above the confidence cut {polygons['cut']:.2f} learnt on "
+                  f"validation, detects {kept['detected']} ({kept['detected_share']:.0%}) with "
+                  f"{kept['polygon_precision']:.0%} of its polygons real ({kept_mix['polygon_precision']:.0%} at "
+                  "the mix); the rest are in the `candidates` layer."]
     lines += ["", f"- **Trained**: {card['training']['minutes']:.0f} minutes on {card['training']['cpu']} "
               f"({card['training']['epochs']} epochs).",
               f"- **Limits**: {card['limits']}", f"- **Data licence**: {card['licence']}",

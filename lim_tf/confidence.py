@@ -88,8 +88,8 @@ def fit_confidence(found: PolygonSet, empty_weight: float = 1.0) -> ConfidenceMo
                             tuple(float(m) for m in mean), tuple(float(s) for s in scale), 0.0, empty_weight, {})
     found.confidence = model.predict(values)
     cut = best_cut(found, empty_weight)
-    validation = {"all": found.scores(None, empty_weight), "kept": found.scores(cut, empty_weight),
-                  "polygons": len(found.polygons)}
+    validation = {name: {k: v for k, v in found.scores(at, empty_weight).items() if k != "rule"}
+                  for name, at in (("all", None), ("kept", cut))}
     return ConfidenceModel(model.coefficients, model.intercept, model.mean, model.scale, cut, empty_weight,
                            validation)
 
