@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lim_tf.mapping.config import MapConfig, PredictConfig, ProbabilityDtype, Runtime, SlopeAction
+from lim_tf.mapping.config import MapConfig, Normalize, PredictConfig, ProbabilityDtype, Runtime, SlopeAction
 from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 DEFAULTS = PredictConfig()
@@ -55,6 +55,11 @@ DEFAULTS_MAP = MapConfig()
                    "on TensorFlow. tensorflow; onnx: ONNX Runtime on the same weights (the same map within 1e-4); "
                    "onnx-int8: that graph quantised to int8, calibrated on 32 windows of each scene (test F1 within "
                    "0.002, probabilities in steps of 1/255). summary.json says what ran and why.")
+@click.option("--normalize", type=choice_of(Normalize), default=DEFAULTS_MAP.normalize,
+              help="model: pixels as they are (the model normalises them by its training imagery's band statistics). "
+                   "scene: first bring each scene's own band mean and spread (from 64 windows over it, nodata "
+                   "left out) to the training imagery's: another region's or sensor's light, with no labels and no "
+                   "training.")
 @click.option("--no-cache", is_flag=True,
               help="Convert the network for --runtime onnx/onnx-int8 anew instead of using (and keeping) the copy "
                    "in the cache folder ($LIM_TF_CACHE, else $XDG_CACHE_HOME/lim-tf, else ~/.cache/lim-tf).")
@@ -72,7 +77,8 @@ DEFAULTS_MAP = MapConfig()
 @click.pass_context
 def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
                 tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
-                slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, no_cache, trust_model,
+                slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, normalize, no_cache,
+                trust_model,
                 allow_no_crs, cluster, region_crs, resume, fail_fast, overwrite) -> None:
     """Map SCENE (any GDAL raster; several files, folders or globs for a region) with MODEL (a run folder
     or a .keras file) into OUT: probability.tif, landslides.tif, inventory.gpkg and quicklook.png.
@@ -90,7 +96,7 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
-        uncertainty=uncertainty, runtime=runtime, cache=not no_cache, trust_model=trust_model)
+        uncertainty=uncertainty, runtime=runtime, normalize=normalize, cache=not no_cache, trust_model=trust_model)
     from lim_tf.mapping.region import RegionConfig, map_scenes
 
     region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)

@@ -63,7 +63,9 @@ def _folds(text: str | None) -> tuple[int, ...] | None:
 @click.option("--model", type=choice_of(ModelName), help="Architecture.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True),
               help="Width multiplier: 1.0 is the paper's VGG16; 0.25 trains ~16x faster on a CPU.")
-@click.option("--epochs", type=click.IntRange(1), help="Epochs per fold.")
+@click.option("--epochs", type=click.IntRange(0), help="Epochs per fold. 0 with --init-from: no training; the "
+              "source model takes RECORDS' band statistics (their light) and its threshold and polygon confidence "
+              "are chosen on RECORDS' labelled chips, in seconds (a few labelled tiles of a new region suffice).")
 @click.option("--batch-size", type=click.IntRange(1), help="Global batch size, split over replicas.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
 @click.option("--optimizer", type=choice_of(OptimizerName), help="Optimizer.")

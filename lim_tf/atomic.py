@@ -140,13 +140,14 @@ def created_folder(folder: Path, option: str = "OUT") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path in the same folder that is renamed to `target` on success."""
+def atomic_file(target: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path in the same folder that is renamed to `target` on success; `suffix` ends
+    the temporary name for writers that insist on one (Keras: ".keras")."""
     target = Path(target)
     if target.is_dir():
         raise OutputError(f"{target}: is a folder, not a file; choose a file name for the output (the folder is kept)")
     clean_leftovers(target.parent, target.name)
-    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}{suffix}")
     try:
         yield temporary
         os.replace(temporary, target)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lim_tf.atomic import atomic_file
 from lim_tf.figures import OVERLAY_KEY, display_rgb, overlay, with_key
 from lim_tf.runtime.quiet import keras, tf
 
@@ -52,13 +53,8 @@ class BestModel(keras.callbacks.Callback):
             self.model.stop_training = True
         if not kept:
             return
-        temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}.keras")  # Keras wants the suffix
-        try:
+        with atomic_file(self.path, suffix=".keras") as temporary:  # Keras wants the suffix
             self.model.save(temporary)
-            os.replace(temporary, self.path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
 
 
 def _history_values(history: Path, key: str) -> list[tuple[int, float]]:

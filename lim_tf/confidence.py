@@ -107,9 +107,10 @@ def best_cut(found: PolygonSet, empty_weight: float = 1.0) -> float:
     return best
 
 
-def validation_polygons(run: Any, state: Any, folds: list[int]) -> tuple[PolygonSet, float]:
-    """Each fold model's polygons on its own validation fold, at the run's threshold and the records'
-    resolution, and the weight that brings chips without landslides to the source's real mix."""
+def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = None) -> tuple[PolygonSet, float]:
+    """Each fold model's polygons on its own validation fold (or `model`'s on every fold listed), at
+    the run's threshold and the records' resolution, and the weight that brings chips without
+    landslides to the source's real mix."""
     from pathlib import Path
 
     from lim_tf.data.items import record_items
@@ -121,10 +122,10 @@ def validation_polygons(run: Any, state: Any, folds: list[int]) -> tuple[Polygon
     manifest = load_manifest(records)
     found, chips = PolygonSet(), {"landslide": 0, "empty": 0}
     for fold in folds:
-        model, _ = load_run(Path(run), fold)
+        member = model or load_run(Path(run), fold)[0]
         items = record_items(records, "val", fold)
         for name, image, mask in items.items:
-            probability = model.predict(image[None])[0]
+            probability = member.predict(image[None])[0]
             truth, valid = mask == LANDSLIDE, mask != IGNORE
             polygons, landslides = chip_polygons(truth, probability, state.threshold, valid,
                                                  state.resolution or 1.0, found.landslides)

@@ -334,7 +334,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _require(self, {"width": (lambda v: 0 < v <= 8, "a width multiplier in (0, 8]"),
-                        "epochs": (lambda v: 1 <= v <= 100000, "at least 1"),
+                        "epochs": (lambda v: 0 <= v <= 100000, "at least 1 (0: with init_from, no training)"),
                         "batch_size": (lambda v: 1 <= v <= 4096, "1..4096"),
                         "learning_rate": (lambda v: 0 < v <= 10, "in (0, 10]"),
                         "folds": (lambda v: all(k >= 0 for k in v), "fold numbers >= 0"),
@@ -354,7 +354,9 @@ class TrainConfig:
                      "--freeze-encoder-epochs (freeze_encoder_epochs)", "--init-from"),
                     (self.keep_normalization and not self.init_from, "--keep-normalization (keep_normalization)",
                      "--init-from"),
-                    (self.trust_model and not self.init_from, "--trust-model (trust_model)", "--init-from")])
+                    (self.trust_model and not self.init_from, "--trust-model (trust_model)", "--init-from"),
+                    (self.epochs == 0 and not self.init_from, "--epochs 0 (epochs)",
+                     "--init-from (no training: a finished model calibrated on RECORDS)")])
 
 
 FOCAL = LossConfig()

@@ -30,6 +30,16 @@ class Ensemble:
     # deviation: where the members and orientations disagree, the map is least sure.
     uncertainty: bool = False
 
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """Per band (mean, std) the first member normalises its input by (the training imagery's),
+        or None for a model without lim-tf's normalisation layer."""
+        try:
+            layer = self.models[0].get_layer("normalize")
+        except ValueError:
+            return None
+        mean, variance = np.ravel(layer.mean), np.ravel(layer.variance)
+        return tuple(float(m) for m in mean), tuple(float(s) for s in np.sqrt(variance))
+
     @property
     def bands(self) -> int:
         return int(self.models[0].input.shape[-1])

@@ -25,7 +25,7 @@ from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_recor
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.losses import FocalLoss, WeightedCrossEntropy
-from lim_tf.metrics import BestF1, LandslideScore
+from lim_tf.metrics import BestF1, LandslideScore, ThresholdSweep
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.models.speed import StepChoice, choose_step, label, time_steps
 from lim_tf.models.xla import compile_training_step
@@ -112,6 +112,8 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     state = _open_run(run, records, manifest, config, resume)
     config = load_yaml(TrainConfig, run / CONFIG_FILE)
     _check_folds(config, manifest, records)
+    if config.epochs == 0:
+        return _calibrate_only(records, run, manifest, config, state)
     folds = list(config.folds) or list(range(manifest.folds))
     done = [k for k in folds if k in state.done_folds()]
     if done:
@@ -137,6 +139,38 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
         state.save(run)
     if pending or (state.models and state.confidence is None):
         _fit_confidence(run, state)
+    return state
+
+
+def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainConfig, state: RunState) -> RunState:
+    """`--epochs 0 --init-from MODEL`: no training. The source with the records' band statistics (the
+    new region's light), its threshold chosen on every labelled chip outside the test split (none was
+    fitted, so all of them can choose) and its confidence learnt on them. Seconds, not an hour."""
+    from lim_tf.confidence import fit_confidence, validation_polygons
+    from lim_tf.data.items import record_items
+    from lim_tf.data.sample import IGNORE, LANDSLIDE
+    from lim_tf.ensemble import Ensemble
+
+    assert config.init_from is not None  # the config refuses --epochs 0 without it
+    model = initial_model(load_source(config.init_from, config.trust_model), manifest, "float32",
+                          config.keep_normalization)
+    (run / "fold0").mkdir(exist_ok=True)
+    with atomic_file(run / "fold0" / "model.keras", suffix=".keras") as temporary:
+        model.save(temporary)
+    ensemble, folds, sweep = Ensemble([model], ["fold0/model.keras"]), list(range(manifest.folds)), ThresholdSweep()
+    for fold in folds:
+        for _, image, mask in record_items(records, "val", fold).items:
+            sweep.add(mask == LANDSLIDE, ensemble.predict(image[None])[0], mask != IGNORE)
+    threshold, f1 = sweep.best_threshold()
+    state.record_fold(0, {"status": "done", "model": "fold0/model.keras", "threshold": threshold, "epochs": 0,
+                          "calibrated_on": "every non-test chip of the records", "best": {"best_f1": f1},
+                          "inference": inference_estimate([model])})
+    found, weight = validation_polygons(run, state, folds, ensemble)
+    confidence = fit_confidence(found, weight)
+    state.confidence = confidence.to_json() if confidence else None
+    state.save(run)
+    log.info("calibrated %s on %s without training: threshold %.2f (F1 %.3f on its chips)", config.init_from,
+             records, threshold, f1)
     return state
 
 

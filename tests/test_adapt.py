@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 import yaml
 from conftest import TINY_RUN
 from test_cli_data import assert_one_line_error, run
@@ -73,3 +74,44 @@ def test_a_frozen_encoder_keeps_the_sources_weights_and_the_run_names_its_source
 def test_an_explicit_learning_rate_wins_over_the_adaptation_default():
     config = resolve_train_config("fcn-fl", overrides={"init_from": "bijie", "learning_rate": 3e-4, **TINY_RUN})
     assert config.learning_rate == 3e-4
+
+
+def test_zero_epochs_calibrates_a_finished_model_without_training(trained, tmp_path):
+    """--epochs 0: the source's weights untouched, the records' band statistics in its normalisation,
+    the threshold where F1 peaks on the records' labelled chips (an independent sweep agrees)."""
+    import json
+
+    import numpy as np
+
+    from lim_tf.config import resolve_train_config
+    from lim_tf.data.items import record_items
+    from lim_tf.data.manifest import load_manifest
+    from lim_tf.data.sample import IGNORE, LANDSLIDE
+    from lim_tf.ensemble import load_run
+    from lim_tf.metrics import ThresholdSweep
+    from lim_tf.train import train
+
+    _, records, source = trained
+    config = resolve_train_config("fcn-fl", overrides={"init_from": str(source / "fold0/model.keras"), "epochs": 0})
+    state = train(records, tmp_path / "calibrated", config, progress=False)
+    assert state.models == ["fold0/model.keras"] and json.loads(
+        (tmp_path / "calibrated/run.json").read_text())["folds"]["0"]["epochs"] == 0
+    calibrated, _ = load_run(tmp_path / "calibrated")
+    original, _ = load_run(source, 0)
+    for ours, theirs in zip(calibrated.models[0].weights, original.models[0].weights):
+        if "normalize" not in ours.path:  # every weight copied; only the normalisation is the records'
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    stats = load_manifest(records).band_statistics
+    assert calibrated.normalization()[0] == pytest.approx([s["mean"] for s in stats], rel=1e-5)
+    sweep = ThresholdSweep()
+    for fold in range(load_manifest(records).folds):
+        for _, image, mask in record_items(records, "val", fold).items:
+            sweep.add(mask == LANDSLIDE, calibrated.predict(image[None])[0], mask != IGNORE)
+    assert state.threshold == pytest.approx(sweep.best_threshold()[0], abs=1e-4)
+
+
+def test_zero_epochs_needs_a_model_to_start_from(trained, tmp_path):
+    from test_cli_data import assert_one_line_error, run
+
+    _, records, _ = trained
+    assert_one_line_error(run("train", records, tmp_path / "run", "--epochs", "0"), "--epochs 0", "--init-from")

@@ -16,7 +16,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lim_tf.config", "lim_tf.atomic", "lim_tf.serving", "lim_tf.geo", "lim_tf.models", "lim_tf.runtime",
      "lim_tf.testing"),
     ("lim_tf.data", "lim_tf.losses", "lim_tf.metrics", "lim_tf.optimizers", "lim_tf.callbacks", "lim_tf.run",
-     "lim_tf.ensemble", "lim_tf.onnx_model", "lim_tf.zoo", "lim_tf.adapt", "lim_tf.budget"),
+     "lim_tf.ensemble", "lim_tf.onnx_model", "lim_tf.zoo", "lim_tf.adapt", "lim_tf.budget", "lim_tf.polygons",
+     "lim_tf.confidence"),
     ("lim_tf.train", "lim_tf.evaluate", "lim_tf.export", "lim_tf.mapping"),
 )
 STAGES = LAYERS[-1]

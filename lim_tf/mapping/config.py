@@ -9,6 +9,7 @@ from typing import Literal
 ProbabilityDtype = Literal["float32", "uint8"]
 SlopeAction = Literal["flag", "drop"]
 Runtime = Literal["auto", "tensorflow", "onnx", "onnx-int8"]
+Normalize = Literal["model", "scene"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class MapConfig:
     # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists), or
     # that graph in int8, calibrated on each scene's own windows.
     runtime: Runtime = "auto"  # timed on this machine: see mapping/runtime_choice.py
+    # model: pixels as they are, normalised by the training imagery's statistics inside the model;
+    # scene: first brought from the scene's own band statistics to those (another region's light)
+    normalize: Normalize = "model"
     # Keep networks converted for ONNX Runtime in the user's cache folder (see lim_tf.runtime.cache),
     # so the next map of the same model (and, for int8, the same scene) skips the conversion.
     cache: bool = True

@@ -253,7 +253,7 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     run.job = SceneJob(path, model, config.fold, config.tta, config.trust_model,
                        config.bands, config.nodata,
                        config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()),
-                       config.uncertainty, config.runtime, config.cache)
+                       config.uncertainty, config.runtime, config.cache, config.normalize)
     return run
 
 

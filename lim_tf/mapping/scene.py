@@ -28,6 +28,9 @@ class Scene:
     indexes: list[int]  # 1-based band indexes, in the model's order
     nodata: float | None
     source: rasterio.DatasetReader | None = None  # the file, when `dataset` resamples it
+    # Per band (gain, offset) applied to valid pixels as they are read: the scene's own light brought
+    # to the training imagery's (map --normalize scene); None reads the pixels as they are.
+    adjust: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def resampled(self) -> bool:
@@ -60,6 +63,8 @@ class Scene:
                                  f"({str(error).splitlines()[0][:100]}); the file may be damaged") from error
             inside = (slice(top - row, bottom - row), slice(left - col, right - col))
             ok = valid_pixels(data, self.nodata)
+            if self.adjust is not None:
+                data = data * np.asarray(self.adjust[0], np.float32) + np.asarray(self.adjust[1], np.float32)
             image[inside] = np.where(ok[..., None], data, 0)
             valid[inside] = ok
         return image, valid

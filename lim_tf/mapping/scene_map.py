@@ -16,9 +16,9 @@ from lim_tf.atomic import atomic_directory, atomic_file, check_apart
 from lim_tf.confidence import ConfidenceModel
 from lim_tf.data.manifest import load_manifest
 from lim_tf.ensemble import Ensemble, load_models
-from lim_tf.errors import LimError, OutputError
+from lim_tf.errors import ConfigError, LimError, OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
-from lim_tf.mapping.calibration import calibration_chips
+from lim_tf.mapping.calibration import calibration_chips, scene_radiometry
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import burn, check_against, clean, describe, rate, vectorize
@@ -140,6 +140,15 @@ def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: st
     return build(choice.runtime), choice
 
 
+def model_statistics(ensemble: Ensemble, scene_path: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The training imagery's band mean and std the model normalises by (for --normalize scene)."""
+    statistics = ensemble.normalization()
+    if statistics is None:
+        raise ConfigError(f"{scene_path}: --normalize scene needs a model with lim-tf's normalisation layer (one "
+                          "trained by lim-tf train); map this model with --normalize model")
+    return statistics
+
+
 def _fits(ensemble: Ensemble, config: MapConfig, runtime: str) -> bool:
     try:
         check_memory(ensemble.models, config.predict, runtime)  # type: ignore[arg-type]
@@ -155,8 +164,10 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
     started, resolved = clock
     scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
-    opened = time.perf_counter()
     try:
+        if config.normalize == "scene":
+            scene.adjust = scene_radiometry(scene, *model_statistics(ensemble, scene_path))
+        opened = time.perf_counter()
         # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
         # on the scene's own windows.
         model, choice = _predictor(ensemble, scene, config, model_id)
@@ -167,6 +178,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
+            summary.update(normalize=config.normalize, **({"scene_gain_offset": scene.adjust} if scene.adjust else {}))
             summary.update(runtime=choice.runtime, runtime_reason=choice.reason,
                            runtime_cached=list(getattr(model, "cached", ())))  # converted networks from the cache
             summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion

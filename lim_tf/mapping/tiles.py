@@ -39,6 +39,7 @@ class SceneJob:
     uncertainty: bool = False
     runtime: Runtime = "tensorflow"  # or "onnx", "onnx-int8": see lim_tf.onnx_model
     cache: bool = True  # keep converted networks in the worker's cache folder (map --no-cache: not)
+    normalize: str = "model"  # "scene": bring the scene's own band statistics to the training imagery's
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -65,11 +66,13 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     if not todo:
         return 0
     # int8 is calibrated on the job's scene, so it is loaded again for each scene; the others once
-    calibrate_on = (job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution) \
+    calibrate_on = (job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, job.normalize == "scene") \
         if job.runtime == "onnx-int8" else None
     model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
                   job.cache)
-    scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands)
+    statistics = model.source.normalization() if hasattr(model, "source") else model.normalization()
+    scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands,
+                   statistics if job.normalize == "scene" else None)
     with ThreadPoolExecutor(max_workers=1) as io:
         for _, results in predict_ahead(scene, model, todo, job.threshold, io):
             for result in results:
@@ -89,18 +92,27 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
     from lim_tf.runtime.quiet import tf
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
-    calibration = (lambda: calibration_chips(_scene(*calibrate_on, ensemble.bands))) if calibrate_on else None
+    def calibration() -> list:  # on the scene as the network will see it (its light adjusted, if asked)
+        *opening, scene_light = calibrate_on
+        return calibration_chips(_scene(*opening, ensemble.bands, ensemble.normalization() if scene_light else None))
+
     # ONNX Runtime gets as many threads as the worker gave TensorFlow (0: all cores)
-    return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads(), calibration,
-                       FileCache.default(cache))
+    return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads(),
+                       calibration if calibrate_on else None, FileCache.default(cache))
 
 
 @functools.lru_cache(maxsize=4)
 def _scene(path: str, bands: tuple[str, ...], nodata: float | None, allow_no_crs: bool,
-           resolution: float | None, model_bands: int):
+           resolution: float | None, model_bands: int, statistics: tuple | None = None):
+    """The job's scene, open; with the training imagery's `statistics` (mean, std), its light brought
+    to them from its own statistics (the same windows on every worker, so the same gains)."""
+    from lim_tf.mapping.calibration import scene_radiometry
     from lim_tf.mapping.scene import open_scene
 
-    return open_scene(path, bands, model_bands, nodata, allow_no_crs, resolution)
+    scene = open_scene(path, bands, model_bands, nodata, allow_no_crs, resolution)
+    if statistics is not None:
+        scene.adjust = scene_radiometry(scene, *statistics)
+    return scene
 
 
 def save_result(folder: str | Path, result: "TileResult") -> None:
