@@ -244,9 +244,9 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
         log.error("%s", error)
         return run
     try:  # the disk is the run's, not the scene's: too small for one scene stops the run
-        run.batches = plan_batches(scene.shape, config.predict)
         folder.mkdir(parents=True, exist_ok=True)
-        check_disk(folder, scene.shape, len(mapping.model_names), config.uncertainty, out)
+        check_disk(folder, scene.shape, len(mapping.model_names), config.uncertainty, out)  # before planning tiles
+        run.batches = plan_batches(scene.shape, config.predict)
     finally:
         scene.close()
     model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it

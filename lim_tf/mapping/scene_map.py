@@ -22,7 +22,7 @@ from lim_tf.mapping.calibration import calibration_chips, scene_radiometry
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.inventory import burn, check_against, clean, describe, rate, vectorize
-from lim_tf.mapping.predict import SceneRasters, check_memory, plan_batches, predict_scene
+from lim_tf.mapping.predict import SceneRasters, check_disk, check_memory, plan_batches, predict_scene
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, choose_runtime, model_identity
@@ -165,6 +165,9 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
     scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
                        mapping.resolution)
     try:
+        # A scene too large for the disk is refused before anything is planned for it (an absurd
+        # --resolution makes billions of tiles).
+        check_disk(Path(out).resolve().parent, scene.shape, len(ensemble.models), config.uncertainty, Path(out))
         if config.normalize == "scene":
             scene.adjust = scene_radiometry(scene, *model_statistics(ensemble, scene_path))
         opened = time.perf_counter()
