@@ -1,0 +1,156 @@
+"""The analyst's review loop on real imagery, played by a script: how much a few reviewed polygons
+buy, against labelling as many whole tiles.
+
+Run: .venv/bin/python benchmarks/review_loop.py MODEL TILES OUT [--budgets 25 50 100 200] [--drawn 10]
+
+TILES (../shared/data/jiuzhaigou_train) is stitched into a review block (columns left of
+--split-column, one tile of buffer) and a test block right of it (benchmarks/mosaic.py: 1 m pixels
+declared in UTM 48N). The review block is mapped with MODEL (`--normalize scene`, the inventory and
+its candidates). For each budget N the simulated analyst reviews the N polygons the inventory
+suggests first, the least sure (lowest `confidence`) first, marking each `confirmed` where it
+touches a labelled landslide and `rejected` elsewhere, and draws up to --drawn missed landslides
+(the largest) from the labels; `data build --review` makes records of the reviewed ground and
+`train --init-from MODEL --preset cpu` adapts for --steps steps. The other arm labels N random whole
+tiles of the review block instead. Every run maps the whole test block (`--normalize scene` where
+the model normalises as it shipped; an adapted run normalises by its own records) and is scored
+there: pixel F1 and IoU, landslides touched, polygons real. Results go to OUT/results.json; the last
+line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import numpy as np  # noqa: E402
+import pyogrio.raw  # noqa: E402
+import rasterio  # noqa: E402
+import shapely  # noqa: E402
+from common import cpu_model, lim  # noqa: E402
+from mosaic import stitch, tiles  # noqa: E402
+from new_region import score  # noqa: E402
+from rasterio.features import shapes  # noqa: E402
+
+STEPS_PER_EPOCH = 20
+
+
+def labelled_landslides(labels: Path) -> list:
+    with rasterio.open(labels) as src:
+        data = src.read(1)
+        return [shapely.geometry.shape(g) for g, v in shapes((data == 1).astype(np.uint8), mask=data == 1,
+                                                               transform=src.transform) if v == 1]
+
+
+def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path) -> dict[str, int]:
+    """The first `budget` polygons by rising confidence (inventory and candidates), confirmed or
+    rejected from the truth; then up to `drawn` of the largest missed landslides drawn in."""
+    polygons, confidence, crs = [], [], None
+    for layer in ("inventory", "candidates"):
+        meta, _, geometry, fields = pyogrio.raw.read(inventory, layer=layer)
+        crs = meta["crs"]
+        columns = list(meta["fields"])
+        polygons += list(shapely.from_wkb(geometry)) if len(geometry) else []
+        confidence += list(fields[columns.index("confidence")]) if "confidence" in columns else [0.5] * len(geometry)
+    order = np.argsort(confidence, kind="stable")[:budget]
+    chosen = [polygons[i] for i in order]
+    tree = shapely.STRtree(truth)
+    reviews = ["confirmed" if len(tree.query(p, predicate="intersects")) else "rejected" for p in chosen]
+    found = shapely.STRtree(polygons) if polygons else None
+    missed = [t for t in truth if found is None or not len(found.query(t, predicate="intersects"))]
+    missed = sorted(missed, key=lambda t: -t.area)[:drawn]
+    geometries, reviews = chosen + missed, reviews + ["confirmed"] * len(missed)
+    pyogrio.raw.write(edited, shapely.to_wkb(geometries), [np.arange(1, len(geometries) + 1),
+                                                           np.array(reviews, dtype=object)],
+                      ["id", "review"], driver="GPKG", geometry_type="Polygon", crs=crs)
+    return {"reviewed": len(chosen), "confirmed": reviews.count("confirmed") - len(missed),
+            "rejected": reviews.count("rejected"), "drawn": len(missed)}
+
+
+def adapt(records: Path, run: Path, model: str, steps: int) -> float:
+    """train --init-from MODEL on `records` for `steps` steps; minutes taken."""
+    started = time.perf_counter()
+    if not (run / "run.json").exists():
+        lim("train", records, run, "--init-from", model, "--preset", "cpu", "--epochs", max(1, steps // STEPS_PER_EPOCH),
+            "--steps-per-epoch", STEPS_PER_EPOCH, "--freeze-encoder-epochs", 2)
+    return round((time.perf_counter() - started) / 60, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("tiles", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--split-column", type=int, default=8960)
+    parser.add_argument("--budgets", type=int, nargs="*", default=[25, 50, 100, 200])
+    parser.add_argument("--drawn", type=int, default=10, help="missed landslides the analyst draws in")
+    parser.add_argument("--steps", type=int, default=360, help="adaptation steps per run (batches of 16)")
+    args = parser.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    review_tiles = tiles(args.tiles, (0, args.split_column - 256))
+    blocks = {"review": (out / "review.tif", out / "review-labels.tif", review_tiles),
+              "test": (out / "test.tif", out / "test-labels.tif", tiles(args.tiles, (args.split_column, 10**9)))}
+    for image, labels, chosen in blocks.values():
+        if not image.exists():
+            stitch(args.tiles, chosen, image, labels)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {"cpu": cpu_model()}
+    test_image, test_labels, _ = blocks["test"]
+
+    def scored(name: str, model: str, *options: object) -> dict:
+        target = out / "maps" / name
+        if not (target / "summary.json").exists():
+            lim("map", test_image, model, target, "--overwrite", *options)
+        return score(target, test_labels)
+
+    results["shipped, scene light"] = scored("shipped", args.model, "--normalize", "scene")
+    review_map = out / "maps" / "review-block"
+    if not (review_map / "summary.json").exists():
+        lim("map", blocks["review"][0], args.model, review_map, "--overwrite", "--normalize", "scene")
+    truth = labelled_landslides(blocks["review"][1])
+    for budget in args.budgets:
+        name = f"reviewed {budget}"
+        if name not in results:
+            edited = out / f"edited-{budget}.gpkg"
+            done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited)
+            records = out / f"records-reviewed-{budget}"
+            if not records.exists():
+                lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
+                    "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6, "--test-landslide", 0,
+                    "--test-non-landslide", 0, "--folds", 2)
+            minutes = adapt(records, out / f"run-reviewed-{budget}", args.model, args.steps)
+            results[name] = {**done, **scored(name.replace(" ", "-"), str(out / f"run-reviewed-{budget}")),
+                             "train_minutes": minutes}
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+        name = f"random tiles {budget}"
+        if name not in results:
+            chosen = [review_tiles[i] for i in np.random.default_rng(0).permutation(len(review_tiles))[:budget]]
+            folder = out / f"tiles-{budget}"
+            if not folder.exists():
+                for part in ("images", "masks"):
+                    (folder / part).mkdir(parents=True)
+                for tile in chosen:
+                    os.symlink(tile.resolve(), folder / "images" / tile.name)
+                    os.symlink((args.tiles / "masks" / f"{tile.stem}.png").resolve(),
+                               folder / "masks" / f"{tile.stem}.png")
+            records = out / f"records-tiles-{budget}"
+            if not records.exists():
+                lim("data", "build", folder, records, "--format", "folder", "--source-resolution", 1, "--resolution",
+                    1.6, "--mask-values", "0=background,255=landslide", "--augment", "none", "--folds", 2,
+                    "--test-landslide", 0)
+            minutes = adapt(records, out / f"run-tiles-{budget}", args.model, args.steps)
+            results[name] = {**scored(name.replace(" ", "-"), str(out / f"run-tiles-{budget}")), "tiles": budget,
+                             "train_minutes": minutes}
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
