@@ -114,3 +114,60 @@ def dask_cluster(folder: Path, workers: int = 2) -> Iterator[tuple[str, list[int
         for process in processes:
             process.wait(timeout=30)
         logs.close()
+
+
+def threshold_model(path: Path, bands: int = 3) -> Path:
+    """A model whose output is known: p = sigmoid(band1 - 128), a landslide exactly where band 1 >= 128
+    (saved as a .keras file at `path`)."""
+    from lim_tf.runtime.quiet import keras
+
+    inputs = keras.Input((None, None, bands))
+    layer = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, layer(inputs))
+    kernel = np.zeros((1, 1, bands, 1), np.float32)
+    kernel[0, 0, 0, 0] = 1.0
+    layer.set_weights([kernel, np.array([-128.0], np.float32)])
+    model.save(path)
+    return path
+
+
+def write_rgb_scene(path: Path, crs: str | None, transform, band1: np.ndarray, nodata=None) -> Path:
+    """A 3-band uint8 scene: `band1` as given (what threshold_model reads), bands 2 and 3 seeded noise."""
+    rng = np.random.default_rng(0)
+    data = np.stack([band1, rng.integers(0, 255, band1.shape), rng.integers(0, 255, band1.shape)]).astype(np.uint8)
+    return write_raster(path, data, crs=crs, transform=transform, nodata=nodata)
+
+
+def squares(height: int, width: int, boxes: Any) -> np.ndarray:
+    """Band 1 of 50 with (row, col, size) squares of 200: landslides for threshold_model."""
+    band = np.full((height, width), 50, np.uint8)
+    for row, col, size in boxes:
+        band[row:row + size, col:col + size] = 200
+    return band
+
+
+BOXES = [(3, 5, 9), (40, 41, 20), (70, 10, 6), (90, 90, 11)]  # (row, col, size) of squares() on 100+ px
+
+
+def write_sentinel2_product(root: Path, size: int = 40) -> tuple[Path, dict[str, np.ndarray]]:
+    """A .SAFE-like product with B02, B03, B04 as uint16 DN (reflectance x 10000 + 1000)."""
+    folder = root / "S2A_MSIL2A_TEST.SAFE/GRANULE/L2A_T45QYE/IMG_DATA/R10m"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    truth = {}
+    for band, level in (("B02", 0.05), ("B03", 0.08), ("B04", 0.12)):
+        reflectance = rng.normal(level, 0.02, (size, size)).clip(0.001, 1)
+        dn = np.rint(reflectance * 10000 + 1000).astype(np.uint16)
+        dn[:5, :] = 0  # nodata
+        truth[band] = dn
+        with rasterio.open(folder / f"T45QYE_20200101T000000_{band}_10m.tif", "w", driver="GTiff", width=size,
+                           height=size, count=1, dtype="uint16", crs="EPSG:32645",
+                           transform=from_origin(600000, 2500000, 10, 10), nodata=0) as dst:
+            dst.write(dn, 1)
+    return root / "S2A_MSIL2A_TEST.SAFE", truth
+
+
+def write_scene(path: Path, data: np.ndarray, nodata: float | None = None, crs: str = UTM_48N,
+                origin: tuple[float, float] = ORIGIN) -> Path:
+    """A scene of `data` (bands, height, width) at 2 m pixels from `origin`."""
+    return write_raster(path, data, crs=crs, pixel=2.0, origin=origin, nodata=nodata)

@@ -61,3 +61,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     config = resolve_train_config("fcn-flk", overrides=TINY_RUN)
     train(records, root / "run", config, progress=False)
     return root, records, root / "run"
+
+
+@pytest.fixture
+def records(bijie_dir: Path, tmp_path: Path) -> Path:
+    """A record set of bijie_dir: one test landslide, two folds."""
+    from lim_tf.config import DataConfig, SplitConfig
+    from lim_tf.data.build import build_dataset
+
+    out = tmp_path / "records"
+    build_dataset(bijie_dir, out, DataConfig(split=SplitConfig(test_landslide=1, folds=2)), progress=False)
+    return out

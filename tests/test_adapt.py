@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import TINY_RUN
-from test_cli_data import assert_one_line_error, run
+from helpers import assert_one_line_error, run
 
 from lim_tf.adapt import encoder_layers, initial_model, load_source
 from lim_tf.config import PRESETS, resolve_train_config
@@ -111,7 +111,7 @@ def test_zero_epochs_calibrates_a_finished_model_without_training(trained, tmp_p
 
 
 def test_zero_epochs_needs_a_model_to_start_from(trained, tmp_path):
-    from test_cli_data import assert_one_line_error, run
+    from helpers import assert_one_line_error, run
 
     _, records, _ = trained
     assert_one_line_error(run("train", records, tmp_path / "run", "--epochs", "0"), "--epochs 0", "--init-from")

@@ -134,15 +134,43 @@ def has_logic(path: Path) -> bool:
     return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.walk(ast.parse(path.read_text())))
 
 
+def named_tests(module: str, modules: dict[str, Path]) -> set[str]:
+    """The test module names that stand for `module`: test_PARENT_NAME.py always, test_NAME.py only
+    where no other module of the package is called NAME (data/merge.py is not mapping/merge.py)."""
+    parts = module.split(".")
+    names = {f"test_{'_'.join(parts[-2:])}"} if len(parts) > 2 else set()
+    if sum(m.rsplit(".", 1)[-1] == parts[-1] for m in modules) == 1:
+        names.add(f"test_{parts[-1]}")
+    return names
+
+
 def test_every_module_with_logic_has_a_test_module():
-    """A test module named after it (tests/test_NAME.py) or one that imports it directly."""
+    """A test module named after its path (tests/test_NAME.py, test_PARENT_NAME.py where the name is
+    not unique) or one that imports it directly."""
     modules = package_modules()
     imported: set[str] = set()
     for test in TESTS.glob("*.py"):
         imported |= imports_of(test, modules)
-    named = {test.stem.removeprefix("test_") for test in TESTS.glob("test_*.py")}
+    present = {test.stem for test in TESTS.glob("test_*.py")}
     missing = [m for m, path in modules.items() if has_logic(path) and m not in imported
-               and m.rsplit(".", 1)[-1] not in named and m not in TESTED_OTHERWISE]
+               and not named_tests(m, modules) & present and m not in TESTED_OTHERWISE]
     assert not missing, "no test module tests " + ", ".join(missing)
+
+
+def test_modules_are_matched_by_path():
+    modules = {"lim_tf.data.merge": Path(), "lim_tf.mapping.merge": Path(), "lim_tf.losses": Path()}
+    assert named_tests("lim_tf.data.merge", modules) == {"test_data_merge"}
+    assert named_tests("lim_tf.losses", modules) == {"test_losses"}
+
+
+def test_no_test_module_imports_another():
+    """Shared builders live in lim_tf/testing.py, shared checks in tests/helpers.py and conftest.py."""
+    offenders = []
+    for test in sorted(TESTS.glob("test_*.py")):
+        for node in ast.walk(ast.parse(test.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{test.name} imports {name}" for name in names if name.startswith("test_")]
+    assert not offenders, "; ".join(offenders)
     for module, (test, _) in TESTED_OTHERWISE.items():
         assert module.rsplit(".", 1)[-1] in (TESTS / test).read_text(), f"{test} no longer reaches {module}"

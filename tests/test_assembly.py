@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
-from test_mapping import BOXES, squares, threshold_model, write_scene
 
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.predict import plan_batches
 from lim_tf.mapping.scene_map import Mapping
 from lim_tf.mapping.tiles import SceneJob, run_batches
+from lim_tf.testing import BOXES, squares, threshold_model
+from lim_tf.testing import write_rgb_scene as write_scene
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import keras
 import pytest
 import tensorflow as tf
 from conftest import TINY_RUN
-from test_train import records  # noqa: F401  (fixture)
 
 from lim_tf.budget import BUDGET_FILE, epochs_within, parse_duration, read_plan
 from lim_tf.config import resolve_train_config

@@ -5,23 +5,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import assert_one_line_error, run
 from PIL import Image
-from test_sources import write_scene
 
-from lim_tf_cli.main import main
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, ["-q", *map(str, args)])
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code != 0, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from lim_tf.testing import write_scene
 
 
 def test_build_then_stats(bijie_dir, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli_data import assert_one_line_error, run
+from helpers import assert_one_line_error, run
 
 from lim_tf.data.manifest import load_manifest, verify_records
 from lim_tf.data.records import read_records

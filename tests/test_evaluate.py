@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from test_cli_data import assert_one_line_error, run
+from helpers import assert_one_line_error, run
 
 from lim_tf.config import DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
@@ -208,11 +208,10 @@ def test_optimal_threshold_comes_from_the_runs_own_folds_whatever_is_scored(trai
 def test_false_alarm_area_and_counts_on_a_hand_worked_case(tmp_path):
     """A model that flags band 1 >= 128: one empty chip with 7 bright pixels of 100, one landslide
     chip whose 4 landslide pixels are 3 bright and 1 dark, plus 2 bright background pixels."""
-    from test_mapping import threshold_model
-
     from lim_tf.ensemble import Ensemble
     from lim_tf.evaluate import evaluate
     from lim_tf.models import load_model
+    from lim_tf.testing import threshold_model
 
     model = Ensemble([load_model(threshold_model(tmp_path / "m.keras"))], ["m"])
     empty = np.zeros((10, 10, 3), np.uint8)

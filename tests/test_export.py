@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_one_line_error, run
 from PIL import Image
-from test_cli_data import assert_one_line_error, run
 
 from lim_tf.errors import InputError, OutputError
 from lim_tf.export.savedmodel import export_run, read_metadata

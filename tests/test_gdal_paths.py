@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from helpers import run
 from rasterio.transform import from_origin
-from test_cli_data import run
-from test_mapping import BOXES, squares, threshold_model, write_scene
+
+from lim_tf.testing import BOXES, squares, threshold_model
+from lim_tf.testing import write_rgb_scene as write_scene
 
 
 @contextlib.contextmanager

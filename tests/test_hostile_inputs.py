@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pyogrio.raw
 import shapely
+from helpers import assert_one_line_error, run
 from rasterio.transform import from_origin
-from test_cli_data import assert_one_line_error, run
-from test_mapping import threshold_model
-from test_mapping import write_scene as write_rgb_scene
-from test_sources import write_scene
+
+from lim_tf.testing import threshold_model, write_rgb_scene, write_scene
 
 
 def test_a_resolution_that_would_explode_a_sample_is_refused_before_allocating(bijie_dir, tmp_path):
@@ -181,7 +180,7 @@ def test_cluster_and_region_options_are_checked_before_anything_is_made(tmp_path
 
 
 def test_a_damaged_sentinel2_band_is_named_and_nothing_is_left(tmp_path):
-    from test_sentinel2 import write_product
+    from lim_tf.testing import write_sentinel2_product as write_product
 
     product, _ = write_product(tmp_path)
     band = next(product.rglob("*_B03_10m.tif"))
@@ -193,7 +192,7 @@ def test_a_damaged_sentinel2_band_is_named_and_nothing_is_left(tmp_path):
 
 
 def test_sentinel2_into_an_existing_out_prepares_nothing(tmp_path):
-    from test_sentinel2 import write_product
+    from lim_tf.testing import write_sentinel2_product as write_product
 
     product, _ = write_product(tmp_path)
     (tmp_path / "map").mkdir()

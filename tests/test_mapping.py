@@ -2,9 +2,7 @@
 
 import json
 import time
-from pathlib import Path
 
-import keras
 import numpy as np
 import pyogrio.raw
 import pytest
@@ -12,43 +10,16 @@ import rasterio
 import shapely
 import shapely.ops
 from conftest import shared_path
+from helpers import assert_one_line_error, run
 from PIL import Image
 from pyproj import Transformer
 from rasterio.transform import from_origin
-from test_cli_data import assert_one_line_error, run
 
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.scene_map import map_scene
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.testing import write_raster
-
-
-def threshold_model(path: Path, bands: int = 3) -> Path:
-    """p = sigmoid(band1 - 128): landslide exactly where band 1 >= 128."""
-    inputs = keras.Input((None, None, bands))
-    layer = keras.layers.Conv2D(1, 1, activation="sigmoid")
-    model = keras.Model(inputs, layer(inputs))
-    kernel = np.zeros((1, 1, bands, 1), np.float32)
-    kernel[0, 0, 0, 0] = 1.0
-    layer.set_weights([kernel, np.array([-128.0], np.float32)])
-    model.save(path)
-    return path
-
-
-def write_scene(path: Path, crs: str | None, transform, band1: np.ndarray, nodata=None) -> Path:
-    rng = np.random.default_rng(0)
-    data = np.stack([band1, rng.integers(0, 255, band1.shape), rng.integers(0, 255, band1.shape)]).astype(np.uint8)
-    return write_raster(path, data, crs=crs, transform=transform, nodata=nodata)
-
-
-def squares(height: int, width: int, boxes) -> np.ndarray:
-    band = np.full((height, width), 50, np.uint8)
-    for row, col, size in boxes:
-        band[row:row + size, col:col + size] = 200
-    return band
-
-
-BOXES = [(3, 5, 9), (40, 41, 20), (70, 10, 6), (90, 90, 11)]
+from lim_tf.testing import BOXES, squares, threshold_model
+from lim_tf.testing import write_rgb_scene as write_scene
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import onnx
 import onnxruntime
 import pytest
 from conftest import SHARED, shared_path
+from helpers import assert_one_line_error, run
 from PIL import Image
-from test_cli_data import assert_one_line_error, run
 
 from lim_tf.ensemble import load_run
 from lim_tf.models.precision import as_float32

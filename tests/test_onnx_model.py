@@ -10,21 +10,13 @@ import json
 import numpy as np
 import pytest
 import rasterio
+from helpers import assert_near_float32, run
 from rasterio.transform import from_origin
-from test_cli_data import run
-from test_mapping import write_scene
 
 from lim_tf.ensemble import Ensemble
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.onnx_model import OnnxEnsemble, convert, quantise
-
-
-def assert_near_float32(int8: np.ndarray, float32: np.ndarray) -> None:
-    """int8 follows float32 (untrained tiny nets of 4-channel layers quantise coarsely: a trained
-    model's test F1 moved by 0.00002 in benchmarks/bench_int8.py), and is not float32 itself."""
-    error = np.abs(int8 - float32)
-    assert error.mean() < 0.05 and error.max() > 1e-6
-    assert np.corrcoef(int8.ravel(), float32.ravel())[0, 1] > 0.9
+from lim_tf.testing import write_rgb_scene as write_scene
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ import numpy as np
 import pyogrio.raw
 import pytest
 import rasterio
+from helpers import run
 from rasterio.transform import from_origin
-from test_cli_data import run
-from test_mapping import threshold_model, write_scene
 
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.region import RegionConfig, map_region, work_folder
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.testing import dask_cluster
+from lim_tf.testing import dask_cluster, threshold_model
+from lim_tf.testing import write_rgb_scene as write_scene
 
 pytestmark = pytest.mark.slow
 TILES = MapConfig(predict=PredictConfig(tile=64, margin=0, batch_size=1))

@@ -4,12 +4,12 @@ import numpy as np
 import pyogrio.raw
 import pytest
 import shapely
-from test_cli_data import assert_one_line_error, run
-from test_sources import write_scene
+from helpers import assert_one_line_error, run
 
 from lim_tf.config import ChipConfig, SourceConfig
 from lim_tf.data.sample import IGNORE
 from lim_tf.data.sources.geotiff import read_geotiff
+from lim_tf.testing import write_scene
 
 X0, Y0, PIXEL = 500000.0, 3000000.0, 2.0  # test_sources.write_scene's grid: 2 m pixels from this corner
 MARGIN = 6.0

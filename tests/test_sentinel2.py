@@ -5,24 +5,7 @@ from rasterio.transform import from_origin
 
 from lim_tf.errors import InputError
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
-
-
-def write_product(root, size=40):
-    """A .SAFE-like product with B02, B03, B04 as uint16 DN (reflectance x 10000 + 1000)."""
-    folder = root / "S2A_MSIL2A_TEST.SAFE/GRANULE/L2A_T45QYE/IMG_DATA/R10m"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    truth = {}
-    for band, level in (("B02", 0.05), ("B03", 0.08), ("B04", 0.12)):
-        reflectance = rng.normal(level, 0.02, (size, size)).clip(0.001, 1)
-        dn = np.rint(reflectance * 10000 + 1000).astype(np.uint16)
-        dn[:5, :] = 0  # nodata
-        truth[band] = dn
-        with rasterio.open(folder / f"T45QYE_20200101T000000_{band}_10m.tif", "w", driver="GTiff", width=size,
-                           height=size, count=1, dtype="uint16", crs="EPSG:32645",
-                           transform=from_origin(600000, 2500000, 10, 10), nodata=0) as dst:
-            dst.write(dn, 1)
-    return root / "S2A_MSIL2A_TEST.SAFE", truth
+from lim_tf.testing import write_sentinel2_product as write_product
 
 
 def test_bands_are_found_in_rgb_order(tmp_path):
@@ -49,8 +32,9 @@ def test_prepared_scene_is_resampled_and_matches_training_statistics(tmp_path):
 
 
 def test_map_a_sentinel2_product_through_the_cli(tmp_path):
-    from test_cli_data import run
-    from test_mapping import threshold_model
+    from helpers import run
+
+    from lim_tf.testing import threshold_model
 
     product, _ = write_product(tmp_path)
     out = tmp_path / "map"
@@ -63,7 +47,6 @@ def test_map_a_sentinel2_product_through_the_cli(tmp_path):
 
 def test_resolution_is_in_metres_in_a_geographic_crs(tmp_path):
     import rasterio
-    from rasterio.transform import from_origin
 
     from lim_tf.geo.grid import ground_resolution
     from lim_tf.mapping.sentinel2 import prepare_sentinel2

@@ -17,7 +17,7 @@ from lim_tf.data.sources.bijie import read_bijie
 from lim_tf.data.sources.folder import read_folder
 from lim_tf.data.sources.geotiff import read_geotiff
 from lim_tf.data.sources.l4s import read_l4s
-from lim_tf.testing import write_raster
+from lim_tf.testing import write_scene
 
 
 def test_bijie_masks_map_255_to_landslide_and_backgrounds_get_empty_masks(bijie_dir):
@@ -66,10 +66,6 @@ def test_l4s_band_selection_by_name_and_index_agree(tmp_path):
     np.testing.assert_allclose(by_name[0].image, raw[..., [3, 2, 1, 13]].astype(np.float32))
     np.testing.assert_array_equal(by_name[0].image, by_index[0].image)
     assert by_name[0].band_names == ("B4", "B3", "B2", "dem")
-
-
-def write_scene(path: Path, data: np.ndarray, nodata=None, crs="EPSG:32648", origin=(500000, 3000000)):
-    return write_raster(path, data, crs=crs, pixel=2.0, origin=origin, nodata=nodata)
 
 
 def test_geotiff_chips_skip_nodata_and_pad_with_ignore(tmp_path):

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from helpers import run
 from PIL import Image
 from rasterio.transform import from_origin
-from test_cli_data import run
-from test_mapping import threshold_model, write_scene
 
 import lim_tf.mapping
+from lim_tf.testing import threshold_model
+from lim_tf.testing import write_rgb_scene as write_scene
 
 QGIS_PYTHON = "/usr/bin/python3"
 SNAPSHOT = Path(lim_tf.mapping.__file__).with_name("qgis_snapshot.py")

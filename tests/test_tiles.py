@@ -48,9 +48,9 @@ def test_a_batch_is_done_only_when_every_tile_has_its_file(tmp_path: Path) -> No
 
 
 def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: Path) -> None:
-    from test_mapping import squares, threshold_model, write_scene
-
     from lim_tf.mapping.tiles import run_batches
+    from lim_tf.testing import squares, threshold_model
+    from lim_tf.testing import write_rgb_scene as write_scene
 
     band = squares(40, 40, [(5, 5, 10)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
@@ -72,10 +72,9 @@ def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: P
 def test_a_worker_asked_for_onnx_runtimes_saves_the_tensorflow_tiles(tmp_path: Path) -> None:
     import dataclasses
 
-    from test_mapping import write_scene
-
     from lim_tf.mapping.tiles import run_batches
     from lim_tf.models import ModelConfig, build_model
+    from lim_tf.testing import write_rgb_scene as write_scene
 
     band = np.random.default_rng(3).integers(0, 256, (40, 40)).astype(np.uint8)
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
@@ -92,7 +91,7 @@ def test_a_worker_asked_for_onnx_runtimes_saves_the_tensorflow_tiles(tmp_path: P
         assert run_batches(job, [batch]) == 1600
         tiles[runtime] = load_result(job.folder, batch[0]).probability
     np.testing.assert_allclose(tiles["onnx"], tiles["tensorflow"], atol=1e-4)
-    from test_onnx_model import assert_near_float32
+    from helpers import assert_near_float32
 
     assert_near_float32(tiles["onnx-int8"], tiles["tensorflow"])  # calibrated on the job's scene
     from lim_tf.mapping.tiles import _load

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import TINY_RUN
-from test_cli_data import assert_one_line_error, run
+from helpers import assert_one_line_error, run
 
-from lim_tf.config import DataConfig, SplitConfig, resolve_train_config
-from lim_tf.data.build import build_dataset
+from lim_tf.config import resolve_train_config
 from lim_tf.errors import OutputError, TrainingError
 from lim_tf.models import load_model
 from lim_tf.train import train
@@ -24,12 +23,6 @@ from lim_tf.train import train
 pytestmark = pytest.mark.slow
 TINY = {"width": 1 / 16, "batch_size": 4, "tile": 32, "log_images": 2}
 
-
-@pytest.fixture
-def records(bijie_dir, tmp_path):
-    out = tmp_path / "records"
-    build_dataset(bijie_dir, out, DataConfig(split=SplitConfig(test_landslide=1, folds=2)), progress=False)
-    return out
 
 
 def event_tags(folder: Path) -> set[str]:

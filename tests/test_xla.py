@@ -9,7 +9,6 @@ import keras
 import numpy as np
 import pytest
 from conftest import TINY_RUN
-from test_train import records  # noqa: F401  (fixture)
 
 from lim_tf.config import resolve_train_config
 from lim_tf.models.xla import compile_training_step, explain_xla

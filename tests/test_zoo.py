@@ -9,11 +9,11 @@ import h5py
 import numpy as np
 import pytest
 from conftest import shared_path
+from helpers import assert_one_line_error, run
 from rasterio.transform import from_origin
-from test_cli_data import assert_one_line_error, run
-from test_mapping import write_scene
 
 from lim_tf import zoo
+from lim_tf.testing import write_rgb_scene as write_scene
 
 NAMES = zoo.names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="no shipped model in lim_tf/zoo")
