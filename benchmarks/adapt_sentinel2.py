@@ -112,7 +112,7 @@ def score_map(folder: Path, block: Path) -> dict:
 
 
 def zero_shot(model: str, block: Path, out: Path) -> dict:
-    from lim_tf.ensemble import load_models
+    from lim_tf.trained.ensemble import load_models
 
     _, state = load_models(Path(model))
     sentinel2(Path(model), block, out / "zero-shot", state.threshold)

@@ -68,8 +68,8 @@ def write_scene(path: Path, size: int) -> None:
 def write_run(folder: Path, model) -> Path:
     """A run folder holding `model` as its one fold, as training leaves it: its run.json tells a
     cluster client bands, threshold and memory, so only the workers load the model."""
-    from lim_tf.run import RunState
     from lim_tf.runtime.memory import inference_estimate
+    from lim_tf.trained.run import RunState
 
     (folder / "fold0").mkdir(parents=True)
     model.save(folder / "fold0" / "model.keras")

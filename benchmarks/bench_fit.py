@@ -35,8 +35,8 @@ from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
 from lim_tf.models import build_model  # noqa: E402
 from lim_tf.models.precision import resolve_precision  # noqa: E402
 from lim_tf.models.xla import compile_training_step, explain_xla  # noqa: E402
-from lim_tf.optimizers import make_optimizer  # noqa: E402
-from lim_tf.train import make_loss, model_config, train  # noqa: E402
+from lim_tf.training.optimizers import make_optimizer  # noqa: E402
+from lim_tf.training.train import make_loss, model_config, train  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):

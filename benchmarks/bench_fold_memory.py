@@ -23,7 +23,7 @@ import keras  # noqa: E402
 from lim_tf.config import ChipConfig, DataConfig, SplitConfig, resolve_train_config  # noqa: E402
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.synth import SynthConfig, write_synthetic  # noqa: E402
-from lim_tf.train import train  # noqa: E402
+from lim_tf.training.train import train  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -4,7 +4,7 @@ Run alone: .venv/bin/python benchmarks/bench_int8.py RECORDS [--model bijie] [--
                                                     [--calibration 64]
 
 The shipped model is converted as `map --runtime onnx` converts it, then quantised after training
-as `map --runtime onnx-int8` quantises it (lim_tf.onnx_model.quantise: static, QDQ, int8 weights per
+as `map --runtime onnx-int8` quantises it (lim_tf.trained.onnx_model.quantise: static, QDQ, int8 weights per
 output channel, uint8 activations), calibrated three ways on `--calibration` chips of RECORDS:
 training chips of both kinds; training chips without landslides, which stand for the windows of a
 scene `map` calibrates on (mostly ground without landslides); and, as `map` calibrates on the scene
@@ -40,10 +40,10 @@ from common import cpu_model, tile_seconds  # noqa: E402
 
 from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.sample import IGNORE, LANDSLIDE  # noqa: E402
-from lim_tf.ensemble import Ensemble  # noqa: E402
 from lim_tf.metrics import Confusion  # noqa: E402
 from lim_tf.models.precision import resolve_precision  # noqa: E402
-from lim_tf.onnx_model import OnnxEnsemble, convert, onnx_session, quantise  # noqa: E402
+from lim_tf.trained.ensemble import Ensemble  # noqa: E402
+from lim_tf.trained.onnx_model import OnnxEnsemble, convert, onnx_session, quantise  # noqa: E402
 from lim_tf.zoo import is_zoo_name  # noqa: E402
 from lim_tf.zoo import load as load_zoo  # noqa: E402
 

@@ -23,13 +23,13 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model, tile_seconds  # noqa: E402
 
-from lim_tf.ensemble import Ensemble  # noqa: E402
 from lim_tf.export.onnx_file import INPUT_SCALE, convert, onnx_session  # noqa: E402
 from lim_tf.models import ModelConfig, build_model  # noqa: E402
 from lim_tf.models.precision import (
     as_float32,  # noqa: E402
     resolve_precision,  # noqa: E402
 )
+from lim_tf.trained.ensemble import Ensemble  # noqa: E402
 
 NETWORKS = {"cpu-recipe unet w0.25 bn": dict(name="unet", width=0.25, batch_norm=True),
             "fcn-fl w0.5": dict(name="fcn-fl", width=0.5)}  # the full width is too large for tf2onnx here

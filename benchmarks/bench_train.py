@@ -28,7 +28,7 @@ from common import cpu_model, forward_flops, matmul_flops_per_second, training_i
 from lim_tf.config import PRESETS, resolve_train_config  # noqa: E402
 from lim_tf.models.precision import explain_precision  # noqa: E402
 from lim_tf.models.xla import explain_xla  # noqa: E402
-from lim_tf.train import make_loss  # noqa: E402
+from lim_tf.training.train import make_loss  # noqa: E402
 
 TRAIN_FACTOR = 3.0  # a training step is about forward + 2x for the backward pass
 CEILING_DTYPE = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}

@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lim_tf.losses import FocalLoss
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.optimizers import make_optimizer
+from lim_tf.training.losses import FocalLoss
+from lim_tf.training.optimizers import make_optimizer
 
 
 def cpu_model() -> str:

@@ -31,12 +31,12 @@ from common import cpu_model  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
 from lim_tf.data.manifest import load_manifest  # noqa: E402
-from lim_tf.ensemble import load_models, read_run_state  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run, validation_threshold  # noqa: E402
 from lim_tf.mapping.config import MapConfig  # noqa: E402
 from lim_tf.mapping.inventory import check_against  # noqa: E402
 from lim_tf.mapping.scene_map import map_scene  # noqa: E402
 from lim_tf.mapping.sentinel2 import prepare_sentinel2  # noqa: E402
+from lim_tf.trained.ensemble import load_models, read_run_state  # noqa: E402
 
 PICK = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
 

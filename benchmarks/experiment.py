@@ -40,10 +40,10 @@ from lim_tf.config import ChipConfig, DataConfig, SplitConfig, from_dict, resolv
 from lim_tf.data.build import build_dataset  # noqa: E402
 from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
-from lim_tf.ensemble import load_run  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate, evaluate_run  # noqa: E402
-from lim_tf.run import RUN_FILE, RunState  # noqa: E402
-from lim_tf.train import train  # noqa: E402
+from lim_tf.trained.ensemble import load_run  # noqa: E402
+from lim_tf.trained.run import RUN_FILE, RunState  # noqa: E402
+from lim_tf.training.train import train  # noqa: E402
 
 SCORES = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
 

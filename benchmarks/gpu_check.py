@@ -51,9 +51,9 @@ def step_rate(name: str, policy: str, size: int, batch: int, width: float, steps
     """Tiles/s of the bare training step (random batch), under `strategy` if given."""
     import keras
 
-    from lim_tf.losses import FocalLoss
     from lim_tf.models import ModelConfig, build_model
-    from lim_tf.optimizers import make_optimizer
+    from lim_tf.training.losses import FocalLoss
+    from lim_tf.training.optimizers import make_optimizer
 
     keras.backend.clear_session()
     strategy = strategy or tf.distribute.get_strategy()

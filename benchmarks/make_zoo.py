@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
 
 from lim_tf import zoo  # noqa: E402
-from lim_tf.ensemble import load_run  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run  # noqa: E402
 from lim_tf.models.precision import as_float32  # noqa: E402
+from lim_tf.trained.ensemble import load_run  # noqa: E402
 from lim_tf.zoo.weights import save_weights  # noqa: E402
 
 SCORES = ("f1", "precision", "recall", "iou_landslide", "miou", "false_positive_m2_per_km2")

@@ -50,9 +50,9 @@ from common import cpu_model, lim  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.pipeline import record_files  # noqa: E402
 from lim_tf.data.records import read_records  # noqa: E402
-from lim_tf.ensemble import load_run, read_run_state  # noqa: E402
 from lim_tf.evaluate import evaluate  # noqa: E402
 from lim_tf.metrics import ThresholdSweep  # noqa: E402
+from lim_tf.trained.ensemble import load_run, read_run_state  # noqa: E402
 
 PICK = ("f1", "precision", "recall", "iou_landslide", "false_positive_m2_per_km2")
 

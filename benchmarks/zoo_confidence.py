@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 from lim_tf import zoo  # noqa: E402
-from lim_tf.confidence import fit_confidence, validation_polygons  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run  # noqa: E402
+from lim_tf.trained.confidence import fit_confidence, validation_polygons  # noqa: E402
 
 
 def fit_card_confidence(name: str, records: Path, folds: list[int]) -> dict:

@@ -1,4 +1,4 @@
-"""`lim-tf train`: a thin wrapper around lim_tf.train."""
+"""`lim-tf train`: a thin wrapper around lim_tf.training.train."""
 
 from __future__ import annotations
 
@@ -135,9 +135,9 @@ def train(ctx: click.Context, records: Path, run: Path, preset: str, config_file
     """Train on the TFRecords in RECORDS; write models, history and TensorBoard logs to RUN."""
     ctx.meta["output"] = run
     warn_if_shadowed(options["init_from"])
-    from lim_tf.budget import parse_duration
     from lim_tf.config import resolve_train_config
-    from lim_tf.train import train as train_run
+    from lim_tf.training.budget import parse_duration
+    from lim_tf.training.train import train as train_run
 
     if options["time_budget"] is not None:
         options["time_budget"] = parse_duration(options["time_budget"])

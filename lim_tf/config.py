@@ -269,7 +269,7 @@ ExportFormat = Literal["savedmodel", "onnx"]
 
 @dataclass(frozen=True)
 class LossConfig:
-    """The training loss. See lim_tf.losses.focal_loss for the alpha convention."""
+    """The training loss. See lim_tf.training.losses.focal_loss for the alpha convention."""
 
     name: LossName = "focal"
     alpha: float | None = 0.25
@@ -323,10 +323,10 @@ class TrainConfig:
     log_images: int = 3  # validation images shown in TensorBoard
     seed: int = 0
     # Seconds of training per fold: the first epoch is timed and the epochs are fixed to end within
-    # it (`epochs` is then the upper bound). None: train `epochs` epochs. See lim_tf.budget.
+    # it (`epochs` is then the upper bound). None: train `epochs` epochs. See lim_tf.training.budget.
     time_budget: float | None = None
     # Adaptation: start every weight from a run folder, a .keras file or a shipped model's name; the
-    # architecture is then the source's. See lim_tf.adapt for the normalisation rule.
+    # architecture is then the source's. See lim_tf.training.adapt for the normalisation rule.
     init_from: str | None = None
     freeze_encoder_epochs: int = 0  # with init_from: train only the decoder for this many epochs first
     keep_normalization: bool = False  # with init_from: keep the source's band statistics, not the records'

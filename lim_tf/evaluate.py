@@ -19,17 +19,17 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from lim_tf.atomic import atomic_directory, check_apart
-from lim_tf.confidence import ConfidenceModel, polygon_features
 from lim_tf.config import SourceConfig, Split, ThresholdRule
 from lim_tf.data.items import Item, folder_items, record_items
 from lim_tf.data.manifest import load_manifest, verify_records
 from lim_tf.data.sample import IGNORE, LANDSLIDE
-from lim_tf.ensemble import Ensemble
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.figures import overlay_png, polygon_curve_png, pr_curve_png, reliability_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
 from lim_tf.polygons import RULE, PolygonSet, chip_polygons
-from lim_tf.run import RUN_FILE, RunState, resolve_threshold
+from lim_tf.trained.confidence import ConfidenceModel, polygon_features
+from lim_tf.trained.ensemble import Ensemble
+from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
@@ -276,7 +276,7 @@ def validation_threshold(run: Path, state: RunState, fold: int | None, progress:
                          trust: bool = False) -> float:
     """F1-optimal threshold on validation data only: each fold model on its own held-out fold of the
     records the run trained on (out-of-fold predictions for an ensemble), never on test data."""
-    from lim_tf.ensemble import load_run
+    from lim_tf.trained.ensemble import load_run
 
     if not state.records:
         raise InputError(f"{run}: --threshold optimal needs the run's validation folds; a shipped model's threshold "
@@ -350,7 +350,7 @@ class EvalRequest:
 def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
                  progress: bool = True) -> dict[str, Any]:
     """Evaluate one run into `out` (metrics.json, per_image.csv, figures); returns the metrics."""
-    from lim_tf.ensemble import load_run
+    from lim_tf.trained.ensemble import load_run
 
     model, state = load_run(run, request.fold, request.tta, request.trust_model)
     model = dataclasses.replace(model, uncertainty=request.uncertainty)

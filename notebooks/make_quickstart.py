@@ -52,7 +52,7 @@ print(imbalance_table(manifest))"""),
     ("code", """import shutil
 
 from lim_tf.config import resolve_train_config
-from lim_tf.train import train
+from lim_tf.training.train import train
 
 run = WORK / "run"
 shutil.rmtree(run, ignore_errors=True)

@@ -127,7 +127,7 @@ def _records_check(out: Path) -> None:
 
 def _run_check(run: Path) -> None:
     from lim_tf.models import load_model
-    from lim_tf.run import RUN_FILE, RunState
+    from lim_tf.trained.run import RUN_FILE, RunState
 
     if (run / RUN_FILE).exists():
         for name in RunState.load(run).models:  # a whole, valid state: a killed run never leaves half a file
@@ -138,7 +138,7 @@ def _run_check(run: Path) -> None:
 
 def _run_fingerprint(run: Path) -> Any:
     from lim_tf.models import load_model
-    from lim_tf.run import RunState
+    from lim_tf.trained.run import RunState
 
     x = np.random.default_rng(0).uniform(0, 255, (1, 40, 44, 3)).astype(np.float32)
     models = RunState.load(run).models

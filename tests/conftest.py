@@ -52,7 +52,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     """(root, records, run): a two-fold tiny FCN-FL on native chips of 20..59 px, trained once per session."""
     from lim_tf.config import DataConfig, SplitConfig, resolve_train_config
     from lim_tf.data.build import build_dataset
-    from lim_tf.train import train
+    from lim_tf.training.train import train
 
     root = tmp_path_factory.mktemp("trained")
     data = write_bijie(root / "bijie", landslides=8, backgrounds=4, seed=7)

@@ -10,12 +10,12 @@ import yaml
 from conftest import TINY_RUN
 from helpers import assert_one_line_error, run
 
-from lim_tf.adapt import encoder_layers, initial_model, load_source
 from lim_tf.config import PRESETS, resolve_train_config
 from lim_tf.data.manifest import load_manifest
-from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.models import ModelConfig, build_model, load_model
 from lim_tf.models.precision import resolve_precision
+from lim_tf.trained.ensemble import Ensemble, load_run
+from lim_tf.training.adapt import encoder_layers, initial_model, load_source
 
 
 def test_the_initial_model_predicts_exactly_as_its_source(trained):
@@ -87,9 +87,9 @@ def test_zero_epochs_calibrates_a_finished_model_without_training(trained, tmp_p
     from lim_tf.data.items import record_items
     from lim_tf.data.manifest import load_manifest
     from lim_tf.data.sample import IGNORE, LANDSLIDE
-    from lim_tf.ensemble import load_run
     from lim_tf.metrics import ThresholdSweep
-    from lim_tf.train import train
+    from lim_tf.trained.ensemble import load_run
+    from lim_tf.training.train import train
 
     _, records, source = trained
     config = resolve_train_config("fcn-fl", overrides={"init_from": str(source / "fold0/model.keras"), "epochs": 0})

@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 from conftest import TINY_RUN
 
-from lim_tf.budget import BUDGET_FILE, epochs_within, parse_duration, read_plan
 from lim_tf.config import resolve_train_config
 from lim_tf.errors import ConfigError
-from lim_tf.optimizers import WarmupCosine
-from lim_tf.train import train
+from lim_tf.training.budget import BUDGET_FILE, epochs_within, parse_duration, read_plan
+from lim_tf.training.optimizers import WarmupCosine
+from lim_tf.training.train import train
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("1.5h", 5400), (600, 600), (" 2M ", 120)])
@@ -106,8 +106,8 @@ def test_a_machine_that_slows_down_is_stopped_before_the_budget_runs_out(tmp_pat
     """Planned: 10 epochs of 10 s in a 100 s budget. The guard starts after the first epoch (clock 10);
     then epochs take 10, 25 and 35 s. After the fourth (clock 80) the mean epoch since the guard
     started is (80 - 10) / 3 = 23.3 s, and 80 + 23.3 > 100: training stops there, not at epoch 10."""
-    from lim_tf import budget as module
-    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+    from lim_tf.training import budget as module
+    from lim_tf.training.budget import BudgetPlan, TimeBudget, write_plan
 
     write_plan(tmp_path, BudgetPlan(100.0, 10.0, 1.0, 0.0, 10, 1, 10))
     guard = TimeBudget(100.0, 0.0, 10, None, 1, 50, tmp_path)
@@ -132,8 +132,8 @@ class _Schedule:
 def _ten_planned_epochs(tmp_path, monkeypatch, epoch_seconds: float, epochs: int):
     """(guard, model, schedule): a plan of 10 epochs of 4 steps of 2.5 s in a 100 s budget, 10 s
     spent at the plan after epoch 1, 4 warm-up steps; then `epochs` epochs end every `epoch_seconds`."""
-    from lim_tf import budget as module
-    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+    from lim_tf.training import budget as module
+    from lim_tf.training.budget import BudgetPlan, TimeBudget, write_plan
 
     schedule = _Schedule()
     write_plan(tmp_path, BudgetPlan(100.0, 10.0, 2.5, 0.0, 4, 1, 10))
@@ -183,8 +183,8 @@ def test_epochs_slower_than_the_timed_steps_shorten_the_plan_so_the_cosine_ends(
 def test_a_plan_past_its_first_half_does_not_grow(tmp_path, monkeypatch):
     """Planned 6 epochs; the machine doubles its speed only after epoch 3 (half the plan): the
     schedule has decayed halfway and is left alone."""
-    from lim_tf import budget as module
-    from lim_tf.budget import BudgetPlan, TimeBudget, write_plan
+    from lim_tf.training import budget as module
+    from lim_tf.training.budget import BudgetPlan, TimeBudget, write_plan
 
     write_plan(tmp_path, BudgetPlan(100.0, 10.0, 1.0, 0.0, 10, 1, 6))
     guard = TimeBudget(100.0, 0.0, 10, None, 1, 50, tmp_path)

@@ -55,9 +55,9 @@ def test_keys_tell_their_parts_apart():
 
 
 def test_a_converted_network_is_a_hit_until_its_weights_change(tmp_path):
-    from lim_tf.ensemble import Ensemble
     from lim_tf.models import ModelConfig, build_model
-    from lim_tf.onnx_model import OnnxEnsemble
+    from lim_tf.trained.ensemble import Ensemble
+    from lim_tf.trained.onnx_model import OnnxEnsemble
 
     model = build_model(ModelConfig(name="unet", width=1 / 16))
     cache = FileCache(tmp_path)

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from lim_tf.confidence import ConfidenceModel, features, fit_confidence
 from lim_tf.errors import InputError
 from lim_tf.polygons import Polygon, PolygonSet
+from lim_tf.trained.confidence import ConfidenceModel, features, fit_confidence
 
 
 def known_polygons(count: int, seed: int = 0) -> tuple[PolygonSet, np.ndarray]:

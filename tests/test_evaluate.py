@@ -11,8 +11,8 @@ from helpers import assert_one_line_error, run
 from lim_tf.config import DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
 from lim_tf.data.records import read_records
-from lim_tf.ensemble import load_run
 from lim_tf.models import load_model
+from lim_tf.trained.ensemble import load_run
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_eval_on_a_bijie_layout_folder(trained, tmp_path):
 def test_tta_is_the_mean_of_the_flipped_predictions():
     import keras
 
-    from lim_tf.ensemble import Ensemble
+    from lim_tf.trained.ensemble import Ensemble
 
     inputs = keras.Input((None, None, 3))
     conv = keras.layers.Conv2D(1, 5, padding="same", activation="sigmoid",
@@ -155,7 +155,7 @@ def coarse_run(tmp_path_factory):
     from helpers import write_bijie
 
     from lim_tf.config import ChipConfig, resolve_train_config
-    from lim_tf.train import train
+    from lim_tf.training.train import train
 
     root = tmp_path_factory.mktemp("coarse")
     source = write_bijie(root / "bijie", landslides=8, backgrounds=6, seed=11)
@@ -208,10 +208,10 @@ def test_optimal_threshold_comes_from_the_runs_own_folds_whatever_is_scored(trai
 def test_false_alarm_area_and_counts_on_a_hand_worked_case(tmp_path):
     """A model that flags band 1 >= 128: one empty chip with 7 bright pixels of 100, one landslide
     chip whose 4 landslide pixels are 3 bright and 1 dark, plus 2 bright background pixels."""
-    from lim_tf.ensemble import Ensemble
     from lim_tf.evaluate import evaluate
     from lim_tf.models import load_model
     from lim_tf.testing import threshold_model
+    from lim_tf.trained.ensemble import Ensemble
 
     model = Ensemble([load_model(threshold_model(tmp_path / "m.keras"))], ["m"])
     empty = np.zeros((10, 10, 3), np.uint8)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from lim_tf.losses import FocalLoss, WeightedCrossEntropy, focal_loss, tversky_loss
+from lim_tf.training.losses import FocalLoss, WeightedCrossEntropy, focal_loss, tversky_loss
 
 
 def one(y: float, p: float, **kwargs) -> float:

@@ -278,8 +278,8 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     so confidence 0.953, 0.649 and 0.085; with the cut at 0.5 the third is a candidate."""
     import pyogrio
 
-    from lim_tf.confidence import ConfidenceModel
-    from lim_tf.run import RunState
+    from lim_tf.trained.confidence import ConfidenceModel
+    from lim_tf.trained.run import RunState
 
     band = np.full((64, 64), 50, np.uint8)
     band[4:14, 4:14], band[30:40, 30:40], band[50:60, 4:12] = 200, 130, 129
@@ -308,3 +308,11 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     with rasterio.open(tmp_path / "out/landslides.tif") as landslides:  # the raster is the inventory's
         mapped = landslides.read(1) == 1
     assert mapped[4:14, 4:14].all() and mapped[30:40, 30:40].all() and not mapped[50:60, 4:12].any()
+
+
+def test_a_map_into_folders_that_do_not_exist_yet(tmp_path):
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1),
+                        squares(64, 64, BOXES[:1]))
+    result = run("map", scene, threshold_model(tmp_path / "m.keras"), tmp_path / "maps" / "2026" / "scene")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "maps/2026/scene/inventory.gpkg").exists()

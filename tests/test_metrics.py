@@ -145,7 +145,7 @@ def test_best_f1_counts_only_thresholds_that_beat_calling_every_pixel_a_landslid
 
 
 def test_the_best_model_is_saved_when_validation_improves_and_on_a_tie_at_the_later_epoch(tmp_path):
-    from lim_tf.callbacks import BestModel
+    from lim_tf.training.callbacks import BestModel
 
     class Model:  # what BestModel uses of a Keras model: save() and stop_training
         stop_training, saved = False, []
@@ -169,8 +169,8 @@ def test_the_best_model_is_saved_when_validation_improves_and_on_a_tie_at_the_la
 
 
 def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_case():
-    from lim_tf.ensemble import Ensemble
     from lim_tf.evaluate import evaluate
+    from lim_tf.trained.ensemble import Ensemble
 
     class Known(Ensemble):  # the probability is the image's first band: the prediction is drawn by hand
         def __init__(self):
@@ -207,8 +207,8 @@ def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_c
 
 
 def test_the_reliability_table_counts_errors_per_uncertainty_bin():
-    from lim_tf.ensemble import Ensemble
     from lim_tf.evaluate import evaluate
+    from lim_tf.trained.ensemble import Ensemble
 
     class Known(Ensemble):  # band 0 is the probability, band 1 the spread over flips and members
         def __init__(self):

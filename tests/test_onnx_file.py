@@ -14,8 +14,8 @@ from conftest import SHARED, shared_path
 from helpers import assert_one_line_error, run
 from PIL import Image
 
-from lim_tf.ensemble import load_run
 from lim_tf.models.precision import as_float32
+from lim_tf.trained.ensemble import load_run
 
 DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap", "seg_thresh",
                  "standardization_mean", "standardization_std")

@@ -13,10 +13,10 @@ import rasterio
 from helpers import assert_near_float32, run
 from rasterio.transform import from_origin
 
-from lim_tf.ensemble import Ensemble
 from lim_tf.models import ModelConfig, build_model
-from lim_tf.onnx_model import OnnxEnsemble, convert, quantise
 from lim_tf.testing import write_rgb_scene as write_scene
+from lim_tf.trained.ensemble import Ensemble
+from lim_tf.trained.onnx_model import OnnxEnsemble, convert, quantise
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_the_int8_graph_is_quantised_and_predicts_near_float32(pair):
     assert {"QuantizeLinear", "DequantizeLinear"} <= operators
     int8_weights = [t for t in proto.graph.initializer if t.data_type == 3]  # onnx.TensorProto.INT8
     assert sum(np.prod(t.dims) for t in int8_weights) > 0.9 * sum(m.count_params() for m in ensemble.models)
-    from lim_tf.onnx_model import onnx_session
+    from lim_tf.trained.onnx_model import onnx_session
 
     images = rng.uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
     assert_near_float32(OnnxEnsemble(ensemble, onnx_session(proto)).predict_members(images),

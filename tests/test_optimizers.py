@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lim_tf.optimizers import FusedAdam, make_optimizer
+from lim_tf.training.optimizers import FusedAdam, make_optimizer
 
 
 def _train(optimizer, steps: int = 5) -> list[np.ndarray]:

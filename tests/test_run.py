@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lim_tf.errors import InputError
-from lim_tf.run import RUN_FILE, RunState, resolve_threshold
+from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
 
 
 def _state() -> RunState:

@@ -95,6 +95,6 @@ def test_a_worker_asked_for_onnx_runtimes_saves_the_tensorflow_tiles(tmp_path: P
 
     assert_near_float32(tiles["onnx-int8"], tiles["tensorflow"])  # calibrated on the job's scene
     from lim_tf.mapping.tiles import _load
-    from lim_tf.onnx_model import OnnxEnsemble
+    from lim_tf.trained.onnx_model import OnnxEnsemble
 
     assert isinstance(_load(str(tmp_path / "unet.keras"), None, False, False, False, "onnx", None), OnnxEnsemble)

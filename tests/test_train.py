@@ -18,7 +18,7 @@ from helpers import assert_one_line_error, run
 from lim_tf.config import resolve_train_config
 from lim_tf.errors import OutputError, TrainingError
 from lim_tf.models import load_model
-from lim_tf.train import train
+from lim_tf.training.train import train
 
 pytestmark = pytest.mark.slow
 TINY = {"width": 1 / 16, "batch_size": 4, "tile": 32, "log_images": 2}
@@ -169,7 +169,7 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(records, tmp
 
 
 def test_history_is_cut_back_to_the_restored_epoch(tmp_path):
-    from lim_tf.callbacks import keep_history_before
+    from lim_tf.training.callbacks import keep_history_before
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss\n0,0.5\n1,0.4\n2,0.3\n3,0.")  # a kill cut the last row short
@@ -203,7 +203,7 @@ def test_a_run_keeps_the_threshold_its_validation_folds_chose(trained):
 
 
 def test_validation_that_finds_nothing_does_not_set_a_zero_threshold(tmp_path):
-    from lim_tf.train import _best_threshold
+    from lim_tf.training.train import _best_threshold
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_best_f1,val_best_threshold\n0,0.0,0.0\n1,0.4,0.3\n2,0.69,0.0\n")

@@ -12,7 +12,7 @@ from conftest import TINY_RUN
 
 from lim_tf.config import resolve_train_config
 from lim_tf.models.xla import compile_training_step, explain_xla
-from lim_tf.train import train
+from lim_tf.training.train import train
 
 
 @pytest.mark.parametrize("policy, replicas, gpu, chosen", [

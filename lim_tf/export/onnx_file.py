@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from lim_tf.atomic import atomic_file, created_folder
-from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import OutputError
 from lim_tf.export.naming import model_name
-from lim_tf.onnx_model import INPUT_SCALE, convert, onnx_session
-from lim_tf.run import RunState
+from lim_tf.trained.ensemble import Ensemble, load_run
+from lim_tf.trained.onnx_model import INPUT_SCALE, convert, onnx_session
+from lim_tf.trained.run import RunState
 
 TILE = 512  # the exported input's side in pixels: 819 m at the shipped model's 1.6 m
 OVERLAP_PERCENT = 15  # Deepness overlaps its tiles by this share: predictions near a tile's edge see less context

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from lim_tf.atomic import clean_leftovers, created_folder
-from lim_tf.ensemble import Ensemble, load_run
 from lim_tf.errors import InputError, OutputError
 from lim_tf.export.naming import model_name
-from lim_tf.run import RunState
 from lim_tf.runtime.quiet import keras, tf
+from lim_tf.trained.ensemble import Ensemble, load_run
+from lim_tf.trained.run import RunState
 
 log = logging.getLogger(__name__)
 METADATA = "metadata.json"

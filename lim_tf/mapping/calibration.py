@@ -49,7 +49,8 @@ def windows(scene: Scene, count: int = CHIPS, side: int = SIDE) -> list[tuple[np
 STATISTICS_WINDOWS = 64  # windows of SIDE pixels: the scene's light, read in a second or two
 
 
-def scene_radiometry(scene: Scene, mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
+def scene_radiometry(scene: Scene, mean: tuple[float, ...],
+                     std: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per band (gain, offset) that give the scene's valid pixels the training imagery's `mean` and
     `std` (what the model's normalisation expects), from windows spread over the scene."""
     sampled = windows(scene, STATISTICS_WINDOWS)

@@ -12,10 +12,10 @@ import shapely
 from rasterio.features import rasterize, shapes
 from rasterio.windows import Window
 
-from lim_tf.confidence import ConfidenceModel
-from lim_tf.confidence import features as confidence_features
 from lim_tf.geo.vectors import geodesic_area_perimeter, to_lonlat
 from lim_tf.mapping.config import PolygonOptions
+from lim_tf.trained.confidence import ConfidenceModel
+from lim_tf.trained.confidence import features as confidence_features
 
 STRIP = 1024  # rows vectorised at a time; polygons cut by a strip edge are merged afterwards
 

@@ -23,8 +23,8 @@ from lim_tf.geo.windows import Tile, scene_tiles
 from lim_tf.mapping.config import PredictConfig, Runtime
 from lim_tf.mapping.scene import Scene
 from lim_tf.mapping.styles import style_probability_band
-from lim_tf.onnx_model import Predictor
 from lim_tf.runtime.process import native_stderr_silenced
+from lim_tf.trained.onnx_model import Predictor
 
 log = logging.getLogger(__name__)
 PROBABILITY_NODATA = -1.0
@@ -87,7 +87,8 @@ def check_disk(folder: Path, shape: tuple[int, int], members: int, uncertainty: 
     for an ensemble uint8 agreement, with --uncertainty float32 spread) cannot fit on the disk that
     holds `folder`; the refusal names `out`, the output the user chose."""
     needed = shape[0] * shape[1] * (4 + 1 + (1 if members > 1 else 0) + (4 if uncertainty else 0))
-    free = shutil.disk_usage(folder).free
+    existing = next(p for p in (Path(folder).resolve(), *Path(folder).resolve().parents) if p.exists())
+    free = shutil.disk_usage(existing).free  # OUT's folders may not exist yet
     if needed > free:
         raise OutputError(f"{out or folder.resolve().parent}: mapping {shape[1]} x {shape[0]} pixels needs {size_text(needed)} "
                           f"of intermediate rasters but {size_text(free)} is free; free space, choose another "

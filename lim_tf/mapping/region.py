@@ -216,6 +216,7 @@ def _runtime(runs: list[SceneRun], model_path: Path, config: MapConfig) -> Runti
     choice = remembered_runtime(model_identity(model_path), (len(first), first[0].height, first[0].width),
                                 sum(len(run.batches) for run in planned), Measurements.default())
     for run in planned:
+        assert run.job is not None
         run.job = dataclasses.replace(run.job, runtime=choice.runtime)  # type: ignore[arg-type]
     log.info("runtime %s: %s", choice.runtime, choice.reason)
     return choice

@@ -87,7 +87,7 @@ def choose_runtime(model: str, tile: tuple[int, int, int], batches: int, store: 
     remaining.update(dict.fromkeys(untimed, 0.0))
     total = {r: remaining[r] + batches * seconds[r] for r in allowed}
     best = min(allowed, key=lambda r: (total[r], RUNTIMES.index(r)))  # a tie stays on TensorFlow
-    timings = ", ".join(f"{r} {total[r]:.1f} s ({seconds[r]:.2f} s a batch)" for r in sorted(allowed, key=total.get))
+    timings = ", ".join(f"{r} {total[r]:.1f} s ({seconds[r]:.2f} s a batch)" for r in sorted(allowed, key=total.__getitem__))
     source = "timed here now" if untimed else "timed on this machine before"
     return RuntimeChoice(best, f"fastest for {batches} batches, {source}: {timings}", seconds, setups)
 

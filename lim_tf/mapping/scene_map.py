@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lim_tf.atomic import atomic_directory, atomic_file, check_apart
-from lim_tf.confidence import ConfidenceModel
 from lim_tf.data.manifest import load_manifest
-from lim_tf.ensemble import Ensemble, load_models
 from lim_tf.errors import ConfigError, LimError, OutputError
 from lim_tf.geo.vectors import read_inventory, write_vector
 from lim_tf.mapping.calibration import calibration_chips, scene_radiometry
@@ -30,10 +28,12 @@ from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import add_default_style, write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
-from lim_tf.onnx_model import Predictor, for_runtime, network_key
-from lim_tf.run import RUN_FILE, RunState, resolve_threshold
 from lim_tf.runtime.cache import FileCache
 from lim_tf.runtime.measured import Measurements
+from lim_tf.trained.confidence import ConfidenceModel
+from lim_tf.trained.ensemble import Ensemble, load_models
+from lim_tf.trained.onnx_model import Predictor, for_runtime, network_key
+from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 

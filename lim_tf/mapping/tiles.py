@@ -37,7 +37,7 @@ class SceneJob:
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
     uncertainty: bool = False
-    runtime: Runtime = "tensorflow"  # or "onnx", "onnx-int8": see lim_tf.onnx_model
+    runtime: Runtime = "tensorflow"  # or "onnx", "onnx-int8": see lim_tf.trained.onnx_model
     cache: bool = True  # keep converted networks in the worker's cache folder (map --no-cache: not)
     normalize: str = "model"  # "scene": bring the scene's own band statistics to the training imagery's
 
@@ -85,14 +85,15 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
           calibrate_on: tuple | None, cache: bool = True):
     import dataclasses
 
-    from lim_tf.ensemble import load_models
     from lim_tf.mapping.calibration import calibration_chips
-    from lim_tf.onnx_model import for_runtime
     from lim_tf.runtime.cache import FileCache
     from lim_tf.runtime.quiet import tf
+    from lim_tf.trained.ensemble import load_models
+    from lim_tf.trained.onnx_model import for_runtime
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
     def calibration() -> list:  # on the scene as the network will see it (its light adjusted, if asked)
+        assert calibrate_on is not None
         *opening, scene_light = calibrate_on
         return calibration_chips(_scene(*opening, ensemble.bands, ensemble.normalization() if scene_light else None))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lim_tf.errors import InputError
-from lim_tf.run import RunState
+from lim_tf.trained.run import RunState
 
 ZOO = Path(__file__).resolve().parent
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # plain names: never mistaken for a path

@@ -15,26 +15,33 @@ from typing import Any
 
 import numpy as np
 
-from lim_tf.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.atomic import atomic_file, check_apart, clean_leftovers
-from lim_tf.budget import TimeBudget, read_plan
-from lim_tf.callbacks import BestModel, EpochBackup, NanGuard, ValidationImages, keep_history_before, log_hparams
-from lim_tf.confidence import fit_run_confidence
 from lim_tf.config import LossConfig, TrainConfig, dump_yaml, load_yaml
 from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_records
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
-from lim_tf.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.metrics import BestF1, LandslideScore, ThresholdSweep
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.models.speed import StepChoice, choose_step, label, time_steps
 from lim_tf.models.xla import compile_training_step
-from lim_tf.optimizers import WarmupCosine, make_optimizer
-from lim_tf.run import RUN_FILE, RunState
 from lim_tf.runtime.measured import Measurements
 from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 from lim_tf.runtime.quiet import keras, tf
+from lim_tf.trained.confidence import fit_run_confidence
+from lim_tf.trained.run import RUN_FILE, RunState
+from lim_tf.training.adapt import FreezeEncoder, check_source, initial_model, load_source
+from lim_tf.training.budget import TimeBudget, read_plan
+from lim_tf.training.callbacks import (
+    BestModel,
+    EpochBackup,
+    NanGuard,
+    ValidationImages,
+    keep_history_before,
+    log_hparams,
+)
+from lim_tf.training.losses import FocalLoss, WeightedCrossEntropy
+from lim_tf.training.optimizers import WarmupCosine, make_optimizer
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
@@ -146,10 +153,10 @@ def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainC
     """`--epochs 0 --init-from MODEL`: no training. The source with the records' band statistics (the
     new region's light), its threshold chosen on every labelled chip outside the test split (none was
     fitted, so all of them can choose) and its confidence learnt on them. Seconds, not an hour."""
-    from lim_tf.confidence import fit_confidence, validation_polygons
     from lim_tf.data.items import record_items
     from lim_tf.data.sample import IGNORE, LANDSLIDE
-    from lim_tf.ensemble import Ensemble
+    from lim_tf.trained.confidence import fit_confidence, validation_polygons
+    from lim_tf.trained.ensemble import Ensemble
 
     assert config.init_from is not None  # the config refuses --epochs 0 without it
     model = initial_model(load_source(config.init_from, config.trust_model), manifest, "float32",
@@ -242,10 +249,10 @@ def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, 
 
 
 def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig, fold: int,
-               strategy: tf.distribute.Strategy, step: StepChoice, progress: bool,
+               strategy: tf.distribute.Strategy, speed: StepChoice, progress: bool,
                extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
     """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
-    policy = step.policy
+    policy = speed.policy
     started = time.perf_counter()  # a time budget counts from here: building the model is training time
     keras.backend.clear_session()  # memory must not grow across folds
     keras.utils.set_random_seed(config.seed + fold)
@@ -269,7 +276,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
                       loss=make_loss(config.loss, manifest),
                       weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
-        xla = step.xla
+        xla = speed.xla
         log.info("fold %d: training step %s XLA", fold, "with" if xla else "without")
         compile_training_step(model, xla)
         backup = EpochBackup(folder / "backup")
@@ -313,8 +320,8 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
     keras.backend.clear_session()
     return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
-            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla, "speed_choice": step.reason,
-            **({"step_seconds": step.seconds} if step.seconds else {}),
+            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla, "speed_choice": speed.reason,
+            **({"step_seconds": speed.seconds} if speed.seconds else {}),
             "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
             "epochs": _epochs_trained(budget, epochs), "inference": inference_estimate([model]),
             **({"time_budget": {**asdict(plan), "stopped_after": budget.stopped_after}} if plan and budget else {}),

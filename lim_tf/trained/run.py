@@ -41,7 +41,7 @@ class RunState:
     init_from: str | None = None  # the model adaptation started from
     zoo: str | None = None  # the shipped model's name, for a zoo model
     architecture: str | None = None
-    confidence: dict[str, Any] | None = None  # the polygons' confidence model (lim_tf.confidence), as data
+    confidence: dict[str, Any] | None = None  # the polygons' confidence model (lim_tf.trained.confidence), as data
 
     def __post_init__(self) -> None:
         self.threshold = tidy_threshold(self.threshold)

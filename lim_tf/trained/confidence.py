@@ -116,7 +116,7 @@ def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = Non
     from lim_tf.data.items import record_items
     from lim_tf.data.manifest import load_manifest
     from lim_tf.data.sample import IGNORE, LANDSLIDE
-    from lim_tf.ensemble import load_run
+    from lim_tf.trained.ensemble import load_run
 
     records = Path(state.records)
     manifest = load_manifest(records)

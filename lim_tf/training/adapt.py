@@ -35,7 +35,7 @@ class Source:
 
 def load_source(path: str, trust: bool = False) -> Source:
     """The model to start from: a run's first fold model, a .keras file or a shipped model."""
-    from lim_tf.ensemble import load_models
+    from lim_tf.trained.ensemble import load_models
 
     ensemble, state = load_models(Path(path), trust=trust)
     if len(ensemble.models) > 1:

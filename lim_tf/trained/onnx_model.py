@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from lim_tf.ensemble import FLIPS, Ensemble
 from lim_tf.runtime.cache import FileCache, digest
+from lim_tf.trained.ensemble import FLIPS, Ensemble
 
 INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides uint8 pixels by 255
 OPSET = 17
@@ -193,7 +193,7 @@ class OnnxEnsemble:
         """`source` converted (once per model, kept in `cache`); in int8 when calibration chips are
         given (see `quantise`; kept for those chips)."""
         proto, hit = converted(source, cache, remedy="map with --runtime tensorflow")
-        hits = ("float32",) if hit else ()
+        hits: tuple[str, ...] = ("float32",) if hit else ()
         if calibration is not None:
             proto, hit = quantised(proto, network_key(source, True), calibration, cache)
             hits += ("int8",) if hit else ()

@@ -10,8 +10,8 @@ import numpy as np
 
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
-from lim_tf.run import RunState
 from lim_tf.runtime.quiet import keras, tf
+from lim_tf.trained.run import RunState
 
 FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
 
