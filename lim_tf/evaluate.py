@@ -29,7 +29,7 @@ from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_object
 from lim_tf.polygons import RULE, PolygonSet, chip_polygons
 from lim_tf.trained.confidence import ConfidenceModel, polygon_features
 from lim_tf.trained.ensemble import Ensemble
-from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
+from lim_tf.trained.run import RunFolder, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 TABLE_ROWS = ("accuracy", "recall", "f1", "miou", "precision", "iou_landslide", "false_positive_m2_per_km2")
@@ -343,8 +343,9 @@ class EvalRequest:
         named like it, which would shadow the model."""
         from lim_tf.zoo import is_zoo_name
 
-        name = f"eval-{'images' if self.images else self.split}"
-        return Path(f"{run}-{name}") if is_zoo_name(run) else Path(run) / name
+        split = "images" if self.images else self.split
+        folder = RunFolder(Path(str(run))).evaluation(split)
+        return Path(f"{run}-{folder.name}") if is_zoo_name(run) else folder
 
 
 def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = False,
@@ -417,7 +418,7 @@ def _records_of(run: Path | str) -> str | None:
     loading it reports that)."""
     from lim_tf.zoo import is_zoo_name
 
-    if is_zoo_name(run) or not (Path(run) / RUN_FILE).is_file():
+    if is_zoo_name(run) or not RunFolder(Path(run)).state.is_file():
         return None
     try:
         return RunState.load(run).records

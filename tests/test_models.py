@@ -226,3 +226,26 @@ def test_segnet_unpools_each_block_to_its_encoder_features():
     for block, side in zip((5, 4, 3, 2, 1), (4, 8, 16, 32, 64)):
         assert _side(model, f"decoder{block}_unpool") == side
     assert model.output.shape[1:] == (64, 64, 1)
+
+
+def test_the_architecture_table_is_the_one_list_of_names():
+    from typing import get_args
+
+    from lim_tf.config import ModelName
+    from lim_tf.models import MODELS
+
+    assert list(MODELS) == list(get_args(ModelName))  # --model's choices and config checks come from the Literal
+
+
+def test_saved_models_find_their_classes_by_names_that_never_move():
+    """A .keras file names its custom classes by registered name, not module path: these names are
+    what models saved before lim_tf/training/ and lim_tf/trained/ existed load by (the shipped
+    weights are checked by tests/test_zoo.py)."""
+    import lim_tf.metrics  # noqa: F401 - registers with its import
+    import lim_tf.training.losses  # noqa: F401
+    import lim_tf.training.optimizers  # noqa: F401
+
+    registered = {name for name in keras.saving.get_custom_objects() if name.startswith("lim_tf>")}
+    assert registered == {f"lim_tf>{name}" for name in (
+        "BestF1", "BilinearUpsample", "CropToReference", "FocalLoss", "FusedAdam", "LandslideScore",
+        "MaxPoolWithArgmax", "MaxUnpool", "PadToMultiple", "PatchConv2D", "WarmupCosine", "WeightedCrossEntropy")}

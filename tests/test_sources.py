@@ -159,3 +159,13 @@ def test_bijie_dem_becomes_an_extra_band(bijie_dir):
     assert all(s.band_names == ("red", "green", "blue", "dem") for s in samples)
     first = samples[0]
     np.testing.assert_array_equal(first.image[..., 3], (np.arange(first.mask.size) % 251).reshape(first.mask.shape))
+
+
+def test_the_source_table_is_the_one_list_of_formats():
+    from typing import get_args
+
+    from lim_tf.config import SourceFormat
+    from lim_tf.data.sources import KIND_RATIOS, SOURCES
+
+    assert list(SOURCES) == list(get_args(SourceFormat))  # the CLI's --format choices come from the Literal
+    assert KIND_RATIOS == {"bijie": 2003 / 770}

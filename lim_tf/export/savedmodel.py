@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from lim_tf.errors import InputError, OutputError
 from lim_tf.export.naming import model_name
 from lim_tf.runtime.quiet import keras, tf
 from lim_tf.trained.ensemble import Ensemble, load_run
-from lim_tf.trained.run import RunState
+from lim_tf.trained.run import RunFolder, RunState
 
 log = logging.getLogger(__name__)
 METADATA = "metadata.json"
@@ -132,11 +131,12 @@ def _metadata(run: Path, state: RunState, ensemble: Ensemble, fold: int | None) 
         entry = card(state.zoo)
         metrics, config = entry["scores"], json.dumps(entry["model"], sort_keys=True)
     else:
-        evaluation = Path(run) / "eval-test" / "metrics.json"
+        layout = RunFolder(Path(run))
+        evaluation = layout.evaluation("test") / "metrics.json"
         metrics = json.loads(evaluation.read_text()) if evaluation.exists() else None
-        config = (Path(run) / "config.yaml").read_text() if (Path(run) / "config.yaml").exists() else ""
+        config = layout.config.read_text() if layout.config.exists() else ""
     return {
-        "architecture": state.architecture or _architecture(config), "band_names": list(state.band_names),
+        "architecture": state.architecture or _architecture(Path(run)), "band_names": list(state.band_names),
         "bands": ensemble.bands, "chip_size": state.chip_size, "resolution_m": state.resolution,
         "threshold": state.threshold,
         "models": ensemble.names,
@@ -153,9 +153,12 @@ def _metadata(run: Path, state: RunState, ensemble: Ensemble, fold: int | None) 
     }
 
 
-def _architecture(config_text: str) -> str | None:
-    match = re.search(r"^model: (\S+)$", config_text, re.MULTILINE)
-    return match.group(1) if match else None
+def _architecture(run: Path) -> str | None:
+    """The architecture a run's config.yaml names (runs from before run.json recorded it)."""
+    from lim_tf.config import TrainConfig, load_yaml
+
+    layout = RunFolder(run)
+    return load_yaml(TrainConfig, layout.config).model if layout.config.exists() else None
 
 
 def read_metadata(version_folder: Path) -> dict[str, Any]:

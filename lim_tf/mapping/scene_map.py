@@ -33,7 +33,7 @@ from lim_tf.runtime.measured import Measurements
 from lim_tf.trained.confidence import ConfidenceModel
 from lim_tf.trained.ensemble import Ensemble, load_models
 from lim_tf.trained.onnx_model import Predictor, for_runtime, network_key
-from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
+from lim_tf.trained.run import RunFolder, RunState, resolve_threshold
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,13 @@ def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str
     alone, or None where it does not hold them all (a .keras file, a shipped model, an older run):
     a client that hands the mapping to workers need not load the model itself."""
     path = Path(model_path)
-    if not (path / RUN_FILE).is_file():
+    if not RunFolder(path).state.is_file():
         return None
     state = RunState.load(path)
     estimate = state.inference_estimate(config.fold)
     if estimate is None or not state.models:
         return None
-    names = state.models if config.fold is None else [f"fold{config.fold}/model.keras"]
+    names = state.models if config.fold is None else [RunFolder.model_name(config.fold)]
     if not set(names) <= set(state.models):
         return None  # an unfinished fold: loading says which
     threshold, _ = resolve_threshold(config.threshold, state)

@@ -7,10 +7,10 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from lim_tf.config import ModelName
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.models.fcn import fcn_fl_logits, fcn_logits
 from lim_tf.models.layers import CropToReference, PadToMultiple
@@ -19,10 +19,10 @@ from lim_tf.models.unet import unet_logits
 from lim_tf.models.vgg import load_encoder_weights
 from lim_tf.runtime.quiet import keras
 
-ModelName = Literal["fcn", "fcn-fl", "unet", "segnet"]
 # Layers build_model keeps in float32 whatever the precision policy: the input's normalisation and
 # padding, and the probability output.
 FLOAT32_LAYERS = ("normalize", "pad", "probability")
+# The one table of architectures: config.ModelName lists its keys (tests/test_models.py checks they agree).
 MODELS: dict[str, Callable] = {
     "fcn": fcn_logits,
     "fcn-fl": fcn_fl_logits,

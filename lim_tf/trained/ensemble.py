@@ -11,7 +11,7 @@ import numpy as np
 from lim_tf.errors import InputError
 from lim_tf.models import load_model
 from lim_tf.runtime.quiet import keras, tf
-from lim_tf.trained.run import RunState
+from lim_tf.trained.run import RunFolder, RunState
 
 FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
 
@@ -101,7 +101,7 @@ def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool 
     state = read_run_state(run)
     names = state.models
     if fold is not None:
-        names = [n for n in names if n == f"fold{fold}/model.keras"]
+        names = [n for n in names if n == RunFolder.model_name(fold)]
         if not names:
             done = ", ".join(sorted(state.folds))
             raise InputError(f"{run}: fold {fold} has no finished model (finished folds: {done or 'none'})")

@@ -22,6 +22,42 @@ RUN_FILE = "run.json"
 DEFAULT_THRESHOLD = 0.5  # a model with no recorded threshold (a bare .keras file)
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder's layout, the one place it is spelled:
+
+    run.json, config.yaml, fold<k>/model.keras (with history.csv and backup/ while training),
+    logs/fold<k>/ (TensorBoard), eval-<split>/metrics.json."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / RUN_FILE
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    def fold(self, k: int) -> Path:
+        return self.root / f"fold{k}"
+
+    @staticmethod
+    def model_name(k: int) -> str:
+        """A fold model's path inside the run, as run.json lists it."""
+        return f"fold{k}/model.keras"
+
+    def model(self, k: int) -> Path:
+        return self.root / self.model_name(k)
+
+    def logs(self, k: int) -> Path:
+        return self.root / "logs" / f"fold{k}"
+
+    def evaluation(self, split: str) -> Path:
+        """Where `lim-tf eval` writes a split's scores by default."""
+        return self.root / f"eval-{split}"
+
+
 @dataclass
 class RunState:
     """What a run's models expect and how their outputs are read."""
@@ -67,7 +103,7 @@ class RunState:
         The run's threshold is where the best epochs' validation F1 peaked (validation holds both
         kinds of chips), averaged over the folds of an ensemble."""
         self.folds[str(fold)] = summary
-        self.models = [f"fold{k}/model.keras" for k in self.done_folds()]
+        self.models = [RunFolder.model_name(k) for k in self.done_folds()]
         chosen = [v["threshold"] for v in self.folds.values() if v.get("threshold") is not None]
         if chosen:
             self.threshold = tidy_threshold(sum(chosen) / len(chosen))

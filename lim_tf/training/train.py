@@ -21,7 +21,7 @@ from lim_tf.data.manifest import MANIFEST, Manifest, load_manifest, verify_recor
 from lim_tf.data.pipeline import PipelineConfig, count_examples, make_dataset
 from lim_tf.errors import ConfigError, FoldRangeError, InputError, OutputError, TrainingError, WorkerError
 from lim_tf.metrics import BestF1, LandslideScore, ThresholdSweep
-from lim_tf.models import ModelConfig, build_model
+from lim_tf.models import MODELS, ModelConfig, build_model
 from lim_tf.models.speed import StepChoice, choose_step, label, time_steps
 from lim_tf.models.xla import compile_training_step
 from lim_tf.runtime.measured import Measurements
@@ -29,7 +29,7 @@ from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 from lim_tf.runtime.quiet import keras, tf
 from lim_tf.trained.confidence import fit_run_confidence
-from lim_tf.trained.run import RUN_FILE, RunState
+from lim_tf.trained.run import RunFolder, RunState
 from lim_tf.training.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.training.budget import TimeBudget, read_plan
 from lim_tf.training.callbacks import (
@@ -44,7 +44,6 @@ from lim_tf.training.losses import FocalLoss, WeightedCrossEntropy
 from lim_tf.training.optimizers import WarmupCosine, make_optimizer
 
 log = logging.getLogger(__name__)
-CONFIG_FILE = "config.yaml"
 
 
 def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
@@ -112,12 +111,12 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
     check_apart(run, [("RECORDS", records), ("--init-from", config.init_from)], "RUN")
     manifest = verify_records(records)  # a damaged or missing shard stops here, before RUN is touched
     _check_folds(config, manifest, records)
-    if config.init_from and not (run / RUN_FILE).exists():
+    if config.init_from and not RunFolder(run).state.exists():
         source = load_source(config.init_from, trust=config.trust_model)
         check_source(source, manifest, str(records))  # before RUN is touched
         config = dataclasses.replace(config, model=_architecture(source.model, config.model))  # type: ignore[arg-type]
     state = _open_run(run, records, manifest, config, resume)
-    config = load_yaml(TrainConfig, run / CONFIG_FILE)
+    config = load_yaml(TrainConfig, RunFolder(run).config)
     _check_folds(config, manifest, records)
     if config.epochs == 0:
         return _calibrate_only(records, run, manifest, config, state)
@@ -161,15 +160,16 @@ def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainC
     assert config.init_from is not None  # the config refuses --epochs 0 without it
     model = initial_model(load_source(config.init_from, config.trust_model), manifest, "float32",
                           config.keep_normalization)
-    (run / "fold0").mkdir(exist_ok=True)
-    with atomic_file(run / "fold0" / "model.keras", suffix=".keras") as temporary:
+    layout = RunFolder(run)
+    layout.fold(0).mkdir(exist_ok=True)
+    with atomic_file(layout.model(0), suffix=".keras") as temporary:
         model.save(temporary)
-    ensemble, folds, sweep = Ensemble([model], ["fold0/model.keras"]), list(range(manifest.folds)), ThresholdSweep()
+    ensemble, folds, sweep = Ensemble([model], [layout.model_name(0)]), list(range(manifest.folds)), ThresholdSweep()
     for fold in folds:
         for _, image, mask in record_items(records, "val", fold).items:
             sweep.add(mask == LANDSLIDE, ensemble.predict(image[None])[0], mask != IGNORE)
     threshold, f1 = sweep.best_threshold()
-    state.record_fold(0, {"status": "done", "model": "fold0/model.keras", "threshold": threshold, "epochs": 0,
+    state.record_fold(0, {"status": "done", "model": layout.model_name(0), "threshold": threshold, "epochs": 0,
                           "calibrated_on": "every non-test chip of the records", "best": {"best_f1": f1},
                           "inference": inference_estimate([model])})
     found, weight = validation_polygons(run, state, folds, ensemble)
@@ -251,12 +251,13 @@ def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, 
 def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig, fold: int,
                strategy: tf.distribute.Strategy, speed: StepChoice, progress: bool,
                extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
-    """Train one fold, validating on it; the best model goes to RUN/fold{k}/model.keras."""
+    """Train one fold, validating on it; the best model goes to its place in the run (RunFolder.model)."""
     policy = speed.policy
     started = time.perf_counter()  # a time budget counts from here: building the model is training time
     keras.backend.clear_session()  # memory must not grow across folds
     keras.utils.set_random_seed(config.seed + fold)
-    folder = run / f"fold{fold}"
+    layout = RunFolder(run)
+    folder = layout.fold(fold)
     folder.mkdir(exist_ok=True)
     pipeline = pipeline_config(config, fold, strategy.num_replicas_in_sync)
     val_data = make_dataset(records, "val", fold, pipeline)
@@ -283,15 +284,15 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         start = backup.restore(model)  # resume from the last finished epoch, losing at most one
     history = folder / "history.csv"
     keep_history_before(history, start)
-    clean_leftovers(folder, "model.keras")
+    clean_leftovers(folder, layout.model(fold).name)
     # Epoch e's batches depend on (seed, e) alone, so a resumed run sees what it would have seen.
     train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, epochs), steps=steps)
-    best = BestModel(folder / "model.keras", config.monitor, history, config.patience)
+    best = BestModel(layout.model(fold), config.monitor, history, config.patience)
     guard = NanGuard()
     if config.init_from and config.freeze_encoder_epochs:
         extra_callbacks = [FreezeEncoder(config.freeze_encoder_epochs), *extra_callbacks]
     callbacks = [guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
-                 keras.callbacks.TensorBoard(str(run / "logs" / f"fold{fold}"), write_graph=False), *extra_callbacks]
+                 keras.callbacks.TensorBoard(str(layout.logs(fold)), write_graph=False), *extra_callbacks]
     budget = None
     if config.time_budget:
         warmup = getattr(schedule, "warmup_steps", 0)
@@ -300,7 +301,7 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         callbacks.insert(0, budget)  # before the loggers: the plan is logged with the first epoch
     if config.log_images:
         shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
-        callbacks.append(ValidationImages(run / "logs" / f"fold{fold}" / "images", [s[0] for s in shown],
+        callbacks.append(ValidationImages(layout.logs(fold) / "images", [s[0] for s in shown],
                                           [s[1] for s in shown], config.threshold, config.validation_every))
     if start < epochs:
         model.fit(train_data, validation_data=val_data, initial_epoch=start, epochs=epochs,
@@ -310,15 +311,15 @@ def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig
         epoch, step = guard.failed_at
         raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
                             "lower --learning-rate or check the records")
-    if not (folder / "model.keras").exists():
+    if not layout.model(fold).exists():
         raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
     plan = budget.plan if budget else None
     settings = {**_flat_settings(config, fold), **({"epochs": plan.epochs, "time_budget_s": plan.budget_seconds}
                                                     if plan else {})}
-    log_hparams(run / "logs" / f"fold{fold}" / "hparams", f"{run.name}/fold{fold}", settings, history, best.best_epoch)
+    log_hparams(layout.logs(fold) / "hparams", f"{run.name}/fold{fold}", settings, history, best.best_epoch)
     shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
     keras.backend.clear_session()
-    return {"status": "done", "model": f"fold{fold}/model.keras", "best_epoch": best.best_epoch,
+    return {"status": "done", "model": layout.model_name(fold), "best_epoch": best.best_epoch,
             "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
             "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla, "speed_choice": speed.reason,
             **({"step_seconds": speed.seconds} if speed.seconds else {}),
@@ -373,7 +374,7 @@ def _flat_settings(config: TrainConfig, fold: int) -> dict[str, Any]:
 
 def _open_run(run: Path, records: Path, manifest: Manifest, config: TrainConfig, resume: bool) -> RunState:
     """Create the run folder (or reopen it with --resume) and check it matches the records."""
-    state_path = run / RUN_FILE
+    state_path = RunFolder(run).state
     if state_path.exists():
         if not resume:
             raise OutputError(f"{run}: holds a run already; pass --resume to continue it or choose another folder")
@@ -389,7 +390,7 @@ def _open_run(run: Path, records: Path, manifest: Manifest, config: TrainConfig,
         probe.unlink()
     except OSError as error:
         raise OutputError(f"{run}: cannot write here ({error.strerror}); choose a writable run folder") from error
-    with atomic_file(run / CONFIG_FILE) as temporary:
+    with atomic_file(RunFolder(run).config) as temporary:
         dump_yaml(config, temporary)
     state = RunState(records=str(records.resolve()), manifest_sha256=_sha256(records / MANIFEST),
                      band_names=tuple(manifest.band_names), chip_size=manifest.chip_size,
@@ -402,7 +403,7 @@ def _open_run(run: Path, records: Path, manifest: Manifest, config: TrainConfig,
 def _architecture(model: keras.Model, fallback: str) -> str:
     """The architecture name a source model was built as ('fcn_fl' -> 'fcn-fl'), for config.yaml."""
     name = model.name.replace("_", "-")
-    return name if name in ("fcn", "fcn-fl", "unet", "segnet") else fallback
+    return name if name in MODELS else fallback
 
 
 def _sha256(path: Path) -> str:
