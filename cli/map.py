@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import click
 
-from lim_tf.mapping.config import MapConfig, Normalize, PredictConfig, ProbabilityDtype, Runtime, SlopeAction
+from lim_tf.mapping.config import (
+    MapConfig,
+    Normalize,
+    PredictConfig,
+    ProbabilityDtype,
+    Runtime,
+    SlopeAction,
+    VectorFormat,
+)
 from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 
 DEFAULTS = PredictConfig()
+
+
+def vector_formats(text: str, geojson: bool) -> tuple[str, ...]:
+    """--vector-format's list (gpkg first, always) with --geojson's."""
+    asked = [part.strip().lower() for part in text.split(",") if part.strip()] + (["geojson"] if geojson else [])
+    unknown = [name for name in asked if name not in get_args(VectorFormat)]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r}: choose from {', '.join(get_args(VectorFormat))}",
+                                 param_hint="--vector-format")
+    return tuple(dict.fromkeys(["gpkg", *asked]))
 DEFAULTS_MAP = MapConfig()
 
 
@@ -31,7 +50,10 @@ DEFAULTS_MAP = MapConfig()
 @click.option("--min-area", type=click.FloatRange(0), default=0.0, help="Drop polygons smaller than this (m²).")
 @click.option("--fill-holes", is_flag=True, help="Fill holes inside polygons.")
 @click.option("--simplify", type=click.FloatRange(0), default=0.0, help="Simplification tolerance in CRS units.")
-@click.option("--geojson", is_flag=True, help="Also write inventory.geojson (in WGS84).")
+@click.option("--geojson", is_flag=True, help="Also write inventory.geojson (in WGS84); as --vector-format geojson.")
+@click.option("--vector-format", "vectors", default="gpkg",
+              help="The inventory's formats, comma-separated: " + ", ".join(get_args(VectorFormat)) + " (gpkg always: "
+                   "it holds the candidates layer and the styles QGIS opens).")
 @click.option("--dem", type=click.Path(path_type=Path), help="DEM on any grid: adds mean_slope to each polygon.")
 @click.option("--min-slope", type=click.FloatRange(0, 90), default=15.0, help="Slope (degrees) below which polygons are flagged.")
 @click.option("--slope-action", type=choice_of(SlopeAction), default="flag", help="Flag or drop low-slope polygons.")
@@ -76,7 +98,8 @@ DEFAULTS_MAP = MapConfig()
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (kept until the new one is whole).")
 @click.pass_context
 def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
-                tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, dem, min_slope,
+                tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, vectors, dem,
+                min_slope,
                 slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, normalize, no_cache,
                 trust_model,
                 allow_no_crs, cluster, region_crs, resume, fail_fast, overwrite) -> None:
@@ -93,7 +116,8 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         predict=PredictConfig(tile=tile, margin=overlap, batch_size=batch_size, probability_dtype=probability_dtype),
         threshold=threshold, fold=fold, bands=tuple(b.strip() for b in bands.split(",")) if bands else (),
         nodata=nodata, allow_no_crs=allow_no_crs,
-        polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify), geojson=geojson,
+        polygons=PolygonOptions(min_area=min_area, fill_holes=fill_holes, simplify=simplify),
+        vectors=vector_formats(vectors, geojson),
         dem=str(dem) if dem else None, min_slope=min_slope, slope_action=slope_action,
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
         uncertainty=uncertainty, runtime=runtime, normalize=normalize, cache=not no_cache, trust_model=trust_model)

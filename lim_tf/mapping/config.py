@@ -10,6 +10,7 @@ ProbabilityDtype = Literal["float32", "uint8"]
 SlopeAction = Literal["flag", "drop"]
 Runtime = Literal["auto", "tensorflow", "onnx", "onnx-int8"]
 Normalize = Literal["model", "scene"]
+VectorFormat = Literal["gpkg", "geojson"]  # the inventory's files: mapping/writers/
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class MapConfig:
     nodata: float | None = None
     allow_no_crs: bool = False
     polygons: PolygonOptions = PolygonOptions()
-    geojson: bool = False
+    vectors: tuple[VectorFormat, ...] = ("gpkg",)  # the inventory's formats (gpkg first: QGIS and the review loop)
     dem: str | None = None
     min_slope: float = 15.0  # degrees; the paper notes most landslides lie on steeper slopes
     slope_action: SlopeAction = "flag"

@@ -12,10 +12,11 @@ import rasterio
 import shapely
 from rasterio.crs import CRS
 
-from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat, write_vector
+from lim_tf.geo.vectors import geodesic_area_perimeter, reproject, to_lonlat
 from lim_tf.mapping.mosaic import write_mosaic
 from lim_tf.mapping.project import write_project
-from lim_tf.mapping.styles import add_default_style, write_raster_styles
+from lim_tf.mapping.styles import write_raster_styles
+from lim_tf.mapping.writers import write_inventory
 
 WEIGHTED = ("mean_probability", "model_agreement", "mean_slope", "mean_uncertainty")  # area-weighted over the merged parts
 HIGHEST = ("max_probability", "low_slope", "confidence")  # a landslide seen surely in one scene is sure
@@ -33,7 +34,8 @@ def region_crs(scene_folders: list[tuple[str, Path]], asked: str | None) -> CRS:
 
 
 def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs: str | None,
-                 imagery: list[str] | None = None, cut: float | None = None) -> dict[str, Any]:
+                 imagery: list[str] | None = None, cut: float | None = None,
+                 vectors: tuple[str, ...] = ("gpkg",)) -> dict[str, Any]:
     """inventory.gpkg, probability.vrt, landslides.vrt (and, with --uncertainty, uncertainty.vrt) of
     the region into `folder`, and map.qgs over the scenes' `imagery`; returns its summary. With a
     confidence `cut`, the scenes' inventories and candidates are merged together and split again at
@@ -44,13 +46,9 @@ def write_region(scene_folders: list[tuple[str, Path]], folder: Path, asked_crs:
     layers = ("inventory", "candidates") if cut is not None else ("inventory",)
     merged = merge_inventories(scene_folders, crs, layers)
     features = [f for f in merged if cut is None or f.get("confidence", 1.0) >= cut]
-    write_vector(_ordered(features), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True, layer="inventory")
-    add_default_style(folder / "inventory.gpkg", "inventory")
-    if cut is not None:
-        candidates = [f for f in merged if f.get("confidence", 1.0) < cut]
-        write_vector(_ordered(candidates), folder / "inventory.gpkg", crs.to_wkt(), "GPKG", multi=True,
-                     layer="candidates")
-        add_default_style(folder / "inventory.gpkg", "candidates")
+    candidates = [f for f in merged if f.get("confidence", 1.0) < cut] if cut is not None else None
+    write_inventory(vectors, _ordered(features), _ordered(candidates) if candidates is not None else None, folder,
+                    crs.to_wkt())
     names = ["probability", "landslides"]
     if all((f / "uncertainty.tif").exists() for _, f in scene_folders):  # map --uncertainty
         names.append("uncertainty")

@@ -178,7 +178,7 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
                 if run.assembly is not None:
                     run.assembly.abandon()
         summary = _finish(runs, staging, single, region, mapping, computed, reused, time.perf_counter() - started,
-                          choice)
+                          choice, config.vectors)
     if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary
@@ -286,7 +286,8 @@ def _describe(error: BaseException) -> str:
 
 
 def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping,
-            computed: int, reused: int, seconds: float, choice: RuntimeChoice) -> dict[str, Any]:
+            computed: int, reused: int, seconds: float, choice: RuntimeChoice,
+            vectors: tuple[str, ...]) -> dict[str, Any]:
     """The run's summary, and for several scenes the region layer, into the staged OUT."""
     from lim_tf.mapping.merge import write_region
 
@@ -310,6 +311,6 @@ def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig,
         folder.mkdir()
         summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs,
                                          [run.path for run in done],
-                                         mapping.confidence.cut if mapping.confidence else None)
+                                         mapping.confidence.cut if mapping.confidence else None, vectors)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

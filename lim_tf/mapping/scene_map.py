@@ -15,7 +15,7 @@ import numpy as np
 from lim_tf.atomic import atomic_directory, atomic_file, check_apart
 from lim_tf.data.manifest import load_manifest
 from lim_tf.errors import ConfigError, LimError, OutputError
-from lim_tf.geo.vectors import read_inventory, write_vector
+from lim_tf.geo.vectors import read_inventory
 from lim_tf.mapping.calibration import calibration_chips, scene_radiometry
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
 from lim_tf.mapping.config import MapConfig
@@ -26,8 +26,9 @@ from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, choose_runtime, model_identity
 from lim_tf.mapping.scene import Scene, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
-from lim_tf.mapping.styles import add_default_style, write_raster_styles
+from lim_tf.mapping.styles import write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
+from lim_tf.mapping.writers import write_inventory
 from lim_tf.runtime.cache import FileCache
 from lim_tf.runtime.measured import Measurements
 from lim_tf.trained.confidence import ConfidenceModel
@@ -220,16 +221,10 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
         probability.result()
     for feature in features + candidates:
         feature["review"] = None  # the analyst's column: confirmed or rejected (lim-tf data build --review)
-    write_vector(features, folder / "inventory.gpkg", crs, "GPKG", layer="inventory")
-    add_default_style(folder / "inventory.gpkg", "inventory")
-    if mapping.confidence is not None:  # below the cut, kept for review, never dropped silently
-        write_vector(candidates, folder / "inventory.gpkg", crs, "GPKG", layer="candidates")
-        add_default_style(folder / "inventory.gpkg", "candidates")
+    write_inventory(config.vectors, features, candidates if mapping.confidence is not None else None, folder, crs)
     write_raster_styles(folder)
     write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)],
                   candidates=mapping.confidence is not None)
-    if config.geojson:
-        write_vector(features, folder / "inventory.geojson", crs, "GeoJSON")
     write_quicklook(scene, landslides, folder / "quicklook.png")
     summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
     summary["resolution_m"] = mapping.resolution if scene.resampled else None
