@@ -32,3 +32,30 @@ def test_each_format_holds_the_inventory_whole(name, tmp_path):
         meta, _, geometry, fields = pyogrio.raw.read(path, layer="candidates")
         assert len(geometry) == 2 and list(fields[list(meta["fields"]).index("confidence")]) == [0.1, 0.1]
         assert [layer for layer, kind in pyogrio.list_layers(path) if kind] == ["inventory", "candidates"]
+
+
+def _qgis_available() -> bool:
+    import subprocess
+    from pathlib import Path
+
+    return Path("/usr/bin/python3").exists() and subprocess.run(
+        ["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _qgis_available(), reason="QGIS is not installed (apt-get install qgis python3-qgis)")
+def test_qgis_and_gdal_read_the_flatgeobuf_inventory(tmp_path):
+    """QGIS 3.22's own reader and GDAL's ogrinfo (Debian's 3.6) open inventory.fgb: 3 polygons."""
+    import os
+    import shutil
+    import subprocess
+
+    (path,) = write_inventory(("fgb",), features(3, 0.9), None, tmp_path, "EPSG:32648")
+    code = ("from qgis.core import QgsApplication, QgsVectorLayer; app = QgsApplication([], False); app.initQgis(); "
+            f"layer = QgsVectorLayer({str(path)!r}, 'inventory', 'ogr'); "
+            "print(layer.isValid(), layer.featureCount(), layer.crs().authid())")
+    done = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)})
+    assert done.stdout.split()[-3:] == ["True", "3", "EPSG:32648"], done.stderr
+    if shutil.which("ogrinfo"):
+        info = subprocess.run(["ogrinfo", "-so", "-al", str(path)], capture_output=True, text=True).stdout
+        assert "Feature Count: 3" in info and "confidence" in info

@@ -10,7 +10,7 @@ ProbabilityDtype = Literal["float32", "uint8"]
 SlopeAction = Literal["flag", "drop"]
 Runtime = Literal["auto", "tensorflow", "onnx", "onnx-int8"]
 Normalize = Literal["model", "scene"]
-VectorFormat = Literal["gpkg", "geojson"]  # the inventory's files: mapping/writers/
+VectorFormat = Literal["gpkg", "geojson", "fgb"]  # the inventory's files: mapping/writers/
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lim_tf.mapping.writers import geojson, gpkg
+from lim_tf.mapping.writers import flatgeobuf, geojson, gpkg
 
 Features = list[dict[str, Any]]
 Writer = Callable[[Features, Features | None, Path, Any], Path]
@@ -20,6 +20,7 @@ Writer = Callable[[Features, Features | None, Path, Any], Path]
 WRITERS: dict[str, Writer] = {
     "gpkg": gpkg.write,
     "geojson": geojson.write,
+    "fgb": flatgeobuf.write,
 }
 
 
