@@ -13,6 +13,7 @@ from rasterio.transform import from_origin
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.predict import plan_batches
+from lim_tf.mapping.scene import SceneSpec
 from lim_tf.mapping.scene_map import Mapping
 from lim_tf.mapping.tiles import SceneJob, run_batches
 from lim_tf.testing import BOXES, squares, threshold_model
@@ -27,7 +28,7 @@ def tiled(tmp_path: Path):
     model = threshold_model(tmp_path / "model.keras")
     config = MapConfig(predict=PredictConfig(tile=64, margin=0))
     (tmp_path / "tiles").mkdir()
-    job = SceneJob(str(scene), str(model), None, False, False, (), None, False, None, 0.5, str(tmp_path / "tiles"))
+    job = SceneJob(SceneSpec(str(scene)), str(model), None, False, False, 0.5, str(tmp_path / "tiles"))
     batches = plan_batches((101, 117), config.predict)
     assert run_batches(job, batches) == 101 * 117
     return job, batches, config, Mapping(0.5, None, ["model"], 3), band

@@ -11,7 +11,7 @@ from rasterio.transform import from_origin
 
 from lim_tf.errors import InputError
 from lim_tf.mapping.calibration import calibration_chips
-from lim_tf.mapping.scene import open_scene
+from lim_tf.mapping.scene import SceneSpec, open_scene
 from lim_tf.testing import write_raster
 
 TRANSFORM = from_origin(500_000, 3_000_000, 1, 1)
@@ -19,8 +19,8 @@ TRANSFORM = from_origin(500_000, 3_000_000, 1, 1)
 
 def _scene(path: Path, band: np.ndarray):
     """Three equal bands, 0 as nodata."""
-    return open_scene(write_raster(path, np.stack([band] * 3), crs="EPSG:32648", transform=TRANSFORM, nodata=0),
-                      (), 3, None)
+    return open_scene(SceneSpec(str(write_raster(path, np.stack([band] * 3), crs="EPSG:32648", transform=TRANSFORM,
+                                                 nodata=0))), 3)
 
 
 def test_chips_come_from_every_part_of_the_valid_ground(tmp_path: Path) -> None:

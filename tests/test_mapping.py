@@ -193,7 +193,7 @@ def test_check_against_points_and_polygons(equal_area_scene, tmp_path):
 
 def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_path):
     from lim_tf.mapping.quicklook import decimated_mask, write_quicklook
-    from lim_tf.mapping.scene import open_scene
+    from lim_tf.mapping.scene import SceneSpec, open_scene
 
     band = squares(101, 117, [(3, 5, 2), (60, 60, 30)])  # a 2-pixel landslide must survive 4x decimation
     path = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
@@ -201,7 +201,7 @@ def test_quicklook_of_a_scene_larger_than_its_size_keeps_small_landslides(tmp_pa
     write_scene(mask_path, "EPSG:32648", from_origin(500000, 3000000, 1, 1), (band >= 128).astype(np.uint8))
     pooled = decimated_mask(mask_path, 4)
     assert pooled.shape == (26, 30) and pooled[0:2, 1:3].any() and pooled[15:22, 15:22].all()
-    scene = open_scene(path, (), 3, None)
+    scene = open_scene(SceneSpec(str(path)), 3)
     write_quicklook(scene, mask_path, tmp_path / "q.png", max_size=32)
     # The 30 x 26 decimated map, enlarged by a whole factor to a readable width, above its legend.
     from lim_tf.figures import READABLE

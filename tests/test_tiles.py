@@ -10,13 +10,14 @@ from rasterio.transform import from_origin
 
 from lim_tf.geo.windows import Tile
 from lim_tf.mapping.predict import TileResult
+from lim_tf.mapping.scene import SceneSpec
 from lim_tf.mapping.tiles import SceneJob, batch_done, load_result, save_result, tile_path
 
 TILES = [Tile(0, 0, 4, 4, 0, 0, 6, 6), Tile(0, 4, 4, 3, 0, 2, 6, 5)]
 
 
 def _job(folder: Path) -> SceneJob:
-    return SceneJob("scene.tif", "run", None, False, False, (), None, False, None, 0.5, str(folder))
+    return SceneJob(SceneSpec("scene.tif"), "run", None, False, False, 0.5, str(folder))
 
 
 @pytest.mark.parametrize("optional", [False, True])
@@ -54,8 +55,8 @@ def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: P
 
     band = squares(40, 40, [(5, 5, 10)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
-    job = SceneJob(str(scene), str(threshold_model(tmp_path / "m.keras")), None, False, False, (), None, False,
-                   None, 0.5, str(tmp_path / "tiles"))
+    job = SceneJob(SceneSpec(str(scene)), str(threshold_model(tmp_path / "m.keras")), None, False, False, 0.5,
+                   str(tmp_path / "tiles"))
     (tmp_path / "tiles").mkdir()
     halves = [[Tile(0, 0, 20, 40, 0, 0, 20, 40)], [Tile(20, 0, 20, 40, 20, 0, 20, 40)]]
     assert run_batches(job, halves[:1]) == 800
@@ -85,7 +86,7 @@ def test_a_worker_asked_for_onnx_runtimes_saves_the_tensorflow_tiles(tmp_path: P
     batch = [Tile(0, 0, 40, 40, 0, 0, 40, 40)]
     tiles = {}
     for runtime in ("tensorflow", "onnx", "onnx-int8"):
-        job = dataclasses.replace(_job(tmp_path / runtime), scene=str(scene), model=str(tmp_path / "unet.keras"),
+        job = dataclasses.replace(_job(tmp_path / runtime), scene=SceneSpec(str(scene)), model=str(tmp_path / "unet.keras"),
                                   runtime=runtime)
         (tmp_path / runtime).mkdir()
         assert run_batches(job, [batch]) == 1600

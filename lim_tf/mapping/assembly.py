@@ -26,8 +26,7 @@ class SceneAssembly:
         self.job, self.config, self.mapping = job, config, mapping
         self.stack = contextlib.ExitStack()
         try:
-            self.scene = open_scene(job.scene, config.bands, mapping.bands, config.nodata,
-                                    config.allow_no_crs, mapping.resolution)
+            self.scene = open_scene(job.scene, mapping.bands)
             self.stack.callback(self.scene.close)
             self.folder = staging if single else self.stack.enter_context(atomic_directory(staging / name))
             self.writer = SceneWriter(self.scene, self.folder, len(mapping.model_names) > 1, mapping.threshold,
@@ -46,7 +45,7 @@ class SceneAssembly:
             self.writer.close()
             config = self.config
             slope = SlopeSampler(Path(config.dem), self.scene.dataset) if config.dem else None
-            summary = finish_scene(self.scene, self.job.scene, self.writer.rasters, self.folder, config,
+            summary = finish_scene(self.scene, self.job.scene.path, self.writer.rasters, self.folder, config,
                                    self.mapping, slope)
             (self.folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         except BaseException:

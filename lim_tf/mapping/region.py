@@ -29,7 +29,7 @@ from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime
-from lim_tf.mapping.scene import open_scene
+from lim_tf.mapping.scene import SceneSpec, open_scene
 from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, resolve
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
 from lim_tf.runtime.cluster import executor, parse_cluster
@@ -236,8 +236,8 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     """Open the scene here to check it and cut it into batches; an unreadable scene fails alone."""
     run = SceneRun(name, path)
     try:
-        scene = open_scene(path, config.bands, mapping.bands, config.nodata, config.allow_no_crs,
-                           mapping.resolution)
+        spec = SceneSpec.of(path, config, mapping.resolution)
+        scene = open_scene(spec, mapping.bands)
     except LimError as error:
         if fail_fast:
             raise
@@ -251,10 +251,8 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     finally:
         scene.close()
     model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it
-    run.job = SceneJob(path, model, config.fold, config.tta, config.trust_model,
-                       config.bands, config.nodata,
-                       config.allow_no_crs, mapping.resolution, mapping.threshold, str(folder.resolve()),
-                       config.uncertainty, config.runtime, config.cache, config.normalize)
+    run.job = SceneJob(spec, model, config.fold, config.tta, config.trust_model, mapping.threshold,
+                       str(folder.resolve()), config.uncertainty, config.runtime, config.cache)
     return run
 
 

@@ -6,6 +6,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -17,6 +18,24 @@ from lim_tf.geo.grid import ground_resolution, resampled_grid, warp
 
 log = logging.getLogger(__name__)
 MAX_SIDE = 2**31 - 1  # GDAL's limit on a raster's width or height
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """A scene to map as it entered: its path and how to read it. Built once where the scene enters
+    (SceneSpec.of) and handed to every step that opens it, here or on a Dask worker."""
+
+    path: str  # as given: GDAL paths (/vsicurl/, /vsis3/) keep their double slashes
+    bands: tuple[str, ...] = ()  # 1-based indexes or band names, in the model's order
+    nodata: float | None = None  # overrides the file's own
+    allow_no_crs: bool = False
+    resolution: float | None = None  # metres per pixel the model maps at (None: the scene's own)
+    normalize: str = "model"  # "scene": its own band statistics brought to the training imagery's
+
+    @classmethod
+    def of(cls, path: str | Path, config: Any, resolution: float | None) -> "SceneSpec":
+        """The spec of `path` under a MapConfig, at the model's `resolution`."""
+        return cls(str(path), config.bands, config.nodata, config.allow_no_crs, resolution, config.normalize)
 
 
 @dataclass
@@ -70,11 +89,13 @@ class Scene:
         return image, valid
 
 
-def open_scene(path: str | Path, bands: tuple[str, ...], model_bands: int, nodata: float | None,
-               allow_no_crs: bool = False, resolution: float | None = None) -> Scene:
+def open_scene(spec: SceneSpec, model_bands: int) -> Scene:
     """Open and check a scene: it must be a raster with a CRS (unless allowed) and give the model's
-    bands. With `resolution` (metres) it is read on a grid of that pixel size (bilinear). `path` is
-    passed to GDAL as given, so /vsicurl/http://... and /vsis3/... keep their double slashes."""
+    bands. With a resolution (metres) it is read on a grid of that pixel size (bilinear). The path is
+    passed to GDAL as given, so /vsicurl/http://... and /vsis3/... keep their double slashes. (The
+    scene's light is adjusted by the caller, who knows the model: calibration.scene_radiometry.)"""
+    path, bands, nodata, allow_no_crs, resolution = spec.path, spec.bands, spec.nodata, spec.allow_no_crs, \
+        spec.resolution
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # reported below, our way

@@ -24,7 +24,7 @@ from lim_tf.mapping.predict import SceneRasters, check_disk, check_memory, plan_
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
 from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, choose_runtime, model_identity
-from lim_tf.mapping.scene import Scene, open_scene
+from lim_tf.mapping.scene import Scene, SceneSpec, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import write_raster_styles
 from lim_tf.mapping.terrain import SlopeSampler
@@ -163,8 +163,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
     """The prediction and outputs of map_scene, once the model is loaded; `clock` is when the call
     started and when the model was loaded (for summary.json's seconds)."""
     started, resolved = clock
-    scene = open_scene(scene_path, config.bands, ensemble.bands, config.nodata, config.allow_no_crs,
-                       mapping.resolution)
+    scene = open_scene(SceneSpec.of(scene_path, config, mapping.resolution), ensemble.bands)
     try:
         # A scene too large for the disk is refused before anything is planned for it (an absurd
         # --resolution makes billions of tiles).

@@ -14,6 +14,7 @@ import numpy as np
 
 from lim_tf.geo.windows import Tile
 from lim_tf.mapping.config import Runtime
+from lim_tf.mapping.scene import SceneSpec
 
 if TYPE_CHECKING:
     from lim_tf.mapping.predict import TileResult
@@ -25,21 +26,16 @@ if TYPE_CHECKING:
 class SceneJob:
     """Everything a worker needs to predict tiles of one scene; small and picklable."""
 
-    scene: str  # path as given (GDAL paths such as /vsis3/... work where the worker can read them)
+    scene: SceneSpec  # where the worker reads it (GDAL paths such as /vsis3/... where it can read them)
     model: str  # run folder or .keras file, readable by the worker
     fold: int | None
     tta: bool
     trust_model: bool
-    bands: tuple[str, ...]
-    nodata: float | None
-    allow_no_crs: bool
-    resolution: float | None
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
     uncertainty: bool = False
     runtime: Runtime = "tensorflow"  # or "onnx", "onnx-int8": see lim_tf.trained.onnx_model
     cache: bool = True  # keep converted networks in the worker's cache folder (map --no-cache: not)
-    normalize: str = "model"  # "scene": bring the scene's own band statistics to the training imagery's
 
 
 def tile_path(folder: str | Path, tile: Tile) -> Path:
@@ -66,13 +62,11 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     if not todo:
         return 0
     # int8 is calibrated on the job's scene, so it is loaded again for each scene; the others once
-    calibrate_on = (job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, job.normalize == "scene") \
-        if job.runtime == "onnx-int8" else None
+    calibrate_on = job.scene if job.runtime == "onnx-int8" else None
     model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
                   job.cache)
     statistics = model.source.normalization() if hasattr(model, "source") else model.normalization()
-    scene = _scene(job.scene, job.bands, job.nodata, job.allow_no_crs, job.resolution, model.bands,
-                   statistics if job.normalize == "scene" else None)
+    scene = _scene(job.scene, model.bands, statistics if job.scene.normalize == "scene" else None)
     with ThreadPoolExecutor(max_workers=1) as io:
         for _, results in predict_ahead(scene, model, todo, job.threshold, io):
             for result in results:
@@ -82,7 +76,7 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool, runtime: str,
-          calibrate_on: tuple | None, cache: bool = True):
+          calibrate_on: SceneSpec | None, cache: bool = True):
     import dataclasses
 
     from lim_tf.mapping.calibration import calibration_chips
@@ -94,8 +88,8 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
     def calibration() -> list:  # on the scene as the network will see it (its light adjusted, if asked)
         assert calibrate_on is not None
-        *opening, scene_light = calibrate_on
-        return calibration_chips(_scene(*opening, ensemble.bands, ensemble.normalization() if scene_light else None))
+        statistics = ensemble.normalization() if calibrate_on.normalize == "scene" else None
+        return calibration_chips(_scene(calibrate_on, ensemble.bands, statistics))
 
     # ONNX Runtime gets as many threads as the worker gave TensorFlow (0: all cores)
     return for_runtime(ensemble, runtime, tf.config.threading.get_intra_op_parallelism_threads(),
@@ -103,14 +97,13 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
 
 
 @functools.lru_cache(maxsize=4)
-def _scene(path: str, bands: tuple[str, ...], nodata: float | None, allow_no_crs: bool,
-           resolution: float | None, model_bands: int, statistics: tuple | None = None):
+def _scene(spec: SceneSpec, model_bands: int, statistics: tuple | None = None):
     """The job's scene, open; with the training imagery's `statistics` (mean, std), its light brought
     to them from its own statistics (the same windows on every worker, so the same gains)."""
     from lim_tf.mapping.calibration import scene_radiometry
     from lim_tf.mapping.scene import open_scene
 
-    scene = open_scene(path, bands, model_bands, nodata, allow_no_crs, resolution)
+    scene = open_scene(spec, model_bands)
     if statistics is not None:
         scene.adjust = scene_radiometry(scene, *statistics)
     return scene
