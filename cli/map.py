@@ -21,14 +21,16 @@ from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 DEFAULTS = PredictConfig()
 
 
-def vector_formats(text: str, geojson: bool) -> tuple[str, ...]:
+def vector_formats(text: str, geojson: bool) -> tuple[VectorFormat, ...]:
     """--vector-format's list (gpkg first, always) with --geojson's."""
     asked = [part.strip().lower() for part in text.split(",") if part.strip()] + (["geojson"] if geojson else [])
     unknown = [name for name in asked if name not in get_args(VectorFormat)]
     if unknown:
         raise click.BadParameter(f"{unknown[0]!r}: choose from {', '.join(get_args(VectorFormat))}",
                                  param_hint="--vector-format")
-    return tuple(dict.fromkeys(["gpkg", *asked]))
+    return tuple(name for name in get_args(VectorFormat) if name == "gpkg" or name in asked)
+
+
 DEFAULTS_MAP = MapConfig()
 
 

@@ -140,13 +140,16 @@ def created_folder(folder: Path, option: str = "OUT") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_file(target: Path, suffix: str = "") -> Iterator[Path]:
+def atomic_file(target: Path, suffix: str = "", tidy: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the same folder that is renamed to `target` on success; `suffix` ends
-    the temporary name for writers that insist on one (Keras: ".keras")."""
+    the temporary name for writers that insist on one (Keras: ".keras", numpy: ".npz"). tidy=False
+    skips removing dead writers' leftovers: where thousands of files share a folder written from
+    several machines (map tiles), listing it per write costs and a pid may be another machine's."""
     target = Path(target)
     if target.is_dir():
         raise OutputError(f"{target}: is a folder, not a file; choose a file name for the output (the folder is kept)")
-    clean_leftovers(target.parent, target.name)
+    if tidy:
+        clean_leftovers(target.parent, target.name)
     temporary = target.with_name(f".{target.name}.partial-{os.getpid()}{suffix}")
     try:
         yield temporary

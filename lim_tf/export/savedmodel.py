@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lim_tf.atomic import clean_leftovers, created_folder
+from lim_tf.atomic import atomic_directory, clean_leftovers, created_folder
 from lim_tf.errors import InputError, OutputError
 from lim_tf.export.naming import model_name
 from lim_tf.runtime.quiet import keras, tf
@@ -79,18 +77,12 @@ def export_run(run: Path, out: Path, fold: int | None = None, name: str | None =
     target = folder / str(version)
     if target.exists():
         raise OutputError(f"{target}: version {version} exists; omit --version to use {next_version(folder)}")
-    temporary = folder / f".{version}.partial-{os.getpid()}"
-    with created_folder(folder):  # folders made here are removed again if the export fails
-        shutil.rmtree(temporary, ignore_errors=True)
-        try:
-            _write_saved_model(ensemble, state.threshold, temporary)
-            metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
-            metadata["version"] = version
-            (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-            temporary.rename(target)
-        except BaseException:
-            shutil.rmtree(temporary, ignore_errors=True)
-            raise
+    # folders made here are removed again if the export fails
+    with created_folder(folder), atomic_directory(target) as temporary:
+        _write_saved_model(ensemble, state.threshold, temporary)
+        metadata["max_abs_difference"] = _reload_check(temporary, ensemble, seed)
+        metadata["version"] = version
+        (temporary / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
     metadata["path"] = str(target)
     return metadata
 

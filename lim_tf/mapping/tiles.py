@@ -5,13 +5,13 @@ one never read."""
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lim_tf.atomic import atomic_file
 from lim_tf.geo.windows import Tile
 from lim_tf.mapping.config import Runtime
 from lim_tf.mapping.scene import SceneSpec
@@ -111,15 +111,13 @@ def _scene(spec: SceneSpec, model_bands: int, statistics: tuple | None = None):
 
 def save_result(folder: str | Path, result: "TileResult") -> None:
     """Write a tile's arrays to a temporary name and rename: the file appears whole or not at all."""
-    path = tile_path(folder, result.tile)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial.npz")
     arrays = {"probability": result.probability, "landslide": result.landslide}
     if result.agreement is not None:
         arrays["agreement"] = result.agreement
     if result.uncertainty is not None:
         arrays["uncertainty"] = result.uncertainty
-    np.savez(temporary, **arrays)  # type: ignore[arg-type]
-    os.replace(temporary, path)
+    with atomic_file(tile_path(folder, result.tile), suffix=".npz", tidy=False) as temporary:
+        np.savez(temporary, **arrays)  # type: ignore[arg-type]
 
 
 def load_result(folder: str | Path, tile: Tile) -> "TileResult":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -101,14 +100,9 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"epoch-{epoch:05d}.npz"
-        temporary = self.folder / f".{target.name}.partial-{os.getpid()}.npz"
-        try:
+        with atomic_file(target, suffix=".npz") as temporary:
             np.savez(temporary, **{f"v{i}": np.asarray(v)  # type: ignore[arg-type]
                                    for i, v in enumerate(self._variables(self.model))})
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
         for older in self.folder.glob("epoch-*.npz"):
             if older.name < target.name:
                 older.unlink()
@@ -126,12 +120,10 @@ def keep_history_before(history: Path, epoch: int) -> None:
     if not rows:
         history.unlink()
         return
-    temporary = history.with_name(f".{history.name}.partial-{os.getpid()}")
-    with temporary.open("w", newline="") as handle:
+    with atomic_file(history) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(temporary, history)
 
 
 def _whole(row: dict, fields: list[str]) -> bool:
