@@ -69,12 +69,13 @@ def write_run(folder: Path, model) -> Path:
     """A run folder holding `model` as its one fold, as training leaves it: its run.json tells a
     cluster client bands, threshold and memory, so only the workers load the model."""
     from lim_tf.runtime.memory import inference_estimate
+    from lim_tf.trained.fold import FoldSummary
     from lim_tf.trained.run import RunState
 
     (folder / "fold0").mkdir(parents=True)
     model.save(folder / "fold0" / "model.keras")
     state = RunState(band_names=("red", "green", "blue"), records=str(folder / "records"))  # never read by map
-    state.record_fold(0, {"status": "done", "threshold": None, "inference": inference_estimate([model])})
+    state.record_fold(0, FoldSummary("done", inference=inference_estimate([model])))
     state.save(folder)
     return folder
 

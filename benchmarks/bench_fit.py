@@ -103,7 +103,7 @@ def main() -> None:
     bare = bare_seconds(manifest, config, steps)
     with (work / "run" / "fold0" / "history.csv").open() as handle:
         validated = sum(1 for row in csv.DictReader(handle) if row.get("val_loss") not in (None, "", "NA"))
-    validation_chips = manifest.examples["fold0"]["total"] - manifest.examples["fold0"]["augmented"]
+    validation_chips = manifest.examples["fold0"].total - manifest.examples["fold0"].augmented
     xla, why = explain_xla(config.xla, resolve_precision(config.precision), steps=args.epochs * args.steps)
     print(json.dumps({"cpu": cpu_model(), "records": str(records), "validation_every": args.validation_every,
                       "xla": xla, "xla_why": why,

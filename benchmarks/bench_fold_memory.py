@@ -56,7 +56,7 @@ def main() -> None:
         parent_before = rss_mb()
         state = train(root / "records", root / "isolated", config, progress=False, isolate=True)
         parent_after = rss_mb()
-        isolated = [state.folds[str(k)]["peak_memory_mb"] for k in range(args.folds)]
+        isolated = [state.folds[str(k)].peak_memory_mb for k in range(args.folds)]
         probe = Probe()
         train(root / "records", root / "shared", config, progress=False, callbacks=[probe])
     for fold, (shared, own) in enumerate(zip(probe.values, isolated)):

@@ -30,7 +30,7 @@ import shapely  # noqa: E402
 from common import cpu_model  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
-from lim_tf.data.manifest import load_manifest  # noqa: E402
+from lim_tf.data.manifest import BandStatistics, load_manifest  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run, validation_threshold  # noqa: E402
 from lim_tf.mapping.config import MapConfig  # noqa: E402
 from lim_tf.mapping.inventory import check_against  # noqa: E402
@@ -58,14 +58,15 @@ def blobs(labels: Path, value: int) -> list:
                                                                transform=src.transform) if v == 1]
 
 
-def training_statistics(run: Path) -> list[dict]:
+def training_statistics(run: Path) -> list[BandStatistics]:
     """The band statistics the model normalises by: its records' manifest, or a shipped model's card."""
     from lim_tf import zoo
 
     if zoo.is_zoo_name(run):
         normalization = zoo.card(str(run))["normalization"]
-        return [{"mean": m, "std": s} for m, s in zip(normalization["mean"], normalization["std"])]
-    return load_manifest(Path(read_run_state(run).records)).band_statistics
+        return [BandStatistics(f"band{k}", m, s, 0.0, 255.0)
+                for k, (m, s) in enumerate(zip(normalization["mean"], normalization["std"]))]
+    return list(load_manifest(Path(read_run_state(run).records)).band_statistics)
 
 
 def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:

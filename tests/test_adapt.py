@@ -29,13 +29,13 @@ def test_the_initial_model_predicts_exactly_as_its_source(trained):
         start = initial_model(source, manifest, policy, keep_normalization=keep)
         np.testing.assert_array_equal(Ensemble([start], ["start"]).predict(images), expected)
     # Other records' statistics: the normalisation follows them unless it is kept.
-    shifted = dataclasses.replace(manifest, band_statistics=[{**s, "mean": s["mean"] + 30}
-                                                             for s in manifest.band_statistics])
+    shifted = dataclasses.replace(manifest, band_statistics=tuple(dataclasses.replace(s, mean=s.mean + 30)
+                                                                  for s in manifest.band_statistics))
     kept = initial_model(source, shifted, policy, keep_normalization=True)
     np.testing.assert_array_equal(Ensemble([kept], ["kept"]).predict(images), expected)
     moved = initial_model(source, shifted, policy, keep_normalization=False)
     np.testing.assert_allclose(np.ravel(moved.get_layer("normalize").mean),
-                               [s["mean"] for s in shifted.band_statistics], rtol=1e-6)
+                               [s.mean for s in shifted.band_statistics], rtol=1e-6)
     assert not np.array_equal(Ensemble([moved], ["moved"]).predict(images), expected)
 
 
@@ -102,7 +102,7 @@ def test_zero_epochs_calibrates_a_finished_model_without_training(trained, tmp_p
         if "normalize" not in ours.path:  # every weight copied; only the normalisation is the records'
             np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
     stats = load_manifest(records).band_statistics
-    assert calibrated.normalization()[0] == pytest.approx([s["mean"] for s in stats], rel=1e-5)
+    assert calibrated.normalization()[0] == pytest.approx([s.mean for s in stats], rel=1e-5)
     sweep = ThresholdSweep()
     for fold in range(load_manifest(records).folds):
         for _, image, mask in record_items(records, "val", fold).items:

@@ -56,9 +56,9 @@ def test_a_run_over_its_budget_stops_after_the_first_epoch_and_says_so(records, 
                                                        "steps_per_epoch": 3})
     state = train(records, tmp_path / "run", config, progress=False)
     plan = read_plan(tmp_path / "run/fold0")
-    assert plan.epochs == 1 and state.folds["0"]["epochs"] == 1  # building and tracing alone outlast 1 s
+    assert plan.epochs == 1 and state.folds["0"].epochs == 1  # building and tracing alone outlast 1 s
     assert _history_epochs(tmp_path / "run/fold0/history.csv") == [0]
-    assert state.folds["0"]["time_budget"]["budget_seconds"] == 1.0
+    assert state.folds["0"].time_budget["budget_seconds"] == 1.0
     assert plan.epochs == epochs_within(1.0, plan.elapsed_seconds, plan.step_seconds * 3, plan.validation_seconds,
                                         1, 1, 5)
 
@@ -81,7 +81,7 @@ def test_a_resumed_run_keeps_the_epochs_its_budget_chose(records, tmp_path):  # 
     plan_file.write_text(json.dumps(plan))
     state = train(records, tmp_path / "run", config, resume=True, progress=False)
     assert _history_epochs(tmp_path / "run/fold0/history.csv") == [0, 1, 2]
-    assert state.folds["0"]["epochs"] == 3
+    assert state.folds["0"].epochs == 3
 
 
 def test_the_schedule_length_can_be_set_after_tracing():

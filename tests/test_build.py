@@ -10,7 +10,7 @@ from PIL import Image
 
 from lim_tf.config import AugmentConfig, ChipConfig, DataConfig, SplitConfig
 from lim_tf.data.build import build_dataset
-from lim_tf.data.manifest import load_manifest
+from lim_tf.data.manifest import ExampleCounts, load_manifest
 from lim_tf.data.records import read_records
 
 SIZE = 32
@@ -124,7 +124,7 @@ def test_target_ir_is_reached(bijie_dir, tmp_path):
     manifest = build_dataset(bijie_dir, tmp_path / "r", config(target_ir=12.0, max_copies=30), progress=False)
     ratios = manifest.imbalance_ratio
     assert ratios["before_augmentation"] > 12.0 >= ratios["after_augmentation"]
-    copies = sum(e["augmented"] for e in manifest.examples.values())
+    copies = sum(e.augmented for e in manifest.examples.values())
     assert copies > 0
     shards = json.loads((tmp_path / "r/manifest.json").read_text())["files"]
     assert all(len(files) >= 1 for files in shards.values())
@@ -179,10 +179,10 @@ def test_test_split_holds_both_kinds_in_the_datasets_ratio(tmp_path):
     root = write_bijie(tmp_path / "b", landslides=20, backgrounds=30, seed=2)
     manifest = build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=0.2, folds=4)),
                              progress=False)
-    assert (manifest.examples["test"]["landslide"], manifest.examples["test"]["non_landslide"]) == (4, 6)
+    assert (manifest.examples["test"].landslide, manifest.examples["test"].non_landslide) == (4, 6)
     counted = build_dataset(root, tmp_path / "c", DataConfig(split=SplitConfig(test_landslide=10, folds=4)),
                             progress=False)  # a count of landslide chips: the same share of the others
-    assert (counted.examples["test"]["landslide"], counted.examples["test"]["non_landslide"]) == (10, 15)
+    assert (counted.examples["test"].landslide, counted.examples["test"].non_landslide) == (10, 15)
 
 
 def test_a_test_only_record_set_holds_every_sample(tmp_path):
@@ -193,7 +193,7 @@ def test_a_test_only_record_set_holds_every_sample(tmp_path):
                                                                                 test_non_landslide=1.0, folds=0)),
                              progress=False)
     assert manifest.folds == 0 and list(manifest.files) == ["test"]
-    assert manifest.examples["test"] == {"total": 5, "landslide": 3, "non_landslide": 2, "augmented": 0}
+    assert manifest.examples["test"] == ExampleCounts(total=5, landslide=3, non_landslide=2, augmented=0)
     one = build_dataset(root, tmp_path / "one", DataConfig(split=SplitConfig(test_landslide=1, folds=2)),
                         progress=False)
-    assert one.examples["test"]["landslide"] == 1  # an int is a count, 1.0 a fraction
+    assert one.examples["test"].landslide == 1  # an int is a count, 1.0 a fraction

@@ -45,15 +45,15 @@ def test_merged_groups_hold_each_sources_chips_and_pooled_statistics(tmp_path: P
         got = _chips(tmp_path / "both", merged.files[group])
         key = [(c.chip_id, c.augmentation, c.image.tobytes(), c.mask.tobytes()) for c in expected]
         assert sorted(key) == sorted((c.chip_id, c.augmentation, c.image.tobytes(), c.mask.tobytes()) for c in got)
-        assert merged.examples[group]["total"] == len(expected)
+        assert merged.examples[group].total == len(expected)
     # Statistics over the labelled pixels of the training folds' original chips, as data build defines them
     pixels = np.concatenate([c.image[c.mask != IGNORE].astype(np.float64)
                              for c in _chips(tmp_path / "both", merged.files["fold0"] + merged.files["fold1"])
                              if c.augmentation == "none"])
     for band, stats in enumerate(merged.band_statistics):
-        assert stats["mean"] == pytest.approx(pixels[:, band].mean(), rel=1e-9)
-        assert stats["std"] == pytest.approx(pixels[:, band].std(), rel=1e-9)
-        assert (stats["min"], stats["max"]) == (pixels[:, band].min(), pixels[:, band].max())
+        assert stats.mean == pytest.approx(pixels[:, band].mean(), rel=1e-9)
+        assert stats.std == pytest.approx(pixels[:, band].std(), rel=1e-9)
+        assert (stats.min, stats.max) == (pixels[:, band].min(), pixels[:, band].max())
     assert merged.kind_ratio is None and [s["input"] for s in merged.source["sources"]] == [str(a), str(b)]
 
 

@@ -36,9 +36,9 @@ def test_training_batches_are_tiles_with_raw_pixels(records):
 def test_validation_and_test_give_every_chip_once_and_whole(records, bijie_dir):
     manifest = load_manifest(records)
     fold0 = manifest.examples["fold0"]
-    assert fold0["augmented"] > 0
-    assert count(make_dataset(records, "val", 0)) == fold0["total"] - fold0["augmented"]  # originals only
-    assert count(make_dataset(records, "test")) == manifest.examples["test"]["total"]
+    assert fold0.augmented > 0
+    assert count(make_dataset(records, "val", 0)) == fold0.total - fold0.augmented  # originals only
+    assert count(make_dataset(records, "test")) == manifest.examples["test"].total
     stems = [p for p in (bijie_dir / "landslide/image").glob("*.png")] + list((bijie_dir / "non-landslide/image").glob("*.png"))
     source_sizes = sorted(Image.open(p).size[::-1] for p in stems)
     seen = []
@@ -47,7 +47,7 @@ def test_validation_and_test_give_every_chip_once_and_whole(records, bijie_dir):
             assert one.shape[0] % 32 == 0 and one.shape[1] % 32 == 0
             rows, cols = np.nonzero(one)
             seen.append((rows.max() + 1, cols.max() + 1))
-    assert len(seen) == manifest.examples["test"]["total"] and all(size in source_sizes for size in seen)
+    assert len(seen) == manifest.examples["test"].total and all(size in source_sizes for size in seen)
 
 
 def test_deterministic_mode_repeats_exactly(records):
@@ -119,8 +119,8 @@ def test_whole_chips_padded_for_batching_predict_as_alone(records):
 
     manifest = load_manifest(records)
     stats = manifest.band_statistics
-    model = build_model(ModelConfig(name="unet", width=1 / 16, mean=tuple(s["mean"] for s in stats),
-                                    std=tuple(s["std"] for s in stats)))
+    model = build_model(ModelConfig(name="unet", width=1 / 16, mean=tuple(s.mean for s in stats),
+                                    std=tuple(s.std for s in stats)))
     chips = [c for c in read_records([records / f for f in manifest.files["fold0"]]) if c.augmentation == "none"]
     batches = list(make_dataset(records, "val", 0, PipelineConfig(whole_chips_per_batch=4)))
     assert sum(len(b[0]) for b in batches) == len(chips)
@@ -138,7 +138,7 @@ def test_padding_is_ignored_and_holds_the_band_means(tmp_path):
     root = write_bijie(tmp_path / "b", landslides=3, backgrounds=3, seed=1)  # chips of 20..59 px
     build_dataset(root, tmp_path / "r", DataConfig(split=SplitConfig(test_landslide=0, folds=2)), progress=False)
     manifest = load_manifest(tmp_path / "r")
-    means = np.array([s["mean"] for s in manifest.band_statistics], np.float32)
+    means = np.array([s.mean for s in manifest.band_statistics], np.float32)
     config = PipelineConfig(batch_size=2, tile=96, scale_jitter=1.0, photometric=False)
     image, _, weight = next(iter(make_dataset(tmp_path / "r", "train", 0, config)))
     padded = weight.numpy() == 0

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lim_tf.errors import InputError
+from lim_tf.trained.fold import FoldSummary
 from lim_tf.trained.run import RUN_FILE, RunState, resolve_threshold
 
 
@@ -25,16 +26,16 @@ def test_the_file_keeps_its_published_layout(tmp_path):
 
 def test_a_state_round_trips(tmp_path):
     state = _state()
-    state.record_fold(1, {"status": "done", "threshold": 0.4})
+    state.record_fold(1, FoldSummary("done", threshold=0.4))
     state.save(tmp_path)
     assert RunState.load(tmp_path) == state
 
 
 def test_finished_folds_make_the_ensemble_and_their_mean_threshold():
     state = _state()
-    state.record_fold(2, {"status": "done", "threshold": 0.3})
-    state.record_fold(0, {"status": "done", "threshold": 0.5})
-    state.record_fold(1, {"status": "failed", "threshold": None})
+    state.record_fold(2, FoldSummary("done", threshold=0.3))
+    state.record_fold(0, FoldSummary("done", threshold=0.5))
+    state.record_fold(1, FoldSummary("failed", threshold=None))
     assert state.models == ["fold0/model.keras", "fold2/model.keras"]
     assert state.done_folds() == [0, 2]
     assert state.threshold == pytest.approx(0.4) and state.threshold_source == "F1-optimal on validation folds"
@@ -42,7 +43,7 @@ def test_finished_folds_make_the_ensemble_and_their_mean_threshold():
 
 def test_a_run_without_validation_thresholds_keeps_its_setting():
     state = _state()
-    state.record_fold(0, {"status": "done"})
+    state.record_fold(0, FoldSummary("done"))
     assert (state.threshold, state.threshold_source) == (0.5, "the run's setting")
 
 
@@ -74,18 +75,18 @@ def test_a_folder_without_a_state_is_not_a_run(tmp_path):
 
 def test_the_memory_estimate_sums_the_members_weights_and_keeps_the_largest_layer():
     state = _state()
-    state.record_fold(0, {"status": "done", "inference": {"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}})
-    state.record_fold(1, {"status": "done", "inference": {"weight_bytes": 100.0, "peak_bytes_per_pixel": 12.0}})
+    state.record_fold(0, FoldSummary("done", inference={"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}))
+    state.record_fold(1, FoldSummary("done", inference={"weight_bytes": 100.0, "peak_bytes_per_pixel": 12.0}))
     assert state.inference_estimate() == {"weight_bytes": 200.0, "peak_bytes_per_pixel": 12.0}
     assert state.inference_estimate(0) == {"weight_bytes": 100.0, "peak_bytes_per_pixel": 8.0}
-    state.record_fold(2, {"status": "done"})  # trained before estimates were saved: the client loads the model
+    state.record_fold(2, FoldSummary("done"))  # trained before estimates were saved: the client loads the model
     assert state.inference_estimate() is None
 
 
 def test_a_fold_without_a_validation_threshold_leaves_the_run_its_own():
     state = _state()
     state.threshold = 0.5
-    state.record_fold(0, {"status": "done", "threshold": None})  # validation saw no landslide at any threshold
+    state.record_fold(0, FoldSummary("done", threshold=None))  # validation saw no landslide at any threshold
     assert (state.threshold, state.threshold_source) == (0.5, "the run's setting")
 
 
@@ -95,8 +96,8 @@ def test_thresholds_read_as_people_write_them(tmp_path):
     assert float(np.float32(0.42)) == 0.41999998688697815  # what a float32 sweep hands over
     state = RunState(band_names=("red",), threshold=float(np.float32(0.42)))
     assert state.threshold == 0.42
-    state.record_fold(0, {"status": "done", "threshold": float(np.float32(0.41))})
-    state.record_fold(1, {"status": "done", "threshold": float(np.float32(0.44))})
+    state.record_fold(0, FoldSummary("done", threshold=float(np.float32(0.41))))
+    state.record_fold(1, FoldSummary("done", threshold=float(np.float32(0.44))))
     state.save(tmp_path)
     assert json.loads((tmp_path / RUN_FILE).read_text())["threshold"] == 0.425
 

@@ -3,6 +3,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from lim_tf.data.manifest import BandStatistics
 from lim_tf.errors import InputError
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.testing import write_sentinel2_product as write_product
@@ -17,7 +18,8 @@ def test_bands_are_found_in_rgb_order(tmp_path):
 
 def test_prepared_scene_is_resampled_and_matches_training_statistics(tmp_path):
     product, truth = write_product(tmp_path)
-    statistics = [{"mean": 120.0, "std": 30.0}, {"mean": 110.0, "std": 25.0}, {"mean": 90.0, "std": 20.0}]
+    statistics = [BandStatistics(name, mean, std, 0.0, 255.0)
+                  for name, mean, std in (("red", 120.0, 30.0), ("green", 110.0, 25.0), ("blue", 90.0, 20.0))]
     out = prepare_sentinel2(find_bands(product), tmp_path / "rgb.tif", 5.0, statistics)
     with rasterio.open(out) as src:
         assert src.shape == (80, 80) and src.res == (5.0, 5.0) and src.crs.to_epsg() == 32645
@@ -25,7 +27,7 @@ def test_prepared_scene_is_resampled_and_matches_training_statistics(tmp_path):
     valid = data[0] > 0
     assert not valid[:10].any() and valid[12:].all()  # nodata rows stay nodata after resampling
     for band, stats in zip(data, statistics):
-        assert abs(band[valid].mean() - stats["mean"]) < 3 and abs(band[valid].std() - stats["std"]) < 3
+        assert abs(band[valid].mean() - stats.mean) < 3 and abs(band[valid].std() - stats.std) < 3
     # Red comes first: its brightest input pixel is still its brightest output pixel after the stretch.
     row, col = np.unravel_index(np.argmax(truth["B04"]), truth["B04"].shape)
     assert data[0][2 * row:2 * row + 2, 2 * col:2 * col + 2].max() >= np.percentile(data[0][valid], 95)

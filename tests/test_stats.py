@@ -27,8 +27,8 @@ def test_band_statistics_cover_labelled_pixels_only():
     chips = [_chip(s) for s in range(4)]
     pixels = np.concatenate([c.image[c.mask != IGNORE] for c in chips]).astype(np.float64)
     stats = band_statistics(chips, ("a", "b"))
-    np.testing.assert_allclose([s["mean"] for s in stats], pixels.mean(axis=0))
-    np.testing.assert_allclose([s["std"] for s in stats], pixels.std(axis=0))
-    assert [s["min"] for s in stats] == list(pixels.min(axis=0)) and [s["max"] for s in stats] == list(pixels.max(axis=0))
+    np.testing.assert_allclose([s.mean for s in stats], pixels.mean(axis=0))
+    np.testing.assert_allclose([s.std for s in stats], pixels.std(axis=0))
+    assert [s.min for s in stats] == list(pixels.min(axis=0)) and [s.max for s in stats] == list(pixels.max(axis=0))
     # Partials combined in another grouping give the same numbers (what Dask workers rely on).
     assert combine_band_sums([band_sums(c) for c in chips], ("a", "b")) == stats

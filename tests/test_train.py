@@ -97,8 +97,8 @@ def test_folds_trained_in_fresh_processes_equal_folds_trained_in_this_one(traine
     here = train(records, tmp_path / "run", config, progress=False, isolate=False)
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
     for fold in ("0", "1"):
-        assert state["folds"][fold]["own_process"] and not here.folds[fold]["own_process"]
-        assert state["folds"][fold]["best"] == here.folds[fold]["best"]
+        assert state["folds"][fold]["own_process"] and not here.folds[fold].own_process
+        assert state["folds"][fold]["best"] == here.folds[fold].best
         np.testing.assert_array_equal(np.asarray(load_model(isolated / f"fold{fold}/model.keras")(x)),
                                       np.asarray(load_model(tmp_path / f"run/fold{fold}/model.keras")(x)))
 

@@ -139,7 +139,8 @@ def _manifest(path: Path, config: DataConfig, facts: Sequence[ChipFacts], groups
         "resolution": resolution,
         "image_dtype": first.dtype,
         "band_names": list(first.band_names),
-        "band_statistics": combine_band_sums((f.sums for f in train_originals), first.band_names),
+        "band_statistics": [dataclasses.asdict(band) for band in
+                            combine_band_sums((f.sums for f in train_originals), first.band_names)],
         "folds": config.split.folds,
         "files": {},
         "examples": {name: {"total": len(m), "landslide": sum(f.is_landslide for f in m),

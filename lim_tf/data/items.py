@@ -38,7 +38,7 @@ def record_items(records: Path, split: str, fold: int | None = None) -> Items:
     manifest = load_manifest(records)
     files = record_files(Path(records), manifest, split, fold)  # type: ignore[arg-type]
     names = split_groups(split, fold, manifest.folds)  # type: ignore[arg-type]
-    count = sum(manifest.examples[n]["total"] - manifest.examples[n]["augmented"] for n in names)
+    count = sum(manifest.examples[n].originals for n in names)
     items = ((c.chip_id, c.image, c.mask) for c in read_records(files) if c.augmentation == "none")
     return Items(items, count, len(manifest.band_names))
 

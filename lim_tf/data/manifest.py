@@ -23,15 +23,44 @@ MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
+class BandStatistics:
+    """One band over the training folds' labelled pixels (what the network is normalised by)."""
+
+    name: str
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class ExampleCounts:
+    """The chips of one group ("test" or "fold<k>") by kind; `augmented` of them are offline copies."""
+
+    total: int
+    landslide: int
+    non_landslide: int
+    augmented: int
+
+    @property
+    def originals(self) -> int:
+        return self.total - self.augmented
+
+    def __add__(self, other: ExampleCounts) -> ExampleCounts:
+        return ExampleCounts(self.total + other.total, self.landslide + other.landslide,
+                             self.non_landslide + other.non_landslide, self.augmented + other.augmented)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What a record set holds: bands, chips per split and fold, shards and their checksums."""
 
     band_names: tuple[str, ...]
     image_dtype: str  # of every record: uint8, uint16, int16 or float32
     folds: int  # 0: a test-only set
-    band_statistics: list[dict[str, float]]  # mean, std, min, max per band over the training folds
+    band_statistics: tuple[BandStatistics, ...]  # per band over the training folds
     files: dict[str, list[str]]  # "test" and "fold<k>" -> shard file names
-    examples: dict[str, dict[str, int]]  # the same groups -> chip counts by kind
+    examples: dict[str, ExampleCounts]  # the same groups -> chip counts by kind
     sha256: dict[str, str]  # shard file name -> checksum
     chip_mode: str = "native"
     chip_size: int | None = None  # None: chips keep their own size (native mode)
@@ -48,14 +77,30 @@ class Manifest:
         """Non-landslide per landslide sample in the source's real mix, where its documentation says."""
         return self.source.get("kind_ratio")
 
+    @property
+    def means(self) -> tuple[float, ...]:
+        return tuple(band.mean for band in self.band_statistics)
+
+    @property
+    def stds(self) -> tuple[float, ...]:
+        return tuple(band.std for band in self.band_statistics)
+
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "band_names": list(self.band_names)}
+        data = dataclasses.asdict(self)
+        return {**data, "band_names": list(self.band_names), "band_statistics": list(data["band_statistics"])}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest from checked JSON (load_manifest checks it)."""
         known = {f.name for f in dataclasses.fields(cls)}
         kept = {key: value for key, value in data.items() if key in known}
-        return cls(**{**kept, "band_names": tuple(kept["band_names"])})
+        statistics = tuple(BandStatistics(**{key: band[key] for key in ("mean", "std", "min", "max")},
+                                          name=band.get("name", name))
+                           for band, name in zip(kept["band_statistics"], kept["band_names"]))
+        examples = {group: ExampleCounts(**{key: counts[key] for key in EXAMPLE_KEYS})
+                    for group, counts in kept["examples"].items()}
+        return cls(**{**kept, "band_names": tuple(kept["band_names"]), "band_statistics": statistics,
+                      "examples": examples})
 
 
 def load_manifest(directory: Path) -> Manifest:
@@ -82,6 +127,7 @@ def load_manifest(directory: Path) -> Manifest:
 
 
 DTYPES = ("uint8", "uint16", "int16", "float32")
+EXAMPLE_KEYS = ("total", "landslide", "non_landslide", "augmented")
 
 
 def _check(manifest: dict[str, Any]) -> str | None:
@@ -114,9 +160,8 @@ def _check(manifest: dict[str, Any]) -> str | None:
     if not isinstance(files, dict) or set(files) != set(groups) or not all(
             isinstance(f, list) and all(isinstance(n, str) and "/" not in n for n in f) for f in files.values()):
         return f"files must list the shard names of {', '.join(groups)}"
-    if not isinstance(examples, dict) or not all(
-            isinstance(examples.get(g), dict) and all(is_count(examples[g].get(k)) for k in
-                                                      ("total", "landslide", "non_landslide", "augmented"))
+    if not isinstance(examples, dict) or set(examples) != set(groups) or not all(
+            isinstance(examples.get(g), dict) and all(is_count(examples[g].get(k)) for k in EXAMPLE_KEYS)
             for g in groups):
         return f"examples must count the chips of {', '.join(groups)}"
     checksums = manifest.get("sha256")
@@ -163,5 +208,5 @@ def imbalance_table(manifest: Manifest) -> str:
     lines.append("split    examples  landslide  non-landslide  augmented")
     for split in sorted(examples, key=lambda s: (s != "test", s)):
         e = examples[split]
-        lines.append(f"{split:<7}  {e['total']:>8}  {e['landslide']:>9}  {e['non_landslide']:>13}  {e['augmented']:>9}")
+        lines.append(f"{split:<7}  {e.total:>8}  {e.landslide:>9}  {e.non_landslide:>13}  {e.augmented:>9}")
     return "\n".join(lines)

@@ -12,11 +12,10 @@ import math
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from lim_tf import __version__
 from lim_tf.atomic import atomic_directory, check_apart
-from lim_tf.data.manifest import Manifest, verify_records, write_manifest
+from lim_tf.data.manifest import BandStatistics, ExampleCounts, Manifest, verify_records, write_manifest
 from lim_tf.errors import ConfigError, InputError
 
 
@@ -82,7 +81,7 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _pooled_statistics(manifests: list[Manifest]) -> list[dict[str, Any]]:
+def _pooled_statistics(manifests: list[Manifest]) -> tuple[BandStatistics, ...]:
     """Each band's mean, std, min and max over every source's training pixels, from each source's own
     statistics weighted by its labelled training pixels (every chip's, for test-only sets)."""
     weights = []
@@ -95,11 +94,11 @@ def _pooled_statistics(manifests: list[Manifest]) -> list[dict[str, Any]]:
     pooled = []
     for band, name in enumerate(manifests[0].band_names):
         rows = [m.band_statistics[band] for m in manifests]
-        mean = sum(w * r["mean"] for w, r in zip(weights, rows)) / total
-        square = sum(w * (r["std"] ** 2 + r["mean"] ** 2) for w, r in zip(weights, rows)) / total
-        pooled.append({"name": name, "mean": mean, "std": math.sqrt(max(square - mean**2, 0.0)),
-                       "min": min(r["min"] for r in rows), "max": max(r["max"] for r in rows)})
-    return pooled
+        mean = sum(w * r.mean for w, r in zip(weights, rows)) / total
+        square = sum(w * (r.std**2 + r.mean**2) for w, r in zip(weights, rows)) / total
+        pooled.append(BandStatistics(name, mean, math.sqrt(max(square - mean**2, 0.0)), min(r.min for r in rows),
+                                     max(r.max for r in rows)))
+    return tuple(pooled)
 
 
 def _summed(tables: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
@@ -111,6 +110,11 @@ def _summed(tables: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]
                 summed.setdefault(group, {}).setdefault(key, 0)
                 summed[group][key] += value
     return summed
+
+
+def _summed_examples(manifests: list[Manifest]) -> dict[str, ExampleCounts]:
+    groups = manifests[0].examples
+    return {group: sum((m.examples[group] for m in manifests[1:]), manifests[0].examples[group]) for group in groups}
 
 
 def _manifest(sources: list[Path], manifests: list[Manifest], files: dict[str, list[str]],
@@ -125,13 +129,14 @@ def _manifest(sources: list[Path], manifests: list[Manifest], files: dict[str, l
     sizes = {m.chip_size for m in manifests}
     return Manifest(
         band_names=first.band_names, image_dtype=first.image_dtype, folds=first.folds,
-        band_statistics=_pooled_statistics(manifests), files=files, examples=_summed([m.examples for m in manifests]),
+        band_statistics=_pooled_statistics(manifests), files=files, examples=_summed_examples(manifests),
         sha256=checksums, chip_mode=first.chip_mode if len({m.chip_mode for m in manifests}) == 1 else "mixed",
         chip_size=sizes.pop() if len(sizes) == 1 else None, resolution=first.resolution,
         # No kind ratio: each source documents its own mix, a merged set has none.
         source={"format": "merged", "kind_ratio": None,
                 "sources": [{"input": str(path), "format": m.source.get("format"), "band_names": list(m.band_names),
-                             "kind_ratio": m.kind_ratio, "examples": m.examples, "shard_prefix": f"s{index}-"}
+                             "kind_ratio": m.kind_ratio, "examples": m.to_json()["examples"],
+                             "shard_prefix": f"s{index}-"}
                             for index, (path, m) in enumerate(zip(sources, manifests))]},
         pixels=pixels,
         imbalance_ratio={"before_augmentation": ratio("train_before_augmentation"),

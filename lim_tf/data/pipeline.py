@@ -50,7 +50,7 @@ def record_files(directory: Path, manifest: Manifest, split: Split, fold: int | 
     if split == "val" and fold is None:
         raise ConfigError("the validation split needs a fold")
     files = [Path(directory) / f for name in split_groups(split, fold, folds) for f in manifest.files[name]]
-    if split == "test" and manifest.examples["test"]["total"] == 0:
+    if split == "test" and manifest.examples["test"].total == 0:
         raise InputError(f"{directory}: the records have no test split; rebuild with --test-landslide > 0")
     if split != "test" and not files:
         raise InputError(f"{directory}: a test-only record set has no folds to train or validate on")
@@ -71,7 +71,7 @@ def split_groups(split: Split, fold: int | None, folds: int) -> list[str]:
 
 def count_examples(manifest: Manifest, split: Split, fold: int | None, kind: str = "total") -> int:
     """Examples in a split: total, landslide or non_landslide."""
-    return sum(manifest.examples[name][kind] for name in split_groups(split, fold, manifest.folds))
+    return sum(getattr(manifest.examples[name], kind) for name in split_groups(split, fold, manifest.folds))
 
 
 def make_dataset(directory: Path, split: Split = "train", fold: int | None = None,
@@ -116,7 +116,8 @@ def _records(files: list[str], manifest: Manifest) -> tf.data.Dataset:
 
 def _statistics(manifest: Manifest) -> dict[str, tf.Tensor]:
     stats = manifest.band_statistics
-    return {key: tf.constant(np.array([s[key] for s in stats], np.float32)) for key in ("mean", "std", "min", "max")}
+    return {key: tf.constant(np.array([getattr(s, key) for s in stats], np.float32))
+            for key in ("mean", "std", "min", "max")}
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

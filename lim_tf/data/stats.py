@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lim_tf.data.manifest import BandStatistics
 from lim_tf.data.sample import BACKGROUND, IGNORE, LANDSLIDE, Chip
 
 
@@ -46,12 +47,12 @@ def band_sums(chip: Chip) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return pixels.sum(axis=0), np.square(pixels).sum(axis=0), pixels.min(axis=0), pixels.max(axis=0), len(pixels)
 
 
-def band_statistics(chips: Iterable[Chip], band_names: tuple[str, ...]) -> list[dict]:
+def band_statistics(chips: Iterable[Chip], band_names: tuple[str, ...]) -> tuple[BandStatistics, ...]:
     """Mean, standard deviation, min and max per band over labelled (not ignored) pixels."""
     return combine_band_sums([band_sums(chip) for chip in chips], band_names)
 
 
-def combine_band_sums(partials: Iterable[tuple], band_names: tuple[str, ...]) -> list[dict]:
+def combine_band_sums(partials: Iterable[tuple], band_names: tuple[str, ...]) -> tuple[BandStatistics, ...]:
     """Band statistics from per-chip (sum, sum of squares, min, max, count), summed in the order
     given: the same order gives the same bits wherever the partials were computed."""
     bands = len(band_names)
@@ -67,5 +68,5 @@ def combine_band_sums(partials: Iterable[tuple], band_names: tuple[str, ...]) ->
         count += chip_count
     mean = total / max(count, 1)
     std = np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0))
-    return [{"name": name, "mean": float(m), "std": float(s), "min": float(lo), "max": float(hi)}
-            for name, m, s, lo, hi in zip(band_names, mean, std, low, high)]
+    return tuple(BandStatistics(name, float(m), float(s), float(lo), float(hi))
+                 for name, m, s, lo, hi in zip(band_names, mean, std, low, high))

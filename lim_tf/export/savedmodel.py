@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -116,7 +117,8 @@ def _metadata(run: Path, state: RunState, ensemble: Ensemble, fold: int | None) 
     from lim_tf.data.manifest import load_manifest
 
     records = Path(state.records) if state.records else None
-    statistics = load_manifest(records).band_statistics if records and (records / "manifest.json").exists() else None
+    statistics = [dataclasses.asdict(band) for band in load_manifest(records).band_statistics] \
+        if records and (records / "manifest.json").exists() else None
     if state.zoo:  # a shipped model: its card holds the scores and the recipe
         from lim_tf.zoo import card
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from tqdm.auto import tqdm
 
+from lim_tf.data.manifest import BandStatistics
 from lim_tf.errors import InputError
 from lim_tf.geo.grid import resampled_grid
 from lim_tf.runtime.process import native_stderr_silenced
@@ -43,7 +45,7 @@ def find_bands(path: Path, bands: tuple[str, ...] = RGB_BANDS) -> list[Path]:
 
 
 def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | None,
-                      band_statistics: list[dict[str, Any]] | None, boa_offset: float = -1000.0,
+                      band_statistics: Sequence[BandStatistics] | None, boa_offset: float = -1000.0,
                       quantification: float = 10000.0, progress: bool = False) -> Path:
     """Write a stacked uint8 GeoTIFF the model can map.
 
@@ -122,7 +124,7 @@ def _stretch(vrts, statistics, boa_offset: float, quantification: float,
         if not len(values):
             raise InputError(f"{vrt.name}: the band holds only nodata")
         if statistics:
-            mean, std = statistics[index]["mean"], statistics[index]["std"]
+            mean, std = statistics[index].mean, statistics[index].std
             gain = std / max(float(values.std()), 1e-6)
             gains.append(gain)
             offsets.append(mean - gain * float(values.mean()))

@@ -17,6 +17,7 @@ from typing import Any
 
 from lim_tf.atomic import atomic_file
 from lim_tf.errors import InputError
+from lim_tf.trained.fold import FoldSummary
 
 RUN_FILE = "run.json"
 DEFAULT_THRESHOLD = 0.5  # a model with no recorded threshold (a bare .keras file)
@@ -26,7 +27,7 @@ DEFAULT_THRESHOLD = 0.5  # a model with no recorded threshold (a bare .keras fil
 class RunFolder:
     """A run folder's layout, the one place it is spelled:
 
-    run.json, config.yaml, fold<k>/model.keras (with history.csv and backup/ while training),
+    run.json, config.yaml, fold<k>/model.keras (with history.csv, and backup/ while training),
     logs/fold<k>/ (TensorBoard), eval-<split>/metrics.json."""
 
     root: Path
@@ -50,6 +51,10 @@ class RunFolder:
     def model(self, k: int) -> Path:
         return self.root / self.model_name(k)
 
+    def history(self, k: int) -> Path:
+        """A fold's per-epoch scores (CSV), also what a resumed fold continues."""
+        return self.fold(k) / "history.csv"
+
     def logs(self, k: int) -> Path:
         return self.root / "logs" / f"fold{k}"
 
@@ -69,7 +74,7 @@ class RunState:
     records: str | None = None  # the training records (None: a shipped model)
     models: list[str] = field(default_factory=list)  # finished models, relative to the run folder
     combine: str = "mean"
-    folds: dict[str, dict[str, Any]] = field(default_factory=dict)  # fold number -> its training summary
+    folds: dict[str, FoldSummary] = field(default_factory=dict)  # fold number -> its training summary
     chip_size: int | None = None
     chip_mode: str | None = None
     image_dtype: str | None = None
@@ -86,7 +91,7 @@ class RunState:
         """The prediction memory estimate of the ensemble (or one fold's model) from what training
         saved of each fold, or None where a fold has none (runs trained before it was saved)."""
         folds = self.done_folds() if fold is None else [fold]
-        saved = [self.folds.get(str(k), {}).get("inference") for k in folds]
+        saved = [summary.inference if (summary := self.folds.get(str(k))) else None for k in folds]
         estimates = [s for s in saved if isinstance(s, dict)]
         if not estimates or len(estimates) < len(saved):
             return None
@@ -95,16 +100,16 @@ class RunState:
 
     def done_folds(self) -> list[int]:
         """Fold numbers with a finished model, in order."""
-        return sorted(int(k) for k, v in self.folds.items() if v.get("status") == "done")
+        return sorted(int(k) for k, v in self.folds.items() if v.done)
 
-    def record_fold(self, fold: int, summary: dict[str, Any]) -> None:
+    def record_fold(self, fold: int, summary: FoldSummary) -> None:
         """A fold's training summary; the ensemble and the run's threshold follow the finished folds.
 
         The run's threshold is where the best epochs' validation F1 peaked (validation holds both
         kinds of chips), averaged over the folds of an ensemble."""
         self.folds[str(fold)] = summary
         self.models = [RunFolder.model_name(k) for k in self.done_folds()]
-        chosen = [v["threshold"] for v in self.folds.values() if v.get("threshold") is not None]
+        chosen = [v.threshold for v in self.folds.values() if v.threshold is not None]
         if chosen:
             self.threshold = tidy_threshold(sum(chosen) / len(chosen))
             self.threshold_source = "F1-optimal on validation folds"
@@ -112,6 +117,7 @@ class RunState:
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["band_names"] = list(self.band_names)
+        data["folds"] = {k: summary.to_json() for k, summary in self.folds.items()}
         data["ensemble"] = {"combine": data.pop("combine"), "models": data.pop("models")}
         return {key: value for key, value in data.items() if value is not None or key in _ALWAYS}
 
@@ -126,6 +132,7 @@ class RunState:
         known = {f.name for f in dataclasses.fields(cls)} - {"models", "combine"}
         kept = {key: value for key, value in data.items() if key in known}
         kept["band_names"] = tuple(kept["band_names"])
+        kept["folds"] = {k: FoldSummary.from_json(v) for k, v in kept.get("folds", {}).items()}
         return cls(models=list(ensemble["models"]), combine=ensemble.get("combine", "mean"), **kept)
 
     @classmethod
@@ -193,6 +200,17 @@ def _problem(state: Any) -> str | None:
             or not all(isinstance(m, str) for m in ensemble["models"]):
         return "ensemble.models must be a list of model files"
     folds = state.get("folds")
-    if not isinstance(folds, dict) or not all(isinstance(v, dict) and "status" in v for v in folds.values()):
+    if not isinstance(folds, dict) or not all(isinstance(v, dict) and isinstance(v.get("status"), str)
+                                              for v in folds.values()):
         return "folds must map fold numbers to their status"
+    if not all(k.isdigit() for k in folds):
+        return "folds must be keyed by fold number"
+    for k, fold in folds.items():
+        chosen = fold.get("threshold")
+        if chosen is not None and not (_number(chosen) and 0 <= chosen <= 1):
+            return f"folds.{k}.threshold must be a number in 0..1 or null"
+        if fold.get("inference") is not None and not (
+                isinstance(fold["inference"], dict)
+                and all(_number(fold["inference"].get(key)) for key in ("weight_bytes", "peak_bytes_per_pixel"))):
+            return f"folds.{k}.inference must hold weight_bytes and peak_bytes_per_pixel"
     return None

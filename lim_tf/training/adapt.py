@@ -86,8 +86,7 @@ def initial_model(source: Source, manifest: Manifest, policy: str, keep_normaliz
     statistics unless `keep_normalization`."""
     mean = variance = None
     if not keep_normalization:
-        stats = manifest.band_statistics
-        moments = normalization_moments([s["mean"] for s in stats], [s["std"] for s in stats])
+        moments = normalization_moments(list(manifest.means), list(manifest.stds))
         mean, variance = (values.tolist() for values in moments)
     model = keras.Model.from_config(_with(source.model.get_config(), policy, mean, variance))
     model.set_weights(source.model.get_weights())

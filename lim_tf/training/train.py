@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from lim_tf.runtime.memory import check_fits, inference_estimate, training_bytes
 from lim_tf.runtime.process import peak_memory_mb, run_in_fresh_process
 from lim_tf.runtime.quiet import keras, tf
 from lim_tf.trained.confidence import fit_run_confidence
+from lim_tf.trained.fold import DONE, FoldSummary
 from lim_tf.trained.run import RunFolder, RunState
 from lim_tf.training.adapt import FreezeEncoder, check_source, initial_model, load_source
 from lim_tf.training.budget import TimeBudget, read_plan
@@ -93,9 +94,8 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int,
 
 def model_config(config: TrainConfig, manifest: Manifest, policy: str) -> ModelConfig:
     """The model matching the records' bands, normalised by their per-band statistics."""
-    stats = manifest.band_statistics
     return ModelConfig(name=config.model, bands=len(manifest.band_names), width=config.width,
-                       mean=tuple(s["mean"] for s in stats), std=tuple(s["std"] for s in stats),
+                       mean=manifest.means, std=manifest.stds,
                        policy=policy, encoder_weights=config.encoder_weights, batch_norm=config.encoder_bn)
 
 
@@ -141,7 +141,7 @@ def train(records: Path, run: Path, config: TrainConfig, resume: bool = False, p
                 raise TrainingError(f"fold {fold}: {error}") from error
         else:
             result = train_fold(records, run, manifest, config, fold, strategy, step, progress, callbacks)
-        state.record_fold(fold, {**result, "own_process": isolate})
+        state.record_fold(fold, dataclasses.replace(result, own_process=isolate))
         state.save(run)
     if pending or (state.models and state.confidence is None):
         _fit_confidence(run, state)
@@ -169,9 +169,9 @@ def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainC
         for _, image, mask in record_items(records, "val", fold).items:
             sweep.add(mask == LANDSLIDE, ensemble.predict(image[None])[0], mask != IGNORE)
     threshold, f1 = sweep.best_threshold()
-    state.record_fold(0, {"status": "done", "model": layout.model_name(0), "threshold": threshold, "epochs": 0,
-                          "calibrated_on": "every non-test chip of the records", "best": {"best_f1": f1},
-                          "inference": inference_estimate([model])})
+    state.record_fold(0, FoldSummary(DONE, layout.model_name(0), threshold, epochs=0, best={"best_f1": f1},
+                                     calibrated_on="every non-test chip of the records",
+                                     inference=inference_estimate([model])))
     found, weight = validation_polygons(run, state, folds, ensemble)
     confidence = fit_confidence(found, weight)
     state.confidence = confidence.to_json() if confidence else None
@@ -243,90 +243,130 @@ def choose_training_step(config: TrainConfig, manifest: Manifest, folds: list[in
 
 
 def _train_fold_alone(records: Path, run: Path, config: TrainConfig, fold: int, step: StepChoice,
-                      progress: bool) -> dict[str, Any]:
+                      progress: bool) -> FoldSummary:
     """train_fold as the whole work of a fresh process."""
     return train_fold(records, run, load_manifest(records), config, fold, make_strategy(config), step, progress)
 
 
 def train_fold(records: Path, run: Path, manifest: Manifest, config: TrainConfig, fold: int,
                strategy: tf.distribute.Strategy, speed: StepChoice, progress: bool,
-               extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+               extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> FoldSummary:
     """Train one fold, validating on it; the best model goes to its place in the run (RunFolder.model)."""
-    policy = speed.policy
     started = time.perf_counter()  # a time budget counts from here: building the model is training time
     keras.backend.clear_session()  # memory must not grow across folds
     keras.utils.set_random_seed(config.seed + fold)
     layout = RunFolder(run)
-    folder = layout.fold(fold)
-    folder.mkdir(exist_ok=True)
+    layout.fold(fold).mkdir(exist_ok=True)
     pipeline = pipeline_config(config, fold, strategy.num_replicas_in_sync)
     val_data = make_dataset(records, "val", fold, pipeline)
     steps = config.steps_per_epoch or max(1, count_examples(manifest, "train", fold) // config.batch_size)
-    planned = read_plan(folder) if config.time_budget else None  # a resumed fold keeps its budget's epochs
+    planned = read_plan(layout.fold(fold)) if config.time_budget else None  # a resumed fold keeps its budget's epochs
     epochs = planned.epochs if planned else config.epochs
     with strategy.scope():
-        if config.init_from:
-            model = initial_model(load_source(config.init_from, config.trust_model), manifest, policy, config.keep_normalization)
-        else:
-            model = build_model(model_config(config, manifest, policy))
-        check_fits(training_bytes(model, config.tile**2, config.batch_size),
-                   f"training with --tile {config.tile} and --batch-size {config.batch_size}",
-                   "lower --tile or --batch-size (or --width)")
-        scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
-        schedule = learning_rate(config, steps, epochs)
-        model.compile(optimizer=make_optimizer(config.optimizer, schedule, policy),
-                      loss=make_loss(config.loss, manifest),
-                      weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
-        xla = speed.xla
-        log.info("fold %d: training step %s XLA", fold, "with" if xla else "without")
-        compile_training_step(model, xla)
-        backup = EpochBackup(folder / "backup")
+        model, schedule = _compiled_model(config, manifest, speed, steps, epochs)
+        log.info("fold %d: training step %s XLA", fold, "with" if speed.xla else "without")
+        backup = EpochBackup(layout.fold(fold) / "backup")
         start = backup.restore(model)  # resume from the last finished epoch, losing at most one
-    history = folder / "history.csv"
-    keep_history_before(history, start)
-    clean_leftovers(folder, layout.model(fold).name)
-    # Epoch e's batches depend on (seed, e) alone, so a resumed run sees what it would have seen.
-    train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, epochs), steps=steps)
-    best = BestModel(layout.model(fold), config.monitor, history, config.patience)
-    guard = NanGuard()
-    if config.init_from and config.freeze_encoder_epochs:
-        extra_callbacks = [FreezeEncoder(config.freeze_encoder_epochs), *extra_callbacks]
-    callbacks = [guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
-                 keras.callbacks.TensorBoard(str(layout.logs(fold)), write_graph=False), *extra_callbacks]
-    budget = None
-    if config.time_budget:
-        warmup = getattr(schedule, "warmup_steps", 0)
-        budget = TimeBudget(config.time_budget, started, steps, val_data, config.validation_every, epochs, folder,
-                            schedule if isinstance(schedule, WarmupCosine) else None, warmup)
-        callbacks.insert(0, budget)  # before the loggers: the plan is logged with the first epoch
-    if config.log_images:
-        shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
-        callbacks.append(ValidationImages(layout.logs(fold) / "images", [s[0] for s in shown],
-                                          [s[1] for s in shown], config.threshold, config.validation_every))
+    keep_history_before(layout.history(fold), start)
+    clean_leftovers(layout.fold(fold), layout.model(fold).name)
+    watch = _FoldWatch.start(layout, fold, config, backup, val_data, schedule, started, steps, epochs)
     if start < epochs:
+        # Epoch e's batches depend on (seed, e) alone, so a resumed run sees what it would have seen.
+        train_data = make_dataset(records, "train", fold, pipeline, epochs=range(start, epochs), steps=steps)
         model.fit(train_data, validation_data=val_data, initial_epoch=start, epochs=epochs,
-                  steps_per_epoch=steps, validation_freq=config.validation_every, callbacks=callbacks,
-                  verbose=_verbosity(progress), shuffle=False)
-    if guard.failed_at is not None:
-        epoch, step = guard.failed_at
-        raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
-                            "lower --learning-rate or check the records")
-    if not layout.model(fold).exists():
-        raise TrainingError(f"fold {fold}: no epoch gave a finite {config.monitor}; nothing was saved")
-    plan = budget.plan if budget else None
+                  steps_per_epoch=steps, validation_freq=config.validation_every,
+                  callbacks=[*watch.callbacks, *extra_callbacks], verbose=_verbosity(progress), shuffle=False)
+    watch.check(layout, fold, config.monitor)
+    _log_settings(layout, run, fold, config, watch)
+    shutil.rmtree(layout.fold(fold) / "backup", ignore_errors=True)  # the fold is done: nothing to resume
+    keras.backend.clear_session()
+    return _summary(layout, fold, config, speed, watch, model, epochs, strategy.num_replicas_in_sync, started)
+
+
+def _compiled_model(config: TrainConfig, manifest: Manifest, speed: StepChoice, steps: int,
+                    epochs: int) -> tuple[keras.Model, Any]:
+    """The fold's network (new, or the --init-from source), checked to fit in memory and compiled
+    with its scores and learning-rate schedule; returns the model and the schedule."""
+    if config.init_from:
+        model = initial_model(load_source(config.init_from, config.trust_model), manifest, speed.policy,
+                              config.keep_normalization)
+    else:
+        model = build_model(model_config(config, manifest, speed.policy))
+    check_fits(training_bytes(model, config.tile**2, config.batch_size),
+               f"training with --tile {config.tile} and --batch-size {config.batch_size}",
+               "lower --tile or --batch-size (or --width)")
+    scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
+    schedule = learning_rate(config, steps, epochs)
+    model.compile(optimizer=make_optimizer(config.optimizer, schedule, speed.policy),
+                  loss=make_loss(config.loss, manifest),
+                  weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
+    compile_training_step(model, speed.xla)
+    return model, schedule
+
+
+@dataclass
+class _FoldWatch:
+    """The callbacks that watch a fold's epochs, and the ones asked about the fold afterwards."""
+
+    callbacks: list[keras.callbacks.Callback]
+    guard: NanGuard
+    best: BestModel
+    budget: TimeBudget | None
+
+    @classmethod
+    def start(cls, layout: RunFolder, fold: int, config: TrainConfig, backup: EpochBackup, val_data: tf.data.Dataset,
+              schedule: Any, started: float, steps: int, epochs: int) -> _FoldWatch:
+        history = layout.history(fold)
+        best = BestModel(layout.model(fold), config.monitor, history, config.patience)
+        guard = NanGuard()
+        callbacks: list[keras.callbacks.Callback] = [
+            guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
+            keras.callbacks.TensorBoard(str(layout.logs(fold)), write_graph=False)]
+        if config.init_from and config.freeze_encoder_epochs:
+            callbacks.append(FreezeEncoder(config.freeze_encoder_epochs))
+        budget = None
+        if config.time_budget:
+            warmup = getattr(schedule, "warmup_steps", 0)
+            budget = TimeBudget(config.time_budget, started, steps, val_data, config.validation_every, epochs,
+                                layout.fold(fold), schedule if isinstance(schedule, WarmupCosine) else None, warmup)
+            callbacks.insert(0, budget)  # before the loggers: the plan is logged with the first epoch
+        if config.log_images:
+            shown = list(val_data.unbatch().take(config.log_images).as_numpy_iterator())
+            callbacks.append(ValidationImages(layout.logs(fold) / "images", [s[0] for s in shown],
+                                              [s[1] for s in shown], config.threshold, config.validation_every))
+        return cls(callbacks, guard, best, budget)
+
+    def check(self, layout: RunFolder, fold: int, monitor: str) -> None:
+        """A fold that diverged, or never gave a finite score, is an error: nothing unusable is recorded."""
+        if self.guard.failed_at is not None:
+            epoch, step = self.guard.failed_at
+            raise TrainingError(f"fold {fold}: the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
+                                "lower --learning-rate or check the records")
+        if not layout.model(fold).exists():
+            raise TrainingError(f"fold {fold}: no epoch gave a finite {monitor}; nothing was saved")
+
+
+def _log_settings(layout: RunFolder, run: Path, fold: int, config: TrainConfig, watch: _FoldWatch) -> None:
+    """The fold's settings and best scores for TensorBoard's HParams view."""
+    plan = watch.budget.plan if watch.budget else None
     settings = {**_flat_settings(config, fold), **({"epochs": plan.epochs, "time_budget_s": plan.budget_seconds}
                                                     if plan else {})}
-    log_hparams(layout.logs(fold) / "hparams", f"{run.name}/fold{fold}", settings, history, best.best_epoch)
-    shutil.rmtree(folder / "backup", ignore_errors=True)  # the fold is done: nothing to resume
-    keras.backend.clear_session()
-    return {"status": "done", "model": layout.model_name(fold), "best_epoch": best.best_epoch,
-            "threshold": _best_threshold(history, best.best_epoch, config.threshold),  # None: the run keeps its own
-            "replicas": strategy.num_replicas_in_sync, "precision": policy, "xla": xla, "speed_choice": speed.reason,
-            **({"step_seconds": speed.seconds} if speed.seconds else {}),
-            "best": {config.monitor: best.sign * best.best}, "peak_memory_mb": round(peak_memory_mb()),
-            "epochs": _epochs_trained(budget, epochs), "inference": inference_estimate([model]),
-            **({"time_budget": {**asdict(plan), "stopped_after": budget.stopped_after}} if plan and budget else {}),
-            "train_seconds": round(time.perf_counter() - started, 1)}
+    log_hparams(layout.logs(fold) / "hparams", f"{run.name}/fold{fold}", settings, layout.history(fold),
+                watch.best.best_epoch)
+
+
+def _summary(layout: RunFolder, fold: int, config: TrainConfig, speed: StepChoice, watch: _FoldWatch,
+             model: keras.Model, epochs: int, replicas: int, started: float) -> FoldSummary:
+    budget, best = watch.budget, watch.best
+    plan = budget.plan if budget else None
+    return FoldSummary(
+        DONE, layout.model_name(fold), _best_threshold(layout.history(fold), best.best_epoch, config.threshold),
+        epochs=_epochs_trained(budget, epochs), best_epoch=best.best_epoch,
+        best={config.monitor: best.sign * best.best}, precision=speed.policy, xla=speed.xla,
+        speed_choice=speed.reason, step_seconds=speed.seconds or None, replicas=replicas,
+        peak_memory_mb=round(peak_memory_mb()), train_seconds=round(time.perf_counter() - started, 1),
+        inference=inference_estimate([model]),
+        time_budget={**asdict(plan), "stopped_after": budget.stopped_after} if plan and budget else None)
 
 
 def _epochs_trained(budget: TimeBudget | None, epochs: int) -> int:
