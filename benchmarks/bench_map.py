@@ -47,8 +47,8 @@ def child(scene: str, model: str, out: str, tile: str) -> None:
     summary = map_scene(Path(scene), Path(model), Path(out), config, progress=False)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "breakdown": summary["seconds"],
-                      "landslides": summary["landslides"]}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "breakdown": summary.seconds,
+                      "landslides": summary.landslides}))
 
 
 def with_disc_detector(model):

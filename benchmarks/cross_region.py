@@ -63,9 +63,8 @@ def training_statistics(run: Path) -> list[BandStatistics]:
     from lim_tf import zoo
 
     if zoo.is_zoo_name(run):
-        normalization = zoo.card(str(run))["normalization"]
-        return [BandStatistics(f"band{k}", m, s, 0.0, 255.0)
-                for k, (m, s) in enumerate(zip(normalization["mean"], normalization["std"]))]
+        card = zoo.card(str(run))
+        return [BandStatistics(band, m, s, 0.0, 255.0) for band, m, s in zip(card.bands, card.mean, card.std)]
     return list(load_manifest(Path(read_run_state(run).records)).band_statistics)
 
 
@@ -101,7 +100,7 @@ def sentinel2(run: Path, folder: Path, out: Path, threshold: float) -> dict:
         others += len(other_blobs)
         detected += check_against(landslide_blobs, predicted)["detected"]
         flagged += check_against(other_blobs, predicted)["detected"]
-        polygons += summary["landslides"]
+        polygons += summary.landslides
     return {"landslide_blobs": landslides, "detected": detected, "detected_share": detected / max(landslides, 1),
             "non_landslide_blobs": others, "flagged": flagged, "flagged_share": flagged / max(others, 1),
             "predicted_polygons": polygons}

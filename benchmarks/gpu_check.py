@@ -110,7 +110,7 @@ def map_timing(size: int, width: float, folder: Path) -> dict:
                                   polygons=PolygonOptions(min_area=1e9)), progress=False)
     seconds = time.perf_counter() - start
     return {"size": size, "seconds": round(seconds, 2), "megapixels_per_second": size * size / 1e6 / seconds,
-            "landslides": summary["landslides"]}
+            "landslides": summary.landslides}
 
 
 def run_tests() -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 
@@ -17,6 +17,9 @@ from lim_tf.mapping.config import (
     VectorFormat,
 )
 from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
+
+if TYPE_CHECKING:
+    from lim_tf.mapping.summary import RegionSummary
 
 DEFAULTS = PredictConfig()
 
@@ -124,31 +127,32 @@ def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: P
         inventory=str(inventory) if inventory else None, sentinel2=sentinel2, resolution=resolution, tta=tta,
         uncertainty=uncertainty, runtime=runtime, normalize=normalize, cache=not no_cache, trust_model=trust_model)
     from lim_tf.mapping.region import RegionConfig, map_scenes
+    from lim_tf.mapping.summary import RegionSummary
 
     region = RegionConfig(cluster=cluster, crs=region_crs, resume=resume, fail_fast=fail_fast)
     summary = map_scenes(list(scenes), model, out, config, region, overwrite, ctx.obj["progress"])
-    if "region" in summary:
+    if isinstance(summary, RegionSummary):
         _echo_region(summary, out)
         return
-    click.echo(f"{summary['landslides']} landslides, {summary['total_area_m2']:,.0f} m² in total "
-               f"(largest {summary['largest_area_m2']:,.0f} m²) at threshold {summary['threshold']:.2f}")
-    if summary["centroid_extent_lonlat"]:
-        west, south, east, north = summary["centroid_extent_lonlat"]
+    click.echo(f"{summary.landslides} landslides, {summary.total_area_m2:,.0f} m² in total "
+               f"(largest {summary.largest_area_m2:,.0f} m²) at threshold {summary.threshold:.2f}")
+    if summary.centroid_extent_lonlat:
+        west, south, east, north = summary.centroid_extent_lonlat
         click.echo(f"where: lon {west:.5f}..{east:.5f}, lat {south:.5f}..{north:.5f}")
-    if "check" in summary:
-        check = summary["check"]
+    if summary.check is not None:
+        check = summary.check
         click.echo(f"check: {check['detected_share']:.0%} of reference landslides detected, "
                    f"{check['false_alarm_share']:.0%} of polygons are false alarms")
     click.echo(f"inventory: {out / 'inventory.gpkg'}  map: {out / 'landslides.tif'}  quicklook: {out / 'quicklook.png'}")
 
 
-def _echo_region(summary: dict, out: Path) -> None:
-    region = summary["region"]
-    click.echo(f"{len(summary['scenes']) - summary['failed']} of {len(summary['scenes'])} scenes mapped; "
+def _echo_region(summary: RegionSummary, out: Path) -> None:
+    region = summary.region or {}
+    click.echo(f"{len(summary.scenes) - summary.failed} of {len(summary.scenes)} scenes mapped; "
                f"{region['landslides']} landslides, {region['total_area_m2']:,.0f} m² in the region ({region['crs']})")
-    for scene in summary["scenes"]:
-        if scene["status"] == "failed":
-            click.echo(f"failed: {scene['path']}: {scene['error']}", err=True)
+    for scene in summary.scenes:
+        if scene.status == "failed":
+            click.echo(f"failed: {scene.path}: {scene.error}", err=True)
     click.echo(f"region: {out / 'region'} (inventory.gpkg, probability.vrt, landslides.vrt, summary.json)")
-    if summary["failed"]:
+    if summary.failed:
         raise SystemExit(1)

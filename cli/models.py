@@ -17,19 +17,20 @@ def models(name: str | None, as_json: bool) -> None:
 
     cards = {n: zoo.card(n) for n in ([name] if name else zoo.names())}
     if as_json:
-        click.echo(json.dumps(cards if not name else cards[name], indent=2))
+        shown = {key: card.to_json() for key, card in cards.items()}
+        click.echo(json.dumps(shown if not name else shown[name], indent=2))
         return
     if not cards:
         click.echo("no shipped models in this installation")
         return
     for key, card in cards.items():
-        test = card["scores"]["test"]
-        click.echo(f"{key}: {card['summary']}")
-        click.echo(f"  {card['model']['name']} width {card['model']['width']}, bands {','.join(card['bands'])}, "
-                   f"{card['resolution_m']} m pixels, threshold {card['threshold']:.2f}")
+        test = card.test
+        click.echo(f"{key}: {card.summary}")
+        click.echo(f"  {card.network.name} width {card.network.width}, bands {','.join(card.bands)}, "
+                   f"{card.resolution_m} m pixels, threshold {card.threshold:.2f}")
         click.echo(f"  held-out test ({test['data']}): F1 {test['f1']:.3f}, precision {test['precision']:.3f}, "
                    f"recall {test['recall']:.3f}, landslide IoU {test['iou_landslide']:.3f}")
-        click.echo(f"  data licence: {card['licence']}")
+        click.echo(f"  data licence: {card.licence}")
         if name:
-            click.echo(f"  limits: {card['limits']}")
-            click.echo(f"  reproduce: {card['command']}")
+            click.echo(f"  limits: {card.limits}")
+            click.echo(f"  reproduce: {card.command}")

@@ -81,7 +81,7 @@ summary = map_scene(synthetic / "scene/scene.tif", run, WORK / "map",
                     MapConfig(polygons=PolygonOptions(min_area=20),
                               inventory=str(synthetic / "scene/inventory.gpkg")),
                     overwrite=True, progress=False)
-print(json.dumps(summary, indent=1))
+print(json.dumps(summary.to_json(), indent=1))
 plt.figure(figsize=(7, 7))
 plt.imshow(Image.open(WORK / "map/quicklook.png"))
 plt.axis("off")

@@ -44,7 +44,7 @@ def test_the_assembled_scene_is_the_model_s_map_with_its_inventory(tiled, tmp_pa
     folder = tmp_path / "staging" / "scene"
     with rasterio.open(folder / "landslides.tif") as src:
         assert np.array_equal(src.read(1), (band >= 128).astype(np.uint8))
-    assert summary["landslides"] == len(BOXES)
+    assert summary.landslides == len(BOXES)
     assert {"probability.tif", "landslides.tif", "inventory.gpkg", "summary.json"} <= {p.name for p in folder.iterdir()}
 
 

@@ -17,6 +17,7 @@ from rasterio.transform import from_origin
 
 from lim_tf.mapping.config import MapConfig, PredictConfig
 from lim_tf.mapping.scene_map import map_scene
+from lim_tf.mapping.summary import SceneSummary
 from lim_tf.models import ModelConfig, build_model
 from lim_tf.testing import BOXES, squares, threshold_model
 from lim_tf.testing import write_rgb_scene as write_scene
@@ -36,7 +37,7 @@ def test_known_model_gives_the_exact_map_and_areas_for_any_tiling(equal_area_sce
     started = time.perf_counter()
     summary = map_scene(scene, model, tmp_path / "out", config, progress=False)
     elapsed = time.perf_counter() - started
-    parts = summary["seconds"]  # disjoint stages: together no longer than the call
+    parts = summary.seconds  # disjoint stages: together no longer than the call
     assert set(parts) == {"load_model", "open_scene", "predict", "outputs"} and min(parts.values()) >= 0
     assert sum(parts.values()) <= elapsed
     with rasterio.open(scene) as src, rasterio.open(tmp_path / "out/landslides.tif") as mapped, \
@@ -44,7 +45,7 @@ def test_known_model_gives_the_exact_map_and_areas_for_any_tiling(equal_area_sce
         for output in (mapped, probability):
             assert (output.crs, output.transform, output.shape) == (src.crs, src.transform, src.shape)
         np.testing.assert_array_equal(mapped.read(1), (band >= 128).astype(np.uint8))
-    assert summary["landslides"] == len(BOXES)
+    assert summary.landslides == len(BOXES) and SceneSummary.load(tmp_path / "out") == summary  # as written
     meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
     assert rasterio.crs.CRS.from_user_input(meta["crs"]) == rasterio.crs.CRS.from_epsg(6933)
     areas = sorted(fields[list(meta["fields"]).index("area_m2")])
@@ -112,7 +113,7 @@ def test_dem_slope_flags_and_drops_gentle_slopes(tmp_path):
     (_, west_slope, west_low), (_, east_slope, east_low) = by_lon
     assert west_slope < 1 and west_low == 1 and abs(east_slope - 25) < 1 and east_low == 0
     dropped = MapConfig(dem=str(tmp_path / "dem.tif"), slope_action="drop")
-    assert map_scene(scene, tmp_path / "m.keras", tmp_path / "out2", dropped, progress=False)["landslides"] == 1
+    assert map_scene(scene, tmp_path / "m.keras", tmp_path / "out2", dropped, progress=False).landslides == 1
 
 
 @pytest.mark.shared
@@ -175,7 +176,7 @@ def test_check_against_points_and_polygons(equal_area_scene, tmp_path):
                       geometry_type="Point", crs="EPSG:6933")
     summary = map_scene(scene, threshold_model(tmp_path / "m.keras"), tmp_path / "out",
                         MapConfig(inventory=str(tmp_path / "points.gpkg")), progress=False)
-    check = summary["check"]
+    check = summary.check
     assert check["detected"] == 2 and check["detected_share"] == pytest.approx(2 / 3)
     assert check["predicted_polygons"] == 4 and check["false_alarms"] == 2  # squares holding no point
     # Polygons: one overlapping a mapped square, one far away.
@@ -279,6 +280,7 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     import pyogrio
 
     from lim_tf.trained.confidence import ConfidenceModel
+    from lim_tf.trained.fold import FoldSummary
     from lim_tf.trained.run import RunState
 
     band = np.full((64, 64), 50, np.uint8)
@@ -289,9 +291,9 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     threshold_model(run_folder / "fold0/model.keras")
     model = ConfidenceModel((0.0, 0.0, 20.0, 0.0), -17.0, (0.0,) * 4, (1.0,) * 4, 0.5, 1.0, {})
     RunState(band_names=("red", "green", "blue"), threshold=0.5, models=["fold0/model.keras"], records="none",
-             folds={"0": {"status": "done"}}, confidence=model.to_json()).save(run_folder)
+             folds={"0": FoldSummary("done")}, confidence=model.to_json()).save(run_folder)
     summary = map_scene(scene, run_folder, tmp_path / "out", MapConfig(), progress=False)
-    assert (summary["landslides"], summary["candidates"], summary["confidence_cut"]) == (2, 1, 0.5)
+    assert (summary.landslides, summary.candidates, summary.confidence_cut) == (2, 1, 0.5)
     gpkg = tmp_path / "out/inventory.gpkg"
     assert [name for name, _ in pyogrio.list_layers(gpkg) if name in ("inventory", "candidates")] == \
         ["inventory", "candidates"]

@@ -74,8 +74,8 @@ def test_cluster_region_equals_in_process_with_seams_merged(region, scheduler):
     here = map_region([str(a), str(b)], model, folder / "here", TILES, progress=False)
     there = map_region([str(a), str(b)], model, folder / "there", TILES, RegionConfig(cluster=scheduler),
                        progress=False)
-    assert here["cluster"] == "in process" and there["cluster"] == scheduler
-    assert here["failed"] == there["failed"] == 0
+    assert here.cluster == "in process" and there.cluster == scheduler
+    assert here.failed == there.failed == 0
     mine, theirs = rasters(folder / "here"), rasters(folder / "there")
     for key in mine:
         np.testing.assert_array_equal(mine[key], theirs[key], err_msg=key)
@@ -117,7 +117,7 @@ def test_a_worker_lost_while_being_set_up_changes_nothing(region, tmp_path):
         there = map_region([str(a), str(b)], model, tmp_path / "there", TILES, RegionConfig(cluster=address),
                            progress=False)
         killer.join()
-    assert killed and there["failed"] == 0
+    assert killed and there.failed == 0
     map_region([str(a), str(b)], model, tmp_path / "here", TILES, progress=False)
     here, theirs = rasters(tmp_path / "here"), rasters(tmp_path / "there")
     for key in here:
@@ -209,7 +209,7 @@ def test_a_worker_killed_mid_run_changes_nothing(heavy, scheduler):
     summary = map_region([str(s) for s in scenes], model, out, config, RegionConfig(cluster=scheduler),
                          progress=False)
     killer.join()
-    assert summary["failed"] == 0
+    assert summary.failed == 0
     with Client(scheduler) as client:  # the nanny started a new worker in the killed one's place
         assert os.getpid() not in client.run(os.getpid).values() and pids[0] not in client.run(os.getpid).values()
     # Bit for bit what a clean run on the same cluster gives: the same batches, computed with the
@@ -242,7 +242,7 @@ def test_resume_redoes_only_unfinished_tiles(heavy, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = len(list(tiles.rglob("r*.npz")))
-    total = clean_summary["batches_computed"]
+    total = clean_summary.batches_computed
     assert 0 < done < total and not (out / "region").exists()
     result = run("map", *scenes, model, out, "--tile", "32", "--overlap", "32", "--batch-size", "1",
                  "--threshold", "0.5", "--resume")

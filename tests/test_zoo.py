@@ -13,7 +13,9 @@ from helpers import assert_one_line_error, run
 from rasterio.transform import from_origin
 
 from lim_tf import zoo
+from lim_tf.errors import InputError
 from lim_tf.testing import write_rgb_scene as write_scene
+from lim_tf.zoo.card import ModelCard
 
 NAMES = zoo.names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="no shipped model in lim_tf/zoo")
@@ -58,7 +60,7 @@ def test_the_shipped_model_reproduces_its_cards_score_on_a_fixed_set(tmp_path, n
     card = zoo.card(name)
     data = shared_path("bijie")
     folder = tmp_path / "fixed"
-    for chip in card["fixed_set"]["ids"]:
+    for chip in card.other["fixed_set"]["ids"]:
         kind = "landslide" if chip.startswith("ls_") else "non-landslide"
         for part in ("image", "mask") if kind == "landslide" else ("image",):
             (folder / kind / part).mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ def test_the_shipped_model_reproduces_its_cards_score_on_a_fixed_set(tmp_path, n
     result = run("eval", name, "--images", folder, "--out", tmp_path / "eval", "--figures", "0")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval/metrics.json").read_text())
-    for key, value in card["fixed_set"]["scores"].items():
+    for key, value in card.other["fixed_set"]["scores"].items():
         assert abs(metrics[key] - value) <= 1e-3, key
 
 
@@ -76,7 +78,7 @@ def test_a_zoo_name_maps_and_exports(tmp_path, name):
     result = run("map", scene, name, tmp_path / "map")
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "map/summary.json").read_text())
-    assert summary["models"] == [name] and summary["threshold"] == zoo.card(name)["threshold"]
+    assert summary["models"] == [name] and summary["threshold"] == zoo.card(name).threshold
     result = run("export", name, tmp_path / "onnx", "--format", "onnx")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "onnx" / f"{name}.onnx").exists() and not Path(name).exists()
@@ -85,7 +87,7 @@ def test_a_zoo_name_maps_and_exports(tmp_path, name):
 def test_the_readme_headline_is_the_cards():
     """The README's headline table shows the shipped card's scores, not numbers typed apart from it."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    scores = zoo.card("bijie")["scores"]
+    scores = zoo.card("bijie").scores
     for key in ("test", "test_at_kind_ratio"):
         s = scores[key]
         row = f"| {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['iou_landslide']:.3f} |"
@@ -101,3 +103,20 @@ def test_a_folder_named_like_a_shipped_model_says_which_is_used(name, tmp_path, 
     (tmp_path / name / "run.json").write_text("{}")  # a run folder of that name is used, and says so
     assert not zoo.is_zoo_name(name)
     assert zoo.shadowing(name).startswith(f"{name}: using the run folder ./{name}, not the shipped model")
+
+
+def test_a_card_reads_back_as_written(name, tmp_path):
+    path = zoo.ZOO / f"{name}.json"
+    card = ModelCard.load(path)
+    assert card.to_json() == json.loads(path.read_text())  # nothing dropped, nothing added
+    assert len(card.mean) == len(card.std) == len(card.bands) and 0 < card.threshold < 1
+
+
+@pytest.mark.parametrize("change", [{"threshold": 1.5}, {"bands": []}, {"model": {"name": "resnet", "width": 1,
+                                                                                   "batch_norm": True}},
+                                    {"normalization": {"mean": [1.0], "std": [1.0]}}, {"scores": {}}])
+def test_a_damaged_card_is_refused_naming_it(name, tmp_path, change):
+    data = {**json.loads((zoo.ZOO / f"{name}.json").read_text()), **change}
+    (tmp_path / "card.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match=str(tmp_path / "card.json")):
+        ModelCard.load(tmp_path / "card.json")

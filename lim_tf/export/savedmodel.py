@@ -123,7 +123,8 @@ def _metadata(run: Path, state: RunState, ensemble: Ensemble, fold: int | None) 
         from lim_tf.zoo import card
 
         entry = card(state.zoo)
-        metrics, config = entry["scores"], json.dumps(entry["model"], sort_keys=True)
+        metrics: dict[str, Any] | None = entry.scores
+        config = json.dumps(entry.to_json()["model"], sort_keys=True)
     else:
         layout = RunFolder(Path(run))
         evaluation = layout.evaluation("test") / "metrics.json"

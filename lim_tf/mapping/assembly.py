@@ -4,7 +4,6 @@ overlaps the workers' prediction instead of following it; finished when the last
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import SceneWriter
 from lim_tf.mapping.scene import open_scene
 from lim_tf.mapping.scene_map import Mapping, finish_scene
+from lim_tf.mapping.summary import SceneSummary
 from lim_tf.mapping.terrain import SlopeSampler
 from lim_tf.mapping.tiles import SceneJob, load_result
 
@@ -39,7 +39,7 @@ class SceneAssembly:
         for tile in batch:
             self.writer.write(load_result(self.job.folder, tile))
 
-    def finish(self) -> dict:
+    def finish(self) -> SceneSummary:
         """Close the rasters, write COGs, inventory and summary; the scene's folder takes its place."""
         try:
             self.writer.close()
@@ -47,7 +47,7 @@ class SceneAssembly:
             slope = SlopeSampler(Path(config.dem), self.scene.dataset) if config.dem else None
             summary = finish_scene(self.scene, self.job.scene.path, self.writer.rasters, self.folder, config,
                                    self.mapping, slope)
-            (self.folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            summary.save(self.folder)
         except BaseException:
             self.stack.__exit__(*sys.exc_info())  # the staged folder goes; nothing half-written stays
             raise

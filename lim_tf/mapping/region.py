@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -31,6 +29,7 @@ from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime
 from lim_tf.mapping.scene import SceneSpec, open_scene
 from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, resolve
+from lim_tf.mapping.summary import RegionSummary, SceneStatus, SceneSummary
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
 from lim_tf.runtime.cluster import executor, parse_cluster
 from lim_tf.runtime.measured import Measurements
@@ -67,7 +66,7 @@ class SceneRun:
     batches: list = field(default_factory=list)
     remaining: int = 0
     error: str | None = None
-    summary: dict | None = None
+    summary: SceneSummary | None = None
     assembly: SceneAssembly | None = None  # open from its first finished batch to its last
 
 
@@ -78,7 +77,8 @@ def is_gdal_path(item: str) -> bool:
 
 
 def map_scenes(scenes: list[str], model_path: Path, out: Path, config: MapConfig = MapConfig(),
-               region: RegionConfig | None = None, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+               region: RegionConfig | None = None, overwrite: bool = False,
+               progress: bool = True) -> SceneSummary | RegionSummary:
     """`lim-tf map`: one file maps in this process straight into OUT; several scenes, a folder, a
     glob, a cluster or --resume go through the region path (OUT/<scene>/ and OUT/region/)."""
     region = region or RegionConfig()
@@ -126,9 +126,11 @@ def work_folder(out: Path) -> Path:
 
 
 def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig = MapConfig(),
-               region: RegionConfig = RegionConfig(), overwrite: bool = False, progress: bool = True) -> dict:
+               region: RegionConfig = RegionConfig(), overwrite: bool = False,
+               progress: bool = True) -> SceneSummary | RegionSummary:
     """Map every scene into OUT/<scene>/ (or OUT itself for a single scene) and, for several, the
-    region layer into OUT/region/. Returns the run's summary."""
+    region layer into OUT/region/. Returns the scene's summary (its `run` the run's record), or the
+    region's."""
     started = time.perf_counter()
     out = Path(out)
     if config.sentinel2:
@@ -179,7 +181,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
                     run.assembly.abandon()
         summary = _finish(runs, staging, single, region, mapping, computed, reused, time.perf_counter() - started,
                           choice, config.vectors)
-    if not summary.get("failed", summary.get("run", {}).get("failed", 0)):
+    record = summary.run if isinstance(summary, SceneSummary) else summary
+    if record is not None and not record.failed:
         shutil.rmtree(work, ignore_errors=True)  # every tile is in the outputs now
     return summary
 
@@ -285,30 +288,29 @@ def _describe(error: BaseException) -> str:
 
 def _finish(runs: list[SceneRun], out: Path, single: bool, region: RegionConfig, mapping: Mapping,
             computed: int, reused: int, seconds: float, choice: RuntimeChoice,
-            vectors: tuple[str, ...]) -> dict[str, Any]:
+            vectors: tuple[str, ...]) -> SceneSummary | RegionSummary:
     """The run's summary, and for several scenes the region layer, into the staged OUT."""
     from lim_tf.mapping.merge import write_region
 
     failed = [run for run in runs if run.error or not run.summary]
-    scenes = [{"name": run.name, "path": run.path, "status": "failed" if run in failed else "done",
-               **({"error": run.error or "not finished"} if run in failed or not run.summary else
-                  {"landslides": run.summary["landslides"], "total_area_m2": run.summary["total_area_m2"]})}
+    scenes = [SceneStatus(run.name, run.path, "failed", error=run.error or "not finished") if run in failed or
+              not run.summary else
+              SceneStatus(run.name, run.path, "done", run.summary.landslides, run.summary.total_area_m2)
               for run in runs]
-    summary: dict[str, Any] = {"scenes": scenes, "failed": len(failed), "threshold": mapping.threshold,
-                               "models": mapping.model_names, "cluster": region.cluster or "in process",
-                               "batches_computed": computed, "batches_reused": reused, "seconds": round(seconds, 2),
-                               "runtime": choice.runtime, "runtime_reason": choice.reason}
+    summary = RegionSummary(scenes, len(failed), mapping.threshold, mapping.model_names,
+                            region.cluster or "in process", computed, reused, round(seconds, 2), choice.runtime,
+                            choice.reason)
     if single:
-        if failed:
+        if failed or runs[0].summary is None:
             raise InputError(f"{runs[0].path}: {runs[0].error}")
-        summary = {**(runs[0].summary or {}), "run": summary}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    else:
-        done = [run for run in runs if run not in failed]
-        folder = out / "region"
-        folder.mkdir()
-        summary["region"] = write_region([(run.name, out / run.name) for run in done], folder, region.crs,
-                                         [run.path for run in done],
-                                         mapping.confidence.cut if mapping.confidence else None, vectors)
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        scene = dataclasses.replace(runs[0].summary, run=summary)
+        scene.save(out)
+        return scene
+    done = [run for run in runs if run not in failed]
+    folder = out / "region"
+    folder.mkdir()
+    summary.region = write_region([(run.name, out / run.name) for run in done], folder, region.crs,
+                                  [run.path for run in done],
+                                  mapping.confidence.cut if mapping.confidence else None, vectors)
+    summary.save(folder)
     return summary

@@ -27,6 +27,7 @@ from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, 
 from lim_tf.mapping.scene import Scene, SceneSpec, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import write_raster_styles
+from lim_tf.mapping.summary import SceneSummary
 from lim_tf.mapping.terrain import SlopeSampler
 from lim_tf.mapping.writers import write_inventory
 from lim_tf.runtime.cache import FileCache
@@ -93,7 +94,7 @@ def check_map_inputs(out: Path, scenes: list[str], model_path: Path, config: Map
 
 
 def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapConfig = MapConfig(),
-              overwrite: bool = False, progress: bool = True) -> dict:
+              overwrite: bool = False, progress: bool = True) -> SceneSummary:
     """Map a scene into OUT: probability.tif, landslides.tif, inventory.gpkg, quicklook.png, summary.json."""
     started = time.perf_counter()
     check_map_inputs(out, [str(scene_path)], model_path, config)
@@ -159,7 +160,7 @@ def _fits(ensemble: Ensemble, config: MapConfig, runtime: str) -> bool:
 
 
 def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, out: Path, config: MapConfig,
-                overwrite: bool, progress: bool, clock: tuple[float, float], model_id: str) -> dict:
+                overwrite: bool, progress: bool, clock: tuple[float, float], model_id: str) -> SceneSummary:
     """The prediction and outputs of map_scene, once the model is loaded; `clock` is when the call
     started and when the model was loaded (for summary.json's seconds)."""
     started, resolved = clock
@@ -181,20 +182,20 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
-            summary.update(normalize=config.normalize, **({"scene_gain_offset": scene.adjust} if scene.adjust else {}))
-            summary.update(runtime=choice.runtime, runtime_reason=choice.reason,
-                           runtime_cached=list(getattr(model, "cached", ())))  # converted networks from the cache
-            summary["seconds"] = {"load_model": (resolved - started) + (loaded - opened),  # with conversion
-                                  "open_scene": opened - resolved, "predict": predicted - loaded,
-                                  "outputs": time.perf_counter() - predicted}
-            (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            summary = dataclasses.replace(
+                summary, normalize=config.normalize, scene_gain_offset=scene.adjust, runtime=choice.runtime,
+                runtime_reason=choice.reason, runtime_cached=list(getattr(model, "cached", ())),  # from the cache
+                seconds={"load_model": (resolved - started) + (loaded - opened),  # with conversion
+                         "open_scene": opened - resolved, "predict": predicted - loaded,
+                         "outputs": time.perf_counter() - predicted})
+            summary.save(folder)
     finally:
         scene.close()
     return summary
 
 
 def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, folder: Path, config: MapConfig,
-                 mapping: Mapping, slope: SlopeSampler | None) -> dict:
+                 mapping: Mapping, slope: SlopeSampler | None) -> SceneSummary:
     """From the raw rasters to the outputs in `folder`: COGs, inventory (GPKG, GeoJSON), quicklook,
     check.json; the raw rasters are removed. Returns the summary (written by the caller)."""
     crs = scene.dataset.crs
@@ -225,16 +226,13 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)],
                   candidates=mapping.confidence is not None)
     write_quicklook(scene, landslides, folder / "quicklook.png")
-    summary = _summary(scene_path, mapping.model_names, mapping.threshold, features)
-    summary["resolution_m"] = mapping.resolution if scene.resampled else None
-    summary["tta"] = config.tta
-    if mapping.confidence is not None:
-        summary.update(candidates=len(candidates), confidence_cut=mapping.confidence.cut)
+    summary = _summary(scene_path, mapping, features, resampled=scene.resampled, tta=config.tta,
+                       candidates=len(candidates))
     if config.inventory:
         reference = read_inventory(Path(config.inventory), crs)
         report = check_against(reference, [f["geometry"] for f in features])
         (folder / "check.json").write_text(json.dumps(report, indent=2) + "\n")
-        summary["check"] = report
+        summary.check = report
     for path in folder.glob("*_raw*.tif"):
         path.unlink()
     return summary
@@ -260,10 +258,14 @@ def _prepare_sentinel2(product: Path, out: Path, state: RunState, resolution: fl
     return target
 
 
-def _summary(scene_path: str | Path, models: list[str], threshold: float, features: list[dict]) -> dict:
+def _summary(scene_path: str | Path, mapping: Mapping, features: list[dict], resampled: bool, tta: bool,
+             candidates: int) -> SceneSummary:
     centroids = [(f["centroid_lon"], f["centroid_lat"]) for f in features]
-    return {"scene": str(scene_path), "models": models, "threshold": threshold, "landslides": len(features),
-            "total_area_m2": float(sum(f["area_m2"] for f in features)),
-            "largest_area_m2": float(max((f["area_m2"] for f in features), default=0.0)),
-            "centroid_extent_lonlat": [min(c[0] for c in centroids), min(c[1] for c in centroids),
-                                       max(c[0] for c in centroids), max(c[1] for c in centroids)] if centroids else None}
+    extent = [min(c[0] for c in centroids), min(c[1] for c in centroids),
+              max(c[0] for c in centroids), max(c[1] for c in centroids)] if centroids else None
+    cut = mapping.confidence.cut if mapping.confidence is not None else None
+    return SceneSummary(str(scene_path), mapping.model_names, mapping.threshold, len(features),
+                        float(sum(f["area_m2"] for f in features)),
+                        float(max((f["area_m2"] for f in features), default=0.0)), extent,
+                        resolution_m=mapping.resolution if resampled else None, tta=tta,
+                        candidates=candidates if cut is not None else None, confidence_cut=cut)

@@ -8,13 +8,13 @@ works too (`lim-tf map scene.tif bijie OUT`).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from lim_tf.errors import InputError
 from lim_tf.trained.run import RunState
+from lim_tf.zoo.card import ModelCard
 
 ZOO = Path(__file__).resolve().parent
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # plain names: never mistaken for a path
@@ -25,13 +25,13 @@ def names() -> list[str]:
     return sorted(path.stem for path in ZOO.glob("*.json"))
 
 
-def card(name: str) -> dict[str, Any]:
+def card(name: str) -> ModelCard:
     """A shipped model's card (architecture, bands, resolution, threshold, scores, licence, command)."""
     path = ZOO / f"{name}.json"
     if not NAME.match(name) or not path.exists():
         raise InputError(f"{name!r}: no such file or folder, and not a shipped model; shipped models: "
                          f"{', '.join(names()) or 'none'} (see 'lim-tf models')")
-    return json.loads(path.read_text())
+    return ModelCard.load(path)
 
 
 def is_zoo_name(text: str | Path) -> bool:
@@ -71,9 +71,9 @@ def run_state(name: str) -> RunState:
     """What a run folder's run.json says of its models, from the card (no records: a zoo model is
     scored with eval --records or --images)."""
     entry = card(name)
-    return RunState(zoo=name, band_names=tuple(entry["bands"]), resolution=entry["resolution_m"],
-                    threshold=entry["threshold"], threshold_source="the model card (validation)", models=[name],
-                    architecture=entry["model"]["name"], confidence=entry.get("confidence"))
+    return RunState(zoo=name, band_names=entry.bands, resolution=entry.resolution_m,
+                    threshold=entry.threshold, threshold_source="the model card (validation)", models=[name],
+                    architecture=entry.network.name, confidence=entry.confidence)
 
 
 def load(name: str, policy: str = "float32") -> tuple[Any, RunState]:
@@ -82,9 +82,8 @@ def load(name: str, policy: str = "float32") -> tuple[Any, RunState]:
     from lim_tf.zoo.weights import load_weights
 
     entry = card(name)
-    spec = entry["model"]
-    model = build_model(ModelConfig(name=spec["name"], bands=len(entry["bands"]), width=spec["width"],
-                                    mean=tuple(entry["normalization"]["mean"]), std=tuple(entry["normalization"]["std"]),
-                                    batch_norm=spec["batch_norm"], policy=policy))
+    spec = entry.network
+    model = build_model(ModelConfig(name=spec.name, bands=len(entry.bands), width=spec.width, mean=entry.mean,
+                                    std=entry.std, batch_norm=spec.batch_norm, policy=policy))
     load_weights(model, weights_path(name))
     return model, run_state(name)
