@@ -37,7 +37,7 @@ docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy lim_tf
+	$(BIN)/mypy lim_tf cli
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_input.py
