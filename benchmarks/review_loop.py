@@ -74,11 +74,14 @@ def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path) 
 
 
 def adapt(records: Path, run: Path, model: str, steps: int) -> float:
-    """train --init-from MODEL on `records` for `steps` steps; minutes taken."""
+    """train --init-from MODEL on `records` for `steps` steps (resuming a run an earlier call left
+    unfinished); minutes taken."""
     started = time.perf_counter()
-    if not (run / "run.json").exists():
-        lim("train", records, run, "--init-from", model, "--preset", "cpu", "--epochs", max(1, steps // STEPS_PER_EPOCH),
-            "--steps-per-epoch", STEPS_PER_EPOCH, "--freeze-encoder-epochs", 2)
+    state = run / "run.json"
+    if state.exists() and json.loads(state.read_text())["ensemble"]["models"]:
+        return 0.0  # finished by an earlier call
+    lim("train", records, run, "--init-from", model, "--preset", "cpu", "--epochs", max(1, steps // STEPS_PER_EPOCH),
+        "--steps-per-epoch", STEPS_PER_EPOCH, "--freeze-encoder-epochs", 2, *(["--resume"] if state.exists() else []))
     return round((time.perf_counter() - started) / 60, 1)
 
 
