@@ -64,3 +64,54 @@ def test_resolution_is_in_metres_in_a_geographic_crs(tmp_path):
     with rasterio.open(bands[0]) as source, rasterio.open(tmp_path / "rgb.tif") as out:
         assert abs(ground_resolution(out) - 2.0) < 0.05
         np.testing.assert_allclose(out.bounds, source.bounds, atol=2e-5)  # the same footprint, finer pixels
+
+
+def test_a_band_in_a_local_frame_is_refused_naming_it(tmp_path):
+    """A damaged GeoKey can leave a band in a local (engineering) frame that GDAL cannot warp to the
+    others' UTM: refused before any warping, naming that band."""
+    from rasterio.crs import CRS
+
+    product, _ = write_product(tmp_path)
+    green = find_bands(product)[1]
+    local = CRS.from_wkt('LOCAL_CS["WGS 84 / UTM zone 45N",UNIT["metre",1],AXIS["Easting",EAST],'
+                         'AXIS["Northing",NORTH]]')
+    with rasterio.open(green) as src:
+        data, profile = src.read(), src.profile
+    with rasterio.open(green, "w", **{**profile, "crs": local}) as dst:
+        dst.write(data)
+    with pytest.raises(InputError, match=f"{green}: cannot read this band file.*local frame"):
+        prepare_sentinel2(find_bands(product), tmp_path / "out.tif", 10.0, None)
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_undecodable_bytes_from_gdal_are_a_one_line_refusal(tmp_path, monkeypatch):
+    """Bytes that are not UTF-8 where GDAL gives a CRS name or a message: rasterio raises
+    UnicodeDecodeError while opening, or reports it as "Exception ignored" from its log handler.
+    The first is refused naming the band; the second prints nothing."""
+    import sys
+    from types import SimpleNamespace
+
+    from lim_tf.mapping import sentinel2
+
+    product, _ = write_product(tmp_path)
+    bands = find_bands(product)
+    opened = rasterio.open
+
+    def damaged(path, *args, **kwargs):
+        if str(path) == str(bands[2]):
+            raise UnicodeDecodeError("utf-8", b"\x84", 0, 1, "invalid start byte")
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(sentinel2.rasterio, "open", damaged)
+    with pytest.raises(InputError, match=f"{bands[2]}: cannot read this band file"):
+        prepare_sentinel2(bands, tmp_path / "out.tif", 10.0, None)
+    monkeypatch.undo()
+    reached = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reached.append(unraisable.exc_value))
+    undecodable = UnicodeDecodeError("utf-8", b"\xb7", 0, 1, "invalid start byte")
+    other = ValueError("not about bytes")
+    with sentinel2._gdal_quiet():
+        for error in (undecodable, other):
+            sys.unraisablehook(SimpleNamespace(exc_type=type(error), exc_value=error, exc_traceback=None,
+                                               err_msg="Exception ignored in", object="log_error"))
+    assert reached == [other]  # only the undecodable message is dropped

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from tqdm.auto import tqdm
@@ -62,8 +65,7 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
         grid = resampled_grid(first, resolution)  # metres, in projected and geographic CRSs alike
         target, width, height = (grid.transform, grid.width, grid.height) if grid else (transform, first.width,
                                                                                          first.height)
-        vrts = [WarpedVRT(s, crs=crs, transform=target, width=width, height=height, resampling=Resampling.bilinear,
-                          nodata=0) for s in sources]
+        vrts = [_warped(s, path, crs, target, width, height) for s, path in zip(sources, band_files)]
         gains, offsets = _stretch(vrts, band_statistics, boa_offset, quantification, band_files)
         profile = dict(driver="GTiff", width=width, height=height, count=len(vrts), dtype="uint8", crs=crs,
                        transform=target, nodata=0, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
@@ -83,31 +85,72 @@ def prepare_sentinel2(band_files: list[Path], out: Path, resolution: float | Non
     return out
 
 
+# What GDAL raises for a damaged file: rasterio's errors, GDAL's own (a CRS it cannot transform), and
+# undecodable bytes where a name or a message should be.
+DAMAGED = (rasterio.errors.RasterioError, CPLE_BaseError, UnicodeDecodeError)
+
+
+@contextmanager
+def _gdal_quiet() -> Iterator[None]:
+    """GDAL's own lines about a damaged band (OpenJPEG's decode errors; a message rasterio cannot
+    decode and reports as "Exception ignored") stay out of the terminal: the failure itself is
+    raised, and refused in one line naming the band file."""
+    hook = sys.unraisablehook
+
+    def drop_undecodable(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, UnicodeDecodeError):
+            hook(unraisable)
+
+    sys.unraisablehook = drop_undecodable
+    try:
+        with rasterio.Env(), native_stderr_silenced():
+            yield
+    finally:
+        sys.unraisablehook = hook
+
+
+def _damaged(path: Path, error: BaseException) -> InputError:
+    text = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+    return InputError(f"{path}: cannot read this band file ({text}); download the product again")
+
+
 def _open_band(path: Path) -> Any:
     """A band file, or a one-line error naming it (a damaged or partly downloaded .jp2)."""
     try:
         # libgeotiff prints a damaged GeoJP2 box's keys itself ("Key 1024 of unknown type"); refused below
-        with rasterio.Env(), warnings.catch_warnings(), native_stderr_silenced():
+        with _gdal_quiet(), warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             band = rasterio.open(path)
-    except rasterio.errors.RasterioError as error:
-        raise InputError(f"{path}: cannot read this band file ({str(error).splitlines()[0][:120]}); download the "
-                         "product again") from error
+    except DAMAGED as error:
+        raise _damaged(path, error) from error
     if band.crs is None or band.count != 1:  # a Sentinel-2 band is one georeferenced band
         band.close()
         raise InputError(f"{path}: cannot read this band file (no CRS or {band.count} bands, where a Sentinel-2 band "
                          "file has one georeferenced band); download the product again")
+    if not (band.crs.is_projected or band.crs.is_geographic):  # a damaged key leaves a local frame
+        band.close()
+        raise InputError(f"{path}: cannot read this band file (its CRS is a local frame, not a map projection: "
+                         "Sentinel-2 bands are in UTM); download the product again")
     return band
+
+
+def _warped(source: Any, path: Path, crs: Any, transform: Any, width: int, height: int) -> WarpedVRT:
+    """A band on the first band's grid, or a one-line error naming it (a CRS GDAL cannot transform)."""
+    try:
+        with _gdal_quiet():
+            return WarpedVRT(source, crs=crs, transform=transform, width=width, height=height,
+                             resampling=Resampling.bilinear, nodata=0)
+    except DAMAGED as error:
+        raise _damaged(path, error) from error
 
 
 def _read(vrt: Any, path: Path, window: Any) -> np.ndarray:
     """A window of a band, or a one-line error naming the band file (damage may show only when read)."""
     try:
-        with rasterio.Env():
+        with _gdal_quiet():
             return vrt.read(1, window=window)
-    except rasterio.errors.RasterioError as error:
-        raise InputError(f"{path}: cannot read this band file ({str(error).splitlines()[0][:120]}); download the "
-                         "product again") from error
+    except DAMAGED as error:
+        raise _damaged(path, error) from error
 
 
 def _stretch(vrts, statistics, boa_offset: float, quantification: float,
