@@ -92,21 +92,26 @@ DAMAGED = (rasterio.errors.RasterioError, CPLE_BaseError, UnicodeDecodeError)
 
 @contextmanager
 def _gdal_quiet() -> Iterator[None]:
-    """GDAL's own lines about a damaged band (OpenJPEG's decode errors; a message rasterio cannot
-    decode and reports as "Exception ignored") stay out of the terminal: the failure itself is
-    raised, and refused in one line naming the band file."""
-    hook = sys.unraisablehook
+    """GDAL's own lines about a damaged band (OpenJPEG's decode errors; a message rasterio's log
+    handler cannot decode, which Cython prints through sys.excepthook and then reports as "Exception
+    ignored") stay out of the terminal: the failure itself is raised, and refused in one line naming
+    the band file. Both hooks are restored on the way out."""
+    unraisable_hook, except_hook = sys.unraisablehook, sys.excepthook
 
-    def drop_undecodable(unraisable: Any) -> None:
+    def drop_unraisable(unraisable: Any) -> None:
         if not isinstance(unraisable.exc_value, UnicodeDecodeError):
-            hook(unraisable)
+            unraisable_hook(unraisable)
 
-    sys.unraisablehook = drop_undecodable
+    def drop_printed(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if not isinstance(value, UnicodeDecodeError):
+            except_hook(kind, value, traceback)
+
+    sys.unraisablehook, sys.excepthook = drop_unraisable, drop_printed
     try:
         with rasterio.Env(), native_stderr_silenced():
             yield
     finally:
-        sys.unraisablehook = hook
+        sys.unraisablehook, sys.excepthook = unraisable_hook, except_hook
 
 
 def _damaged(path: Path, error: BaseException) -> InputError:
