@@ -59,7 +59,7 @@ shutil.rmtree(run, ignore_errors=True)
 config = resolve_train_config("fcn-fl", overrides={"width": 0.125, "epochs": EPOCHS, "batch_size": 8, "tile": 64,
                                                    "learning_rate": 3e-4, "log_images": 2})
 state = train(records, run, config, progress=False)
-print(json.dumps(state.folds, indent=1))
+print(json.dumps(state.to_json()["folds"], indent=1))
 print("TensorBoard: tensorboard --logdir", run / "logs")"""),
     ("md", "## 4. Evaluate on the held-out test chips (threshold chosen on validation data)"),
     ("code", """from lim_tf.evaluate import EvalRequest, evaluate_run
