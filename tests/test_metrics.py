@@ -166,6 +166,10 @@ def test_the_best_model_is_saved_when_validation_improves_and_on_a_tie_at_the_la
     history.write_text("epoch,val_best_f1\n" + "".join(f"{e},{s}\n" for e, s in enumerate(scores)))
     resumed = BestModel(tmp_path / "model.keras", "val_best_f1", history, patience=2)
     assert (resumed.best, resumed.best_epoch, resumed.waited) == (-0.4, 3, 2)
+    # Validating every second epoch, Keras's CSVLogger writes NA for the epochs between.
+    history.write_text("epoch,loss,val_best_f1\n0,1.0,NA\n1,0.9,0.2\n2,0.8,NA\n3,0.7,0.5\n4,0.6,NA\n")
+    resumed = BestModel(tmp_path / "model.keras", "val_best_f1", history, patience=2)
+    assert (resumed.best, resumed.best_epoch, resumed.waited) == (-0.5, 3, 0)
 
 
 def test_image_level_scores_and_scores_at_a_stated_kind_ratio_on_a_hand_worked_case():

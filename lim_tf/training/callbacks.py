@@ -62,7 +62,12 @@ def _history_values(history: Path, key: str) -> list[tuple[int, float]]:
         return []
     with history.open() as handle:
         return [(int(row["epoch"]), float(row[key])) for row in csv.DictReader(handle)
-                if row.get(key) not in (None, "", "nan")]
+                if row.get(key) not in NOT_LOGGED]
+
+
+# How a history row says a value was not logged: Keras's CSVLogger writes "NA" for the validation
+# keys of epochs that did not validate (--validation-every above 1, as the cpu preset trains).
+NOT_LOGGED = (None, "", "NA", "nan")
 
 
 class EpochBackup(keras.callbacks.Callback):
