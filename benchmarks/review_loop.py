@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="*", default=[25, 50, 100, 200])
     parser.add_argument("--drawn", type=int, default=10, help="missed landslides the analyst draws in")
     parser.add_argument("--steps", type=int, default=360, help="adaptation steps per run (batches of 16)")
+    parser.add_argument("--margin", type=float, default=30.0,
+                        help="metres around each reviewed polygon the analyst checked (data build --review-margin)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -119,18 +121,19 @@ def main() -> None:
         lim("map", blocks["review"][0], args.model, review_map, "--overwrite", "--normalize", "scene")
     truth = labelled_landslides(blocks["review"][1])
     for budget in args.budgets:
-        name = f"reviewed {budget}"
+        tag = "" if args.margin == 30.0 else f"-m{args.margin:g}"
+        name = f"reviewed {budget}" + (f", {args.margin:g} m around" if tag else "")
         if name not in results:
             edited = out / f"edited-{budget}.gpkg"
             done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited)
-            records = out / f"records-reviewed-{budget}"
+            records = out / f"records-reviewed-{budget}{tag}"
             if not records.exists():
                 lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
-                    "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6, "--test-landslide", 0,
-                    "--test-non-landslide", 0, "--folds", 2)
-            minutes = adapt(records, out / f"run-reviewed-{budget}", args.model, args.steps)
-            results[name] = {**done, **scored(name.replace(" ", "-"), str(out / f"run-reviewed-{budget}")),
-                             "train_minutes": minutes}
+                    "--review-margin", args.margin, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
+                    "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
+            run = out / f"run-reviewed-{budget}{tag}"
+            minutes = adapt(records, run, args.model, args.steps)
+            results[name] = {**done, **scored(f"reviewed-{budget}{tag}", str(run)), "train_minutes": minutes}
             results_path.write_text(json.dumps(results, indent=2) + "\n")
         name = f"random tiles {budget}"
         if name not in results:
