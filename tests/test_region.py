@@ -15,7 +15,7 @@ import numpy as np
 import pyogrio.raw
 import pytest
 import rasterio
-from helpers import run
+from helpers import assert_one_line_error, run
 from rasterio.transform import from_origin
 
 from lim_tf.mapping.config import MapConfig, PredictConfig
@@ -298,3 +298,15 @@ def test_the_client_reads_the_mapping_off_run_json_without_loading_the_model(tra
         assert mapping == loaded
         assert estimate == pytest.approx(inference_estimate(model.models))
     assert describe_run(run_folder / "fold0" / "model.keras", MapConfig()) is None  # a bare model file: load it
+
+
+def test_normalize_scene_needs_the_models_normalisation_in_either_path(region, tmp_path):
+    """A model without lim-tf's normalisation layer has no training statistics to bring a scene's light
+    to: refused in one line before anything is written, for one scene and for a region (whose workers
+    would otherwise fail every scene)."""
+    a, b, model, _ = region  # threshold_model: one convolution, no normalisation layer
+    for scenes in ([a], [a, b]):
+        before = sorted(tmp_path.iterdir())
+        result = run("map", *scenes, model, tmp_path / "out", "--normalize", "scene", "--tile", "64", "--overlap", "0")
+        assert_one_line_error(result, "--normalize scene", "--normalize model")
+        assert sorted(tmp_path.iterdir()) == before

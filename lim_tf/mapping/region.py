@@ -28,7 +28,7 @@ from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
 from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime
 from lim_tf.mapping.scene import SceneSpec, open_scene
-from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, resolve
+from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, model_statistics, resolve
 from lim_tf.mapping.summary import RegionSummary, SceneStatus, SceneSummary
 from lim_tf.mapping.tiles import SceneJob, batch_done, run_batches
 from lim_tf.runtime.cluster import executor, parse_cluster
@@ -150,6 +150,8 @@ def map_region(scenes: list[str], model_path: Path, out: Path, config: MapConfig
     else:
         model, mapping, _ = resolve(Path(model_path), config)
         check_memory(model.models, config.predict, config.runtime)
+        if config.normalize == "scene":
+            model_statistics(model, paths[0])  # here, not once per scene on the workers
         del model  # the workers load their own copy; this one only told us bands, threshold and resolution
     runs = [_plan(name, path, work / name, model_path, config, mapping, region.fail_fast, out)
             for name, path in zip(scene_names(paths), paths)]
