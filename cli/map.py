@@ -104,10 +104,8 @@ DEFAULTS_MAP = MapConfig()
 @click.pass_context
 def map_command(ctx: click.Context, scenes: tuple[str, ...], model: Path, out: Path, fold, bands, nodata, threshold,
                 tile, overlap, batch_size, probability_dtype, min_area, fill_holes, simplify, geojson, vectors, dem,
-                min_slope,
-                slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, normalize, no_cache,
-                trust_model,
-                allow_no_crs, cluster, region_crs, resume, fail_fast, overwrite) -> None:
+                min_slope, slope_action, inventory, sentinel2, resolution, tta, uncertainty, runtime, normalize,
+                no_cache, trust_model, allow_no_crs, cluster, region_crs, resume, fail_fast, overwrite) -> None:
     """Map SCENE (any GDAL raster; several files, folders or globs for a region) with MODEL (a run folder
     or a .keras file) into OUT: probability.tif, landslides.tif, inventory.gpkg and quicklook.png.
 

@@ -40,13 +40,12 @@ class RuntimeChoice:
 def model_identity(model_path: Path | str) -> str:
     """A digest of the model's files (run folder models, a .keras file, or a shipped model's weights):
     the key its timings are remembered under, known without loading it."""
-    from lim_tf.trained.run import RunFolder, RunState
+    from lim_tf.trained.run import RunState
     from lim_tf.zoo import is_zoo_name, weights_path
 
     path = Path(str(model_path))
     files = [weights_path(str(model_path))] if is_zoo_name(model_path) else \
-        [RunFolder(path).model(int(k)) for k in sorted(RunState.load(path).folds, key=int)
-         if RunFolder(path).model(int(k)).exists()] if path.is_dir() else [path]
+        [path / name for name in RunState.load(path).models] if path.is_dir() else [path]
     hasher = hashlib.sha256()
     for file in files:
         hasher.update(file.read_bytes())

@@ -65,8 +65,7 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
     calibrate_on = job.scene if job.runtime == "onnx-int8" else None
     model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
                   job.cache)
-    statistics = model.source.normalization() if hasattr(model, "source") else model.normalization()
-    scene = _scene(job.scene, model.bands, statistics if job.scene.normalize == "scene" else None)
+    scene = _scene(job.scene, model.bands, model.normalization() if job.scene.normalize == "scene" else None)
     with ThreadPoolExecutor(max_workers=1) as io:
         for _, results in predict_ahead(scene, model, todo, job.threshold, io):
             for result in results:
@@ -86,6 +85,7 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
     from lim_tf.trained.onnx_model import for_runtime
 
     ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
+
     def calibration() -> list:  # on the scene as the network will see it (its light adjusted, if asked)
         assert calibrate_on is not None
         statistics = ensemble.normalization() if calibrate_on.normalize == "scene" else None

@@ -219,6 +219,9 @@ class OnnxEnsemble:
     def uncertainty(self) -> bool:
         return self.source.uncertainty
 
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        return self.source.normalization()
+
     def predict_members(self, images: np.ndarray) -> np.ndarray:
         return self._members(self._each(images))
 
