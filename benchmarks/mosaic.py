@@ -57,3 +57,19 @@ def stitch(folder: Path, chosen: list[Path], image_out: Path, labels_out: Path, 
             image.write(np.moveaxis(pixels, -1, 0), window=place)
             labels.write(mask, 1, window=place)
         image.descriptions = ("red", "green", "blue")
+
+
+BUFFER = 256  # columns left out between two blocks: one tile, so no landslide lies in both
+
+
+def split_blocks(folder: Path, split_column: int, out: Path, left: str) -> dict[str, tuple[Path, Path, list[Path]]]:
+    """The tiles left of `split_column` (less a tile of buffer) as block `left`, those right of it as
+    block "test", each stitched once into OUT/<name>.tif and OUT/<name>-labels.tif: name -> (image,
+    labels, tiles)."""
+    blocks = {left: (out / f"{left}.tif", out / f"{left}-labels.tif", tiles(folder, (0, split_column - BUFFER))),
+              "test": (out / "test.tif", out / "test-labels.tif", tiles(folder, (split_column, 10**9)))}
+    for image, labels, chosen in blocks.values():
+        if not image.exists():
+            stitch(folder, chosen, image, labels)
+    return blocks
+

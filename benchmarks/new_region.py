@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
-from mosaic import LABEL_NODATA, stitch, tiles, window  # noqa: E402
+from mosaic import LABEL_NODATA, split_blocks, window  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 from rasterio.vrt import WarpedVRT  # noqa: E402
 
@@ -92,12 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    tune, test = tiles(args.tiles, (0, args.split_column - 256)), tiles(args.tiles, (args.split_column, 10**9))
-    scenes = {"tune": (out / "tune.tif", out / "tune-labels.tif", tune), "test": (out / "test.tif",
-                                                                                  out / "test-labels.tif", test)}
-    for image, labels, chosen in scenes.values():
-        if not image.exists():
-            stitch(args.tiles, chosen, image, labels)
+    scenes = split_blocks(args.tiles, args.split_column, out, "tune")
+    tune, test = scenes["tune"][2], scenes["test"][2]
     chosen = [tune[i] for i in np.random.default_rng(0).permutation(len(tune))[:args.count]]
     results: dict = {"cpu": cpu_model(), "model": args.model, "tune_tiles": len(tune), "test_tiles": len(test),
                      "threshold_tiles": [t.stem for t in chosen]}

@@ -34,7 +34,7 @@ import pyogrio.raw  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
-from mosaic import stitch, tiles  # noqa: E402
+from mosaic import split_blocks  # noqa: E402
 from new_region import score  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
@@ -99,12 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    review_tiles = tiles(args.tiles, (0, args.split_column - 256))
-    blocks = {"review": (out / "review.tif", out / "review-labels.tif", review_tiles),
-              "test": (out / "test.tif", out / "test-labels.tif", tiles(args.tiles, (args.split_column, 10**9)))}
-    for image, labels, chosen in blocks.values():
-        if not image.exists():
-            stitch(args.tiles, chosen, image, labels)
+    blocks = split_blocks(args.tiles, args.split_column, out, "review")
+    review_tiles = blocks["review"][2]
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {"cpu": cpu_model()}
     test_image, test_labels, _ = blocks["test"]
