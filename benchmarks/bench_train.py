@@ -1,6 +1,6 @@
 """Training speed of the network a preset trains, against this machine's matmul ceiling.
 
-Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5] [--xla]
+Run: .venv/bin/python benchmarks/bench_train.py [--preset cpu] [--steps 5] [--xla] [--keras-batchnorm]
 
 The bare training step (a fixed batch, no input pipeline or callbacks) of the preset's network at
 its tile and batch size, in the precision `auto` picks here (and in float32 too where that is
@@ -15,6 +15,7 @@ Prints a JSON object as its last line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -22,10 +23,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from common import cpu_model, forward_flops, matmul_flops_per_second, training_images_per_second  # noqa: E402
 
 from lim_tf.config import PRESETS, resolve_train_config  # noqa: E402
+from lim_tf.models import segnet, unet, vgg  # noqa: E402
 from lim_tf.models.precision import explain_precision  # noqa: E402
 from lim_tf.models.xla import explain_xla  # noqa: E402
 from lim_tf.training.train import make_loss  # noqa: E402
@@ -34,12 +37,28 @@ TRAIN_FACTOR = 3.0  # a training step is about forward + 2x for the backward pas
 CEILING_DTYPE = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
 
 
+@contextlib.contextmanager
+def keras_batchnorm():
+    """Build the architectures with Keras' BatchNormalization, as before FusedBatchNorm, for the ratio."""
+    modules = (unet, vgg, segnet)
+    saved = [module.FusedBatchNorm for module in modules]
+    for module in modules:
+        module.FusedBatchNorm = keras.layers.BatchNormalization  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        for module, layer in zip(modules, saved):
+            module.FusedBatchNorm = layer  # type: ignore[misc]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), help="time this preset's network, tile and batch")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per precision")
     parser.add_argument("--width", type=float, help="override the network width")
     parser.add_argument("--xla", action="store_true", help="also time the best precision compiled with XLA")
+    parser.add_argument("--keras-batchnorm", action="store_true",
+                        help="also time the best precision with Keras' own BatchNormalization (before FusedBatchNorm)")
     args = parser.parse_args()
     if args.preset:
         config = resolve_train_config(args.preset)
@@ -70,6 +89,15 @@ def main() -> None:
                           "vs_without": rate / results[best]["images_per_second"]}
         print(f"{best} with XLA: {rate:.2f} tiles/s = {rate * flops / 1e9:.1f} GFLOP/s, "
               f"{rate * flops / ceiling:.2f} of the ceiling, {results['xla']['vs_without']:.2f} x without", flush=True)
+    if args.keras_batchnorm:
+        with keras_batchnorm():
+            rate, _ = training_images_per_second(name, best, size, batch, args.steps, width, batch_norm=bn, loss=loss)
+        ceiling = results[best]["ceiling_gflops"] * 1e9
+        results["keras_batchnorm"] = {"precision": best, "images_per_second": rate,
+                                      "fraction_of_ceiling": rate * flops / ceiling,
+                                      "fused_vs_keras": results[best]["images_per_second"] / rate}
+        print(f"{best} with Keras' BatchNormalization: {rate:.2f} tiles/s, {rate * flops / ceiling:.2f} of the "
+              f"ceiling; FusedBatchNorm is {results['keras_batchnorm']['fused_vs_keras']:.2f} x as fast", flush=True)
     print(json.dumps({
         "cpu": cpu_model(), "preset": args.preset, "model": name, "width": width, "encoder_bn": bn, "tile": size,
         "batch_size": batch, "steps": args.steps, "auto_precision": best, "why": why,

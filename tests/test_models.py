@@ -6,7 +6,7 @@ import tensorflow as tf
 from lim_tf.errors import ConfigError
 from lim_tf.models import MODELS, ModelConfig, build_model, load_model, skip_inputs
 from lim_tf.models.fcn import fcn_fl_logits, fcn_logits
-from lim_tf.models.layers import MaxPoolWithArgmax, MaxUnpool, PatchConv2D
+from lim_tf.models.layers import FusedBatchNorm, MaxPoolWithArgmax, MaxUnpool, PatchConv2D
 from lim_tf.models.segnet import segnet_logits
 from lim_tf.models.unet import unet_logits
 from lim_tf.runtime.memory import inference_bytes, training_bytes, weight_bytes
@@ -69,6 +69,42 @@ def test_patch_convolution_equals_keras_conv2d_with_its_gradients(kernel):
         results.append([y, *tape.gradient(loss, [inputs, *layer.trainable_variables])])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_batch_norm_equals_keras_batch_norm_with_gradients_and_statistics(training):
+    """Keras' own layer is the reference: outputs, gradients and the running statistics after a
+    training call (Keras keeps the biased batch variance) match with the same weights."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(3.0, 2.0, size=(2, 5, 7, 4)).astype(np.float32)
+    fused, reference = FusedBatchNorm(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, reference):
+        layer.build(x.shape)
+    weights = [rng.normal(size=4).astype(np.float32), rng.normal(size=4).astype(np.float32),
+               rng.normal(size=4).astype(np.float32), rng.uniform(0.5, 2.0, size=4).astype(np.float32)]
+    results = []
+    for layer in (fused, reference):
+        layer.set_weights(weights)
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            y = layer(inputs, training=training)
+            loss = tf.reduce_sum(y * y * tf.range(4, dtype=tf.float32))
+        results.append([y, *tape.gradient(loss, [inputs, *layer.trainable_variables]),
+                        layer.moving_mean, layer.moving_variance])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-4)
+    if training:  # the statistics moved towards the batch's: a mean near 3, a variance near 4
+        assert np.all(np.abs(np.asarray(fused.moving_mean) - (0.9 * weights[2] + 0.1 * x.mean((0, 1, 2)))) < 1e-5)
+
+
+def test_fused_batch_norm_in_bfloat16_keeps_float32_statistics():
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    layer = FusedBatchNorm(dtype="mixed_bfloat16")
+    y = layer(tf.cast(x, tf.bfloat16), training=True)
+    assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+    normalised = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + layer.epsilon)
+    np.testing.assert_allclose(np.asarray(tf.cast(y, tf.float32)), normalised, atol=0.05)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -247,5 +283,5 @@ def test_saved_models_find_their_classes_by_names_that_never_move():
 
     registered = {name for name in keras.saving.get_custom_objects() if name.startswith("lim_tf>")}
     assert registered == {f"lim_tf>{name}" for name in (
-        "BestF1", "BilinearUpsample", "CropToReference", "FocalLoss", "FusedAdam", "LandslideScore",
+        "BestF1", "BilinearUpsample", "CropToReference", "FocalLoss", "FusedAdam", "FusedBatchNorm", "LandslideScore",
         "MaxPoolWithArgmax", "MaxUnpool", "PadToMultiple", "PatchConv2D", "WarmupCosine", "WeightedCrossEntropy")}

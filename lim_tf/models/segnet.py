@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lim_tf.models.layers import MaxUnpool
+from lim_tf.models.layers import FusedBatchNorm, MaxUnpool
 from lim_tf.models.vgg import VGG16_BLOCKS, scaled, vgg16_encoder
 from lim_tf.runtime.quiet import keras
 
@@ -20,6 +20,6 @@ def segnet_logits(x, width: float, policy: str, batch_norm: bool = False):
             n = scaled(out_filters if index == convs else filters, width)
             x = keras.layers.Conv2D(n, 3, padding="same", use_bias=False, name=f"decoder{block}_conv{index}",
                                     dtype=policy)(x)
-            x = keras.layers.BatchNormalization(name=f"decoder{block}_bn{index}", dtype=policy)(x)
+            x = FusedBatchNorm(name=f"decoder{block}_bn{index}", dtype=policy)(x)
             x = keras.layers.ReLU(name=f"decoder{block}_relu{index}", dtype=policy)(x)
     return keras.layers.Conv2D(1, 1, name="score", dtype=policy)(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lim_tf.models.layers import FusedBatchNorm
 from lim_tf.models.vgg import scaled, vgg16_encoder
 from lim_tf.runtime.quiet import keras
 
@@ -12,7 +13,7 @@ def _decoder_block(x, skip, filters: int, name: str, policy: str):
     for index in (1, 2):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{index}",
                                 dtype=policy)(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn{index}", dtype=policy)(x)
+        x = FusedBatchNorm(name=f"{name}_bn{index}", dtype=policy)(x)
         x = keras.layers.ReLU(name=f"{name}_relu{index}", dtype=policy)(x)
     return x
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lim_tf.errors import ConfigError
-from lim_tf.models.layers import MaxPoolWithArgmax
+from lim_tf.models.layers import FusedBatchNorm, MaxPoolWithArgmax
 from lim_tf.runtime.quiet import keras
 
 # (filters, convolutions) per block; layer names follow keras.applications.VGG16 so weights load by name.
@@ -51,7 +51,7 @@ def vgg16_encoder(x, width: float, policy: str, argmax: bool = False, batch_norm
             name = f"block{block}_conv{index}"
             if batch_norm:
                 x = conv(x, scaled(filters, width), name, policy, activation=None)
-                x = keras.layers.BatchNormalization(name=f"block{block}_bn{index}", dtype=policy)(x)
+                x = FusedBatchNorm(name=f"block{block}_bn{index}", dtype=policy)(x)
                 x = keras.layers.ReLU(name=f"block{block}_relu{index}", dtype=policy)(x)
             else:
                 x = conv(x, scaled(filters, width), name, policy)
