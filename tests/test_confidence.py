@@ -55,9 +55,14 @@ def test_the_model_is_data_that_round_trips_through_json():
         ConfidenceModel.from_json({"coefficients": [1.0]}, "card")
 
 
-def test_too_few_polygons_teach_nothing():
-    found, _ = known_polygons(30)
-    assert fit_confidence(found) is None
+@pytest.mark.parametrize("real, false, learns", [(10, 10, True), (10, 9, False), (9, 40, False)])
+def test_too_few_polygons_teach_nothing(real, false, learns):
+    """Ten of each kind is the least the model learns from (a region adapted from a few tiles)."""
+    every, _ = known_polygons(2000)
+    chosen = [p for p in every.polygons if p.real][:real] + [p for p in every.polygons if not p.real][:false]
+    found = PolygonSet()
+    found.add(chosen, real)
+    assert (fit_confidence(found) is not None) == learns
 
 
 def test_polygons_on_empty_chips_are_weighted_to_the_real_mix():
