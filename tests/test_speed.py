@@ -1,8 +1,11 @@
 """`--precision auto` / `--xla auto` chosen by timing the candidates, with a fake clock: the fastest
 wins, the timing is remembered per machine and network, and rules decide where timing cannot pay."""
 
+import shutil
+from pathlib import Path
+
 from lim_tf.models.speed import candidates, choose_step
-from lim_tf.runtime.measured import Measurements, machine_signature
+from lim_tf.runtime.measured import Measurements, machine_signature, network_code
 
 CPUINFO = "model name\t: AMD EPYC 9R45\ncpu family\t: 26\nmodel\t\t: 2\nflags\t\t: fpu avx2 fma avx512f avx512_bf16\n"
 
@@ -54,3 +57,18 @@ def test_a_figure_from_one_machine_is_not_used_on_another(tmp_path, monkeypatch)
     (tmp_path / next(tmp_path.iterdir()).name).write_text("{damaged")
     monkeypatch.undo()
     assert store.load("training step", "net") == {}  # a damaged record is measured again
+
+
+def test_a_figure_measured_before_the_network_code_changed_is_measured_again(tmp_path, monkeypatch):
+    import lim_tf.runtime.measured as measured
+
+    models = tmp_path / "models"
+    shutil.copytree(Path(measured.__file__).parents[1] / "models", models)
+    assert network_code(models) == network_code()
+    (models / "layers.py").write_text((models / "layers.py").read_text() + "\n# a fused layer\n")
+    changed = network_code(models)
+    assert changed != network_code()
+    store = Measurements(tmp_path / "measured")
+    store.save({"seconds": {"float32": 1.0}}, "training step", "net")
+    monkeypatch.setattr(measured, "network_code", lambda: changed)
+    assert store.load("training step", "net") == {}

@@ -5,12 +5,15 @@ written for the CPUs seen so far.
 A record is a small JSON file per key in the cache folder (measured/), written whole; a damaged one
 is measured again. The key holds the machine's signature: its CPU model and the instruction sets
 that decide these speeds (AVX2, AVX-512, bfloat16, AMX, VNNI) and its core count, so a figure from
-one CPU generation is never used on another.
+one CPU generation is never used on another, and a digest of the code that computes the networks,
+so a figure measured before a layer changed (a fused kernel can change which candidate wins) is
+measured again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +42,14 @@ def machine_signature(cpuinfo: str | None = None) -> str:
     name = fields.get("model name") or platform.processor() or platform.machine()
     return (f"{name} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')}; "
             f"{' '.join(flags) or 'no listed flags'}; {os.cpu_count()} cores)")
+
+
+def network_code(models: Path | None = None) -> str:
+    """A digest of the source of lim_tf/models (or `models`), read, not imported: no TensorFlow for it."""
+    hasher = hashlib.sha256()
+    for source in sorted((models or Path(__file__).parents[1] / "models").glob("*.py")):
+        hasher.update(source.name.encode() + source.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -72,4 +83,4 @@ class Measurements:
 
     @staticmethod
     def _key(parts: tuple[str, ...]) -> str:
-        return digest(machine_signature(), *parts)
+        return digest(machine_signature(), network_code(), *parts)
