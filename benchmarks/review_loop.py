@@ -13,8 +13,9 @@ touches a labelled landslide and `rejected` elsewhere, and draws up to --drawn m
 `train --init-from MODEL --preset cpu` adapts for --steps steps. The other arm labels N random whole
 tiles of the review block instead. Every run maps the whole test block (`--normalize scene` where
 the model normalises as it shipped; an adapted run normalises by its own records) and is scored
-there: pixel F1 and IoU, landslides touched, polygons real. Results go to OUT/results.json; the last
-line printed is JSON.
+there: pixel F1 and IoU, landslides touched, polygons real. --fix-outlines plays an analyst who also
+reshapes each confirmed polygon to the landslide it marks (QGIS's reshape tool) instead of only
+setting its review. Results go to OUT/results.json; the last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def labelled_landslides(labels: Path) -> list:
                                                                transform=src.transform) if v == 1]
 
 
-def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path) -> dict[str, int]:
+def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
+           fix_outlines: bool = False) -> dict[str, int]:
     """The first `budget` polygons by rising confidence (inventory and candidates), confirmed or
-    rejected from the truth; then up to `drawn` of the largest missed landslides drawn in."""
+    rejected from the truth; then up to `drawn` of the largest missed landslides drawn in. With
+    `fix_outlines` the analyst also reshapes each confirmed polygon to the landslides it touches."""
     polygons, confidence, crs = [], [], None
     for layer in ("inventory", "candidates"):
         meta, _, geometry, fields = pyogrio.raw.read(inventory, layer=layer)
@@ -61,7 +64,11 @@ def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path) 
     order = np.argsort(confidence, kind="stable")[:budget]
     chosen = [polygons[i] for i in order]
     tree = shapely.STRtree(truth)
-    reviews = ["confirmed" if len(tree.query(p, predicate="intersects")) else "rejected" for p in chosen]
+    touched = [tree.query(p, predicate="intersects") for p in chosen]
+    reviews = ["confirmed" if len(hits) else "rejected" for hits in touched]
+    if fix_outlines:
+        chosen = [shapely.unary_union([truth[i] for i in hits]) if len(hits) else p
+                  for p, hits in zip(chosen, touched)]
     found = shapely.STRtree(polygons) if polygons else None
     missed = [t for t in truth if found is None or not len(found.query(t, predicate="intersects"))]
     missed = sorted(missed, key=lambda t: -t.area)[:drawn]
@@ -96,6 +103,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=360, help="adaptation steps per run (batches of 16)")
     parser.add_argument("--margin", type=float, default=30.0,
                         help="metres around each reviewed polygon the analyst checked (data build --review-margin)")
+    parser.add_argument("--fix-outlines", action="store_true",
+                        help="the analyst also reshapes each confirmed polygon to the labelled landslides it touches")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -117,11 +126,12 @@ def main() -> None:
         lim("map", blocks["review"][0], args.model, review_map, "--overwrite", "--normalize", "scene")
     truth = labelled_landslides(blocks["review"][1])
     for budget in args.budgets:
-        tag = "" if args.margin == 30.0 else f"-m{args.margin:g}"
-        name = f"reviewed {budget}" + (f", {args.margin:g} m around" if tag else "")
+        tag = ("" if args.margin == 30.0 else f"-m{args.margin:g}") + ("-fixed" if args.fix_outlines else "")
+        name = f"reviewed {budget}" + (", outlines fixed" if args.fix_outlines else "") + \
+            (f", {args.margin:g} m around" if args.margin != 30.0 else "")
         if name not in results:
-            edited = out / f"edited-{budget}.gpkg"
-            done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited)
+            edited = out / f"edited-{budget}{tag}.gpkg"
+            done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited, args.fix_outlines)
             records = out / f"records-reviewed-{budget}{tag}"
             if not records.exists():
                 lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
