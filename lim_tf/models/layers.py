@@ -148,7 +148,7 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         channels = inputs.shape[-1]
         scale = self.gamma if self.scale else tf.ones([channels], tf.float32)
         offset = self.beta if self.center else tf.zeros([channels], tf.float32)
-        x = tf.cast(inputs, tf.bfloat16 if inputs.dtype == tf.bfloat16 else tf.float32)
+        x = inputs if inputs.dtype in (tf.float16, tf.bfloat16, tf.float32) else tf.cast(inputs, tf.float32)
         if training and self.trainable:
             y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, scale, offset, epsilon=self.epsilon,
                                                                  is_training=True)
