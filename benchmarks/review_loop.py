@@ -72,12 +72,15 @@ def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
     found = shapely.STRtree(polygons) if polygons else None
     missed = [t for t in truth if found is None or not len(found.query(t, predicate="intersects"))]
     missed = sorted(missed, key=lambda t: -t.area)[:drawn]
-    geometries, reviews = chosen + missed, reviews + ["confirmed"] * len(missed)
-    pyogrio.raw.write(edited, shapely.to_wkb(geometries), [np.arange(1, len(geometries) + 1),
-                                                           np.array(reviews, dtype=object)],
+    counts = {"reviewed": len(chosen), "confirmed": reviews.count("confirmed"),
+              "rejected": reviews.count("rejected"), "drawn": len(missed)}
+    # A reshaped polygon that marks two landslides is two polygons, as a GeoPackage layer wants.
+    pairs = [(part, review) for shape, review in zip(chosen + missed, reviews + ["confirmed"] * len(missed))
+             for part in shapely.get_parts(shape)]
+    pyogrio.raw.write(edited, shapely.to_wkb([p for p, _ in pairs]),
+                      [np.arange(1, len(pairs) + 1), np.array([r for _, r in pairs], dtype=object)],
                       ["id", "review"], driver="GPKG", geometry_type="Polygon", crs=crs)
-    return {"reviewed": len(chosen), "confirmed": reviews.count("confirmed") - len(missed),
-            "rejected": reviews.count("rejected"), "drawn": len(missed)}
+    return counts
 
 
 def adapt(records: Path, run: Path, model: str, steps: int) -> float:
