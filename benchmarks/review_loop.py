@@ -35,7 +35,7 @@ import pyogrio.raw  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
-from mosaic import split_blocks  # noqa: E402
+from mosaic import ORIGIN, split_blocks, window  # noqa: E402
 from new_region import score  # noqa: E402
 from rasterio.features import shapes  # noqa: E402
 
@@ -49,18 +49,32 @@ def labelled_landslides(labels: Path) -> list:
                                                                transform=src.transform) if v == 1]
 
 
-def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
-           fix_outlines: bool = False) -> dict[str, int]:
-    """The first `budget` polygons by rising confidence (inventory and candidates), confirmed or
-    rejected from the truth; then up to `drawn` of the largest missed landslides drawn in. With
-    `fix_outlines` the analyst also reshapes each confirmed polygon to the landslides it touches."""
-    polygons, confidence, crs = [], [], None
+def inventory_polygons(inventory: Path) -> tuple[list, np.ndarray, str]:
+    """Every polygon of a map's inventory and candidates layers, their confidence and the CRS."""
+    polygons, confidence, crs = [], [], ""
     for layer in ("inventory", "candidates"):
         meta, _, geometry, fields = pyogrio.raw.read(inventory, layer=layer)
         crs = meta["crs"]
         columns = list(meta["fields"])
         polygons += list(shapely.from_wkb(geometry)) if len(geometry) else []
         confidence += list(fields[columns.index("confidence")]) if "confidence" in columns else [0.5] * len(geometry)
+    return polygons, np.asarray(confidence, float), crs
+
+
+def write_edited(edited: Path, shapes_: list, reviews: list[str], crs: str) -> None:
+    # A reshaped polygon that marks two landslides is two polygons, as a GeoPackage layer wants.
+    pairs = [(part, review) for shape, review in zip(shapes_, reviews) for part in shapely.get_parts(shape)]
+    pyogrio.raw.write(edited, shapely.to_wkb([p for p, _ in pairs]),
+                      [np.arange(1, len(pairs) + 1), np.array([r for _, r in pairs], dtype=object)],
+                      ["id", "review"], driver="GPKG", geometry_type="Polygon", crs=crs)
+
+
+def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
+           fix_outlines: bool = False) -> dict[str, int]:
+    """The first `budget` polygons by rising confidence (inventory and candidates), confirmed or
+    rejected from the truth; then up to `drawn` of the largest missed landslides drawn in. With
+    `fix_outlines` the analyst also reshapes each confirmed polygon to the landslides it touches."""
+    polygons, confidence, crs = inventory_polygons(inventory)
     order = np.argsort(confidence, kind="stable")[:budget]
     chosen = [polygons[i] for i in order]
     tree = shapely.STRtree(truth)
@@ -74,12 +88,55 @@ def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
     missed = sorted(missed, key=lambda t: -t.area)[:drawn]
     counts = {"reviewed": len(chosen), "confirmed": reviews.count("confirmed"),
               "rejected": reviews.count("rejected"), "drawn": len(missed)}
-    # A reshaped polygon that marks two landslides is two polygons, as a GeoPackage layer wants.
-    pairs = [(part, review) for shape, review in zip(chosen + missed, reviews + ["confirmed"] * len(missed))
-             for part in shapely.get_parts(shape)]
-    pyogrio.raw.write(edited, shapely.to_wkb([p for p, _ in pairs]),
-                      [np.arange(1, len(pairs) + 1), np.array([r for _, r in pairs], dtype=object)],
-                      ["id", "review"], driver="GPKG", geometry_type="Polygon", crs=crs)
+    write_edited(edited, chosen + missed, reviews + ["confirmed"] * len(missed), crs)
+    return counts
+
+
+def tile_box(tile: Path):
+    row0, row1, col0, col1 = window(tile)
+    return shapely.box(ORIGIN[0] + col0, ORIGIN[1] - row1, ORIGIN[0] + col1, ORIGIN[1] - row0)
+
+
+def review_whole_tiles(inventory: Path, truth: list, tiles: list[Path], budget: int, drawn: int, edited: Path,
+                 area: Path) -> dict[str, int]:
+    """Whole tiles reviewed, those holding the least confident polygons first: every polygon in a
+    tile set confirmed (reshaped to the landslides it touches) or rejected, every landslide no
+    polygon touches drawn, and the tiles written as the checked ground (`--labelled-area`); tiles
+    are taken while the reviewed polygons stay within `budget` and the drawn landslides within
+    `drawn`."""
+    polygons, confidence, crs = inventory_polygons(inventory)
+    found, landslides = shapely.STRtree(polygons), shapely.STRtree(truth)
+    boxes = [tile_box(t) for t in tiles]
+    marked = [landslides.query(b, predicate="intersects") for b in boxes]
+    # A tile's polygons: those on it, and those touching its landslides from beyond its edge.
+    inside = [np.unique(np.concatenate([found.query(b, predicate="intersects"),
+                                        *[found.query(truth[k], predicate="intersects") for k in ks]]).astype(int))
+              for b, ks in zip(boxes, marked)]
+    order = sorted(range(len(tiles)), key=lambda i: (confidence[inside[i]].min() if len(inside[i]) else 2.0, i))
+    seen: set[int] = set()
+    shapes_, reviews, chosen, counts = [], [], [], {"tiles": 0, "reviewed": 0, "confirmed": 0, "rejected": 0,
+                                                   "drawn": 0}
+    for i in order:
+        new = [j for j in inside[i] if j not in seen]
+        hits = [landslides.query(polygons[j], predicate="intersects") for j in new]
+        missed = [k for k in marked[i] if not len(found.query(truth[k], predicate="intersects"))]
+        if counts["reviewed"] + len(new) > budget or counts["drawn"] + len(missed) > drawn:
+            continue  # too much for what is left: a tile further down the list may fit
+        seen.update(new)
+        for j, hit in zip(new, hits):
+            shapes_.append(shapely.unary_union([truth[k] for k in hit]) if len(hit) else polygons[j])
+            reviews.append("confirmed" if len(hit) else "rejected")
+        shapes_ += [truth[k] for k in missed]
+        reviews += ["confirmed"] * len(missed)
+        chosen.append(boxes[i])
+        counts["tiles"] += 1
+        counts["reviewed"] += len(new)
+        counts["confirmed"] += sum(1 for h in hits if len(h))
+        counts["rejected"] += sum(1 for h in hits if not len(h))
+        counts["drawn"] += len(missed)
+    write_edited(edited, shapes_, reviews, crs)
+    pyogrio.raw.write(area, shapely.to_wkb(chosen), [np.arange(1, len(chosen) + 1)], ["id"], driver="GPKG",
+                      geometry_type="Polygon", crs=crs)
     return counts
 
 
@@ -106,6 +163,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=360, help="adaptation steps per run (batches of 16)")
     parser.add_argument("--margin", type=float, default=30.0,
                         help="metres around each reviewed polygon the analyst checked (data build --review-margin)")
+    parser.add_argument("--tile-review", action="store_true",
+                        help="review whole tiles instead (least confident polygons first; every polygon in a tile "
+                             "reviewed and reshaped, its missed landslides drawn, the tiles as --labelled-area)")
     parser.add_argument("--fix-outlines", action="store_true",
                         help="the analyst also reshapes each confirmed polygon to the labelled landslides it touches")
     args = parser.parse_args()
@@ -132,7 +192,7 @@ def main() -> None:
         tag = ("" if args.margin == 30.0 else f"-m{args.margin:g}") + ("-fixed" if args.fix_outlines else "")
         name = f"reviewed {budget}" + (", outlines fixed" if args.fix_outlines else "") + \
             (f", {args.margin:g} m around" if args.margin != 30.0 else "")
-        if name not in results:
+        if not args.tile_review and name not in results:
             edited = out / f"edited-{budget}{tag}.gpkg"
             done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited, args.fix_outlines)
             records = out / f"records-reviewed-{budget}{tag}"
@@ -143,6 +203,20 @@ def main() -> None:
             run = out / f"run-reviewed-{budget}{tag}"
             minutes = adapt(records, run, args.model, args.steps)
             results[name] = {**done, **scored(f"reviewed-{budget}{tag}", str(run)), "train_minutes": minutes}
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+        name = f"tiles reviewed, {budget} polygons"
+        if args.tile_review and name not in results:
+            edited, area = out / f"edited-tiles-{budget}.gpkg", out / f"area-tiles-{budget}.gpkg"
+            done = review_whole_tiles(review_map / "inventory.gpkg", truth, review_tiles, budget, args.drawn, edited,
+                                      area)
+            records = out / f"records-tiles-reviewed-{budget}"
+            if not records.exists():
+                lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
+                    "--labelled-area", area, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
+                    "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
+            run = out / f"run-tiles-reviewed-{budget}"
+            minutes = adapt(records, run, args.model, args.steps)
+            results[name] = {**done, **scored(f"tiles-reviewed-{budget}", str(run)), "train_minutes": minutes}
             results_path.write_text(json.dumps(results, indent=2) + "\n")
         name = f"random tiles {budget}"
         if name not in results:
