@@ -169,6 +169,9 @@ def main() -> None:
     parser.add_argument("--fix-outlines", action="store_true",
                         help="the analyst also reshapes each confirmed polygon to the labelled landslides it touches")
     args = parser.parse_args()
+    if args.tile_review and (args.fix_outlines or args.margin != 30.0):
+        parser.error("--tile-review reshapes every confirmed polygon and takes the tiles as the checked ground: "
+                     "drop --fix-outlines and --margin")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     blocks = split_blocks(args.tiles, args.split_column, out, "review")
