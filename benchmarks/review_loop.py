@@ -92,6 +92,21 @@ def review(inventory: Path, truth: list, budget: int, drawn: int, edited: Path,
     return counts
 
 
+def ground_near_rejected(edited: Path, margin: float, area: Path) -> Path:
+    """The checked ground as the margin around rejected polygons, less the margin around confirmed
+    ones: ground the analyst saw empty, away from landslides whose outline may be short."""
+    meta, _, geometry, fields = pyogrio.raw.read(edited)
+    shapes_, reviews = shapely.from_wkb(geometry), fields[list(meta["fields"]).index("review")]
+    near = [shapely.buffer(s, margin) for s, r in zip(shapes_, reviews)]
+    rejected = shapely.unary_union([b for b, r in zip(near, reviews) if r == "rejected"])
+    confirmed = shapely.unary_union([b for b, r in zip(near, reviews) if r == "confirmed"])
+    ground = [g for g in shapely.get_parts(shapely.difference(rejected, confirmed)) if not g.is_empty]
+    ground = ground or [shapely.box(0, 0, 1, 1)]  # nothing rejected: a speck far from the block
+    pyogrio.raw.write(area, shapely.to_wkb(ground), [np.arange(1, len(ground) + 1)], ["id"], driver="GPKG",
+                      geometry_type="Polygon", crs=meta["crs"])
+    return area
+
+
 def tile_box(tile: Path):
     row0, row1, col0, col1 = window(tile)
     return shapely.box(ORIGIN[0] + col0, ORIGIN[1] - row1, ORIGIN[0] + col1, ORIGIN[1] - row0)
@@ -166,12 +181,15 @@ def main() -> None:
     parser.add_argument("--tile-review", action="store_true",
                         help="review whole tiles instead (least confident polygons first; every polygon in a tile "
                              "reviewed and reshaped, its missed landslides drawn, the tiles as --labelled-area)")
+    parser.add_argument("--ground-near-rejected", action="store_true",
+                        help="count as checked ground only the margin around rejected polygons, none near confirmed "
+                             "ones (whose drawn outline may be short of the landslide's)")
     parser.add_argument("--fix-outlines", action="store_true",
                         help="the analyst also reshapes each confirmed polygon to the labelled landslides it touches")
     args = parser.parse_args()
-    if args.tile_review and (args.fix_outlines or args.margin != 30.0):
+    if args.tile_review and (args.fix_outlines or args.margin != 30.0 or args.ground_near_rejected):
         parser.error("--tile-review reshapes every confirmed polygon and takes the tiles as the checked ground: "
-                     "drop --fix-outlines and --margin")
+                     "drop --fix-outlines, --margin and --ground-near-rejected")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     blocks = split_blocks(args.tiles, args.split_column, out, "review")
@@ -192,16 +210,21 @@ def main() -> None:
         lim("map", blocks["review"][0], args.model, review_map, "--overwrite", "--normalize", "scene")
     truth = labelled_landslides(blocks["review"][1])
     for budget in args.budgets:
-        tag = ("" if args.margin == 30.0 else f"-m{args.margin:g}") + ("-fixed" if args.fix_outlines else "")
+        tag = ("" if args.margin == 30.0 else f"-m{args.margin:g}") + ("-fixed" if args.fix_outlines else "") + \
+            ("-rejected" if args.ground_near_rejected else "")
         name = f"reviewed {budget}" + (", outlines fixed" if args.fix_outlines else "") + \
-            (f", {args.margin:g} m around" if args.margin != 30.0 else "")
+            (f", {args.margin:g} m around" if args.margin != 30.0 else "") + \
+            (", ground only near rejected" if args.ground_near_rejected else "")
         if not args.tile_review and name not in results:
             edited = out / f"edited-{budget}{tag}.gpkg"
             done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited, args.fix_outlines)
             records = out / f"records-reviewed-{budget}{tag}"
+            checked = ["--review-margin", args.margin]
+            if args.ground_near_rejected:
+                checked = ["--labelled-area", ground_near_rejected(edited, args.margin, out / f"area-{budget}{tag}.gpkg")]
             if not records.exists():
                 lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
-                    "--review-margin", args.margin, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
+                    *checked, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
                     "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
             run = out / f"run-reviewed-{budget}{tag}"
             minutes = adapt(records, run, args.model, args.steps)
