@@ -204,6 +204,19 @@ def main() -> None:
             lim("map", test_image, model, target, "--overwrite", *options)
         return score(target, test_labels)
 
+    def record(name: str, slug: str, edited: Path, checked: list, done: dict) -> None:
+        """Records of the reviewed ground (`checked`: the margin or the labelled area), the adapted
+        run, its map of the test block scored, kept in results.json under `name`."""
+        records = out / f"records-{slug}"
+        if not records.exists():
+            lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
+                *checked, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
+                "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
+        run = out / f"run-{slug}"
+        minutes = adapt(records, run, args.model, args.steps)
+        results[name] = {**done, **scored(slug, str(run)), "train_minutes": minutes}
+        results_path.write_text(json.dumps(results, indent=2) + "\n")
+
     results["shipped, scene light"] = scored("shipped", args.model, "--normalize", "scene")
     review_map = out / "maps" / "review-block"
     if not (review_map / "summary.json").exists():
@@ -218,32 +231,16 @@ def main() -> None:
         if not args.tile_review and name not in results:
             edited = out / f"edited-{budget}{tag}.gpkg"
             done = review(review_map / "inventory.gpkg", truth, budget, args.drawn, edited, args.fix_outlines)
-            records = out / f"records-reviewed-{budget}{tag}"
             checked = ["--review-margin", args.margin]
             if args.ground_near_rejected:
                 checked = ["--labelled-area", ground_near_rejected(edited, args.margin, out / f"area-{budget}{tag}.gpkg")]
-            if not records.exists():
-                lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
-                    *checked, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
-                    "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
-            run = out / f"run-reviewed-{budget}{tag}"
-            minutes = adapt(records, run, args.model, args.steps)
-            results[name] = {**done, **scored(f"reviewed-{budget}{tag}", str(run)), "train_minutes": minutes}
-            results_path.write_text(json.dumps(results, indent=2) + "\n")
+            record(name, f"reviewed-{budget}{tag}", edited, checked, done)
         name = f"tiles reviewed, {budget} polygons"
         if args.tile_review and name not in results:
             edited, area = out / f"edited-tiles-{budget}.gpkg", out / f"area-tiles-{budget}.gpkg"
             done = review_whole_tiles(review_map / "inventory.gpkg", truth, review_tiles, budget, args.drawn, edited,
                                       area)
-            records = out / f"records-tiles-reviewed-{budget}"
-            if not records.exists():
-                lim("data", "build", blocks["review"][0], records, "--format", "geotiff", "--labels", edited, "--review",
-                    "--labelled-area", area, "--chip-mode", "grid", "--chip-size", 256, "--resolution", 1.6,
-                    "--test-landslide", 0, "--test-non-landslide", 0, "--folds", 2)
-            run = out / f"run-tiles-reviewed-{budget}"
-            minutes = adapt(records, run, args.model, args.steps)
-            results[name] = {**done, **scored(f"tiles-reviewed-{budget}", str(run)), "train_minutes": minutes}
-            results_path.write_text(json.dumps(results, indent=2) + "\n")
+            record(name, f"tiles-reviewed-{budget}", edited, ["--labelled-area", area], done)
         name = f"random tiles {budget}"
         if name not in results:
             chosen = [review_tiles[i] for i in np.random.default_rng(0).permutation(len(review_tiles))[:budget]]
