@@ -12,7 +12,7 @@ import numpy as np
 from lim_tf.data.manifest import Manifest, load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.data.schema import COMPRESSION, FEATURES, parse_example
-from lim_tf.data.transforms import crop_or_pad, photometric, random_flip_rotate, scale_jitter
+from lim_tf.data.transforms import jittered_tile, photometric
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.runtime.quiet import tf
 
@@ -142,23 +142,22 @@ def _training(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: 
         chips = tf.data.Dataset.sample_from_datasets([landslide, background], [share, 1 - share],
                                                      seed=config.seed + 2)
     stats = _statistics(manifest)
-    seeds = tf.data.Dataset.random(seed=config.seed + 3).batch(2)
-    dataset = tf.data.Dataset.zip((chips, seeds)).map(lambda x, seed: _training_tile(x, seed, stats, config),
-                                                      num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(config.batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
+    tile_seeds = tf.data.Dataset.random(seed=config.seed + 3).batch(2)
+    tiles = tf.data.Dataset.zip((chips, tile_seeds)).map(
+        lambda x, seed: jittered_tile(x["image"], x["mask"], seed, config.tile, config.scale_jitter, stats["mean"],
+                                      turn=config.augment),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    batches = tiles.batch(config.batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
+    batch_seeds = tf.data.Dataset.random(seed=config.seed + 4).batch(2)
+    return tf.data.Dataset.zip((batches, batch_seeds)).map(
+        lambda tile, seed: _training_batch(*tile, seed, stats, config), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _training_tile(x: dict[str, tf.Tensor], seed: tf.Tensor, stats: dict[str, tf.Tensor],
-                   config: PipelineConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    image, mask = tf.cast(x["image"], tf.float32), x["mask"]
-    image, mask = scale_jitter(image, mask, seeds[0], config.scale_jitter)
-    image, mask = crop_or_pad(image, mask, seeds[1], config.tile, stats["mean"])
-    if config.augment:
-        image, mask = random_flip_rotate(image, mask, seeds[2])
+def _training_batch(images: tf.Tensor, masks: tf.Tensor, seed: tf.Tensor, stats: dict[str, tf.Tensor],
+                    config: PipelineConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     if config.photometric:
-        image = photometric(image, seeds[3], stats["mean"], stats["std"], stats["min"], stats["max"])
-    return _to_targets(image, mask)
+        images = photometric(images, seed, stats["mean"], stats["std"], stats["min"], stats["max"])
+    return _to_targets(images, masks)
 
 
 def _whole_chips(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: int | None,

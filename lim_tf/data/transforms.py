@@ -3,6 +3,10 @@
 Geometric transforms move the image and the mask together (the mask with nearest neighbour, so
 classes stay classes); photometric ones change the image only. Pixels a transform brings in from
 outside the chip are ignored (mask 255) and hold the band means, which the model normalises to 0.
+
+The cut of a tile from its chip is per chip (chips differ in size); flips, turns and photometric
+changes act on whole batches of tiles, each tile drawing its own, because one vectorised op on a
+batch costs the CPU a fraction of sixteen small ones (the pipeline shares the cores with training).
 """
 
 from __future__ import annotations
@@ -23,46 +27,45 @@ class Photometric:
     gamma: float = 1.3  # exponent in [1/g, g], applied within the band's min..max
     blur_probability: float = 0.3
     blur_sigma: tuple[float, float] = (0.4, 1.2)  # pixels
-    noise: float = 0.04  # Gaussian noise std up to this, x the band's std
+    noise: float = 0.04  # noise std up to this, x the band's std (uniform noise: cheaper than Gaussian)
 
 
-def random_flip_rotate(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Joint random left-right flip, up-down flip and 90-degree rotation.
+def jittered_tile(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int, largest: float,
+                  fill: tf.Tensor, turn: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    """A tile x tile float32 window of a chip rescaled by a factor drawn log-uniformly from
+    [1/largest, largest] (antialiased bilinear image, nearest mask), at a random place, in one of
+    the 8 flips and 90-degree turns if `turn`; a chip smaller than the tile is placed at a random
+    offset in a tile of `fill` with its mask ignored.
 
-    `mask` is (H, W) or (H, W, 1); rotating a non-square chip swaps its height and width."""
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    squeeze = mask.shape.rank == 2
-    mask3 = mask[..., None] if squeeze else mask
-    stacked = tf.concat([image, tf.cast(mask3, image.dtype)], axis=-1)
-    stacked = tf.image.stateless_random_flip_left_right(stacked, seeds[0])
-    stacked = tf.image.stateless_random_flip_up_down(stacked, seeds[1])
-    turns = tf.random.stateless_uniform([], seeds[2], 0, 4, dtype=tf.int32)
-    stacked = tf.image.rot90(stacked, turns)
-    channels = tf.shape(image)[-1]
-    out_image = stacked[..., :channels]
-    out_mask = tf.cast(stacked[..., channels:], mask.dtype)
-    out_image.set_shape([None, None, image.shape[-1]])
-    return out_image, (out_mask[..., 0] if squeeze else out_mask)
-
-
-def scale_jitter(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, largest: float) -> tuple[tf.Tensor, tf.Tensor]:
-    """Rescale by a factor drawn log-uniformly from [1/largest, largest] (antialiased bilinear
-    image, nearest mask), so a model meets landslides a little larger and smaller than the records
-    hold them, as other sensors and resolutions show them."""
-    if largest <= 1.0:
-        return image, mask
-    log_factor = tf.random.stateless_uniform([], seed, -math.log(largest), math.log(largest))
-    shape = tf.cast(tf.shape(mask), tf.float32)
-    size = tf.maximum(tf.cast(tf.round(shape * tf.exp(log_factor)), tf.int32), 1)
-    scaled = tf.image.resize(image, size, method="bilinear", antialias=True)
-    scaled_mask = tf.image.resize(mask[..., None], size, method="nearest")[..., 0]
-    return scaled, scaled_mask
+    Rescaling lets a model meet landslides a little larger and smaller than the records hold them,
+    as other sensors and resolutions show them. Only the window the tile comes from is turned,
+    cast and resampled (a couple of pixels more, so the cut stays random), not the whole chip."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    shape = tf.shape(mask)
+    if largest > 1.0:
+        factor = tf.exp(tf.random.stateless_uniform([], seeds[0], -math.log(largest), math.log(largest)))
+        reach = tf.cast(tf.math.ceil(tile / factor), tf.int32) + 2
+    else:
+        factor, reach = tf.constant(1.0), tf.constant(tile)
+    window = tf.minimum(shape, reach)
+    start = tf.cast(tf.random.stateless_uniform([2], seeds[1]) * tf.cast(shape - window + 1, tf.float32), tf.int32)
+    start = tf.minimum(start, shape - window)
+    image = tf.slice(image, tf.concat([start, [0]], 0), tf.concat([window, [-1]], 0))
+    mask = tf.slice(mask, start, window)
+    if turn:
+        image, mask = flip_rotate(image, mask, seeds[3])
+    if largest > 1.0:
+        size = tf.maximum(tf.cast(tf.round(tf.cast(window, tf.float32) * factor), tf.int32), 1)
+        image = tf.cond(factor < 1.0, lambda: tf.image.resize(image, size, method="bilinear", antialias=True),
+                        lambda: tf.image.resize(image, size, method="bilinear"))  # the same when growing
+        mask = tf.image.resize(mask[..., None], size, method="nearest")[..., 0]
+    return crop_or_pad(tf.cast(image, tf.float32), mask, seeds[2], tile, fill)
 
 
 def crop_or_pad(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
                 fill: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A tile x tile window at a random place: a crop of a larger chip, or a smaller chip placed
-    at a random offset in a tile of `fill` (per band) whose mask is ignored."""
+    at a random offset in a tile of `fill` (per band) whose mask is ignored. `image` is float."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     shape = tf.shape(mask)
     pad = tf.maximum(tile - shape, 0)
@@ -83,38 +86,64 @@ def crop_or_pad(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
     return image, mask
 
 
-def photometric(image: tf.Tensor, seed: tf.Tensor, mean: tf.Tensor, std: tf.Tensor, low: tf.Tensor,
+def flip_rotate(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """An image [H,W,C] and its mask [H,W] in one of the 8 flips and 90-degree turns, drawn
+    uniformly: a left-right flip, an up-down flip and a transpose (which swaps height and width),
+    each with probability 1/2, give every element of the square's symmetry group once."""
+    draws = tf.random.stateless_uniform([3], seed) < 0.5
+    axes = tf.boolean_mask(tf.constant([1, 0]), draws[:2])
+    image, mask = tf.reverse(image, axes), tf.reverse(mask, axes)
+    return tf.cond(draws[2], lambda: (tf.transpose(image, [1, 0, 2]), tf.transpose(mask)), lambda: (image, mask))
+
+
+def photometric(images: tf.Tensor, seed: tf.Tensor, mean: tf.Tensor, std: tf.Tensor, low: tf.Tensor,
                 high: tf.Tensor, ranges: Photometric = Photometric()) -> tf.Tensor:
-    """Gamma, contrast, brightness, blur and noise, drawn per image; float32 in, float32 out.
+    """Gamma, contrast, brightness, blur and noise, drawn per image of a batch [B,H,W,C]; float32.
 
     Band statistics (mean, std, min, max of the training records) set the scale of each change,
     so the same ranges suit 8-bit RGB, 16-bit counts and reflectance."""
     seeds = tf.random.experimental.stateless_split(seed, 6)
-    span = tf.maximum(high - low, 1e-6)
-    gamma = tf.exp(tf.random.stateless_uniform([], seeds[0], -math.log(ranges.gamma), math.log(ranges.gamma)))
-    unit = tf.clip_by_value((image - low) / span, 0.0, 1.0)
-    image = low + span * tf.pow(unit, gamma)
-    contrast = tf.random.stateless_uniform([], seeds[1], 1 - ranges.contrast, 1 + ranges.contrast)
-    centre = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
-    image = centre + contrast * (image - centre)
-    image = image + tf.random.stateless_normal([], seeds[2]) * ranges.brightness * std
-    blur = tf.random.stateless_uniform([], seeds[3]) < ranges.blur_probability
-    sigma = tf.random.stateless_uniform([], seeds[4], *ranges.blur_sigma)
-    image = tf.cond(blur, lambda: gaussian_blur(image, sigma), lambda: image)
-    level = tf.random.stateless_uniform([], seeds[5], 0.0, ranges.noise)
+    each = [tf.shape(images)[0], 1, 1, 1]
+    gamma = tf.exp(tf.random.stateless_uniform(each, seeds[0], -math.log(ranges.gamma), math.log(ranges.gamma)))
+    contrast = tf.random.stateless_uniform(each, seeds[1], 1 - ranges.contrast, 1 + ranges.contrast)
+    brightness = tf.random.stateless_normal(each, seeds[2]) * ranges.brightness * std
+    images = _gamma_contrast(images, gamma, contrast, brightness, low, high)
+    blurred = tf.random.stateless_uniform(each[:1], seeds[3]) < ranges.blur_probability
+    sigma = tf.random.stateless_uniform(each[:1], seeds[4], *ranges.blur_sigma)
+    picked = tf.where(blurred)  # [N, 1]: blur only those (most images are not blurred)
+    images = tf.cond(tf.size(picked) > 0, lambda: tf.tensor_scatter_nd_update(
+        images, picked, gaussian_blur(tf.gather_nd(images, picked), tf.gather_nd(sigma, picked))), lambda: images)
+    level = tf.random.stateless_uniform(each, seeds[5], 0.0, ranges.noise) * math.sqrt(3.0)
     noise_seed = tf.random.experimental.stateless_fold_in(seeds[5], 1)
-    return image + tf.random.stateless_normal(tf.shape(image), noise_seed) * level * std
+    return images + tf.random.stateless_uniform(tf.shape(images), noise_seed, -1.0, 1.0) * level * std
 
 
-def gaussian_blur(image: tf.Tensor, sigma: tf.Tensor, radius: int = 2) -> tf.Tensor:
-    """Separable Gaussian blur of each band (reflect padding at the edges)."""
+def _gamma_contrast(images: tf.Tensor, gamma: tf.Tensor, contrast: tf.Tensor, shift: tf.Tensor, low: tf.Tensor,
+                    high: tf.Tensor) -> tf.Tensor:
+    """low + span x unit ** gamma (unit: the pixel's place in its band's low..high, clipped), then
+    deviations from each image's mean scaled by `contrast`, then `shift` added; gamma and contrast
+    are [B,1,1,1], shift [B,1,1,C]. Written as few passes over the batch as it takes."""
+    span = tf.maximum(high - low, 1e-6)
+    unit = tf.clip_by_value((images - low) / span, 0.0, 1.0)
+    curved = tf.exp(gamma * tf.math.log(unit)) * (contrast * span)  # tf.pow is not vectorised; log(0) gives 0
+    centre = tf.reduce_mean(curved, axis=[1, 2], keepdims=True)
+    # contrast x (G - mean G) + mean G with G = low + span x unit ** gamma
+    return curved + ((1.0 - contrast) / contrast * centre + low + shift)
+
+
+def gaussian_blur(images: tf.Tensor, sigma: tf.Tensor, radius: int = 2) -> tf.Tensor:
+    """Separable Gaussian blur of each band of each image [B,H,W,C] with its own sigma [B] in
+    pixels, reflect padding at the edges. The batch's bands are stacked as channels
+    of one image so that one depthwise convolution blurs them all."""
+    batch, height, width, channels = (tf.shape(images)[k] for k in range(4))
     taps = tf.range(-radius, radius + 1, dtype=tf.float32)
-    kernel = tf.exp(-0.5 * tf.square(taps / tf.maximum(sigma, 1e-3)))
-    kernel = kernel / tf.reduce_sum(kernel)
-    channels = tf.shape(image)[-1]
-    padded = tf.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
-    rows = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
-    cols = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
+    kernel = tf.exp(-0.5 * tf.square(taps[None] / tf.maximum(sigma[:, None], 1e-3)))  # [B, taps]
+    kernel = kernel / tf.reduce_sum(kernel, axis=1, keepdims=True)
+    kernel = tf.reshape(tf.repeat(kernel, channels, axis=0), [batch * channels, -1])  # per stacked band
+    stacked = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [1, height, width, batch * channels])
+    padded = tf.pad(stacked, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    rows = tf.transpose(kernel)[:, None, :, None]
+    cols = tf.transpose(kernel)[None, :, :, None]
     out = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
     out = tf.nn.depthwise_conv2d(out, cols, [1, 1, 1, 1], "VALID")
-    return out[0]
+    return tf.transpose(tf.reshape(out, [height, width, batch, channels]), [2, 0, 1, 3])
