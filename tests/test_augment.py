@@ -1,5 +1,4 @@
 import numpy as np
-import tensorflow as tf
 
 from lim_tf.config import AugmentConfig
 from lim_tf.data.augment import RECIPES, add_noise, apply_gamma, augment_copy, mean_filter
