@@ -139,6 +139,17 @@ def _whole(row: dict, fields: list[str]) -> bool:
         return False
 
 
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's TensorBoard logger writing once an epoch: its per-batch hooks (which build a scalar
+    summary of every log value each step even when only epochs are written) are skipped."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        pass
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        pass
+
+
 class NanGuard(keras.callbacks.Callback):
     """Stops training at the first non-finite loss and remembers where it happened."""
 

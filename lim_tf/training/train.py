@@ -36,6 +36,7 @@ from lim_tf.training.budget import TimeBudget, read_plan
 from lim_tf.training.callbacks import (
     BestModel,
     EpochBackup,
+    EpochTensorBoard,
     NanGuard,
     ValidationImages,
     keep_history_before,
@@ -321,7 +322,7 @@ class _FoldWatch:
         guard = NanGuard()
         callbacks: list[keras.callbacks.Callback] = [
             guard, keras.callbacks.CSVLogger(str(history), append=True), best, backup,
-            keras.callbacks.TensorBoard(str(layout.logs(fold)), write_graph=False)]
+            EpochTensorBoard(str(layout.logs(fold)), write_graph=False)]
         if config.init_from and config.freeze_encoder_epochs:
             callbacks.append(FreezeEncoder(config.freeze_encoder_epochs))
         budget = None
