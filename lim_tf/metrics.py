@@ -175,13 +175,12 @@ class LandslideScore(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth = tf.cast(y_true[..., 0] > 0.5, tf.float32)
-        predicted = tf.cast(y_pred[..., 0] >= self.threshold, tf.float32)
         weight = tf.ones_like(truth) if sample_weight is None else tf.cast(sample_weight, tf.float32)
-        tp = tf.reduce_sum(weight * truth * predicted)
-        fp = tf.reduce_sum(weight * (1 - truth) * predicted)
-        fn = tf.reduce_sum(weight * truth * (1 - predicted))
-        tn = tf.reduce_sum(weight * (1 - truth) * (1 - predicted))
-        self.counts.assign_add(tf.stack([tp, fp, fn, tn]))
+        flagged = tf.where(y_pred[..., 0] >= self.threshold, weight, 0.0)  # weight of predicted landslide pixels
+        # Four sums, the rest by difference: this runs every training step, over every pixel.
+        tp, flagged, landslide = tf.reduce_sum(flagged * truth), tf.reduce_sum(flagged), tf.reduce_sum(weight * truth)
+        fp, fn = flagged - tp, landslide - tp
+        self.counts.assign_add(tf.stack([tp, fp, fn, tf.reduce_sum(weight) - tp - fp - fn]))
 
     def result(self):
         tp, fp, fn, tn = tf.unstack(self.counts)

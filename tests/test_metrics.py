@@ -48,11 +48,13 @@ def test_streaming_keras_metric_matches_the_confusion_matrix():
     truth = (rng.random((4, 8, 8, 1)) > 0.7).astype(np.float32)
     probability = rng.random((4, 8, 8, 1)).astype(np.float32)
     weight = (rng.random((4, 8, 8)) > 0.2).astype(np.float32)
-    metric = LandslideScore("f1")
-    for i in range(0, 4, 2):
-        metric.update_state(truth[i:i + 2], probability[i:i + 2], weight[i:i + 2])
-    expected = Confusion.from_masks(truth[..., 0] > 0.5, probability[..., 0] >= 0.5, weight > 0).scores()["f1"]
-    assert math.isclose(float(metric.result()), expected, rel_tol=1e-6)
+    expected = Confusion.from_masks(truth[..., 0] > 0.5, probability[..., 0] >= 0.5, weight > 0).scores()
+    for score in ("f1", "precision", "recall", "iou"):
+        metric = LandslideScore(score)
+        for i in range(0, 4, 2):
+            metric.update_state(truth[i:i + 2], probability[i:i + 2], weight[i:i + 2])
+        assert math.isclose(float(metric.result()), expected["iou_landslide" if score == "iou" else score],
+                            rel_tol=1e-6)
 
 
 def square(canvas, row, col, size):
