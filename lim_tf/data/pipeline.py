@@ -150,7 +150,7 @@ def _training(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: 
     batches = tiles.batch(config.batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
     batch_seeds = tf.data.Dataset.random(seed=config.seed + 4).batch(2)
     return tf.data.Dataset.zip((batches, batch_seeds)).map(
-        lambda tile, seed: _training_batch(*tile, seed, stats, config), num_parallel_calls=tf.data.AUTOTUNE)
+        lambda tile, seed: _training_batch(tile[0], tile[1], seed, stats, config), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _training_batch(images: tf.Tensor, masks: tf.Tensor, seed: tf.Tensor, stats: dict[str, tf.Tensor],
