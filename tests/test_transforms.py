@@ -73,6 +73,20 @@ def test_rescaled_tile_keeps_the_landslide_share_of_the_chip(largest):
     assert 0.35 < np.mean(shares) < 0.65
 
 
+def test_rescaling_a_turned_window_keeps_its_aspect():
+    # A chip lower than the tile: the window is 20 pixels by about 32 / factor, and a turn swaps
+    # them. Each pixel holds its own row and column, so one step in the tile must move as far
+    # through the chip down the tile as across it (both 1 / factor), turned or not.
+    rows, cols = np.mgrid[:20, :200]
+    chip = tf.constant(np.stack([rows, cols], axis=-1).astype(np.uint8))
+    for k in range(16):
+        image, mask = jittered_tile(chip, tf.ones([20, 200], tf.uint8), seed(k), 32, 1.25, tf.zeros([2]))
+        image, valid = image.numpy(), mask.numpy() == 1
+        down = np.abs(np.diff(image, axis=0)).sum(-1)[valid[1:] & valid[:-1]].mean()
+        across = np.abs(np.diff(image, axis=1)).sum(-1)[valid[:, 1:] & valid[:, :-1]].mean()
+        assert 0.8 < down / across < 1.25, (k, down, across)
+
+
 def test_photometric_with_every_range_zero_leaves_images_unchanged():
     images = tf.random.stateless_uniform([4, 16, 16, 3], [3, 4], 0, 255)
     out = photometric(images, seed(1), tf.fill([3], 100.0), tf.fill([3], 30.0), tf.zeros([3]), tf.fill([3], 255.0),

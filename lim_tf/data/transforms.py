@@ -52,14 +52,15 @@ def jittered_tile(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
     start = tf.minimum(start, shape - window)
     image = tf.slice(image, tf.concat([start, [0]], 0), tf.concat([window, [-1]], 0))
     mask = tf.slice(mask, start, window)
+    image = tf.cast(image, tf.float32)
     if turn:
         image, mask = flip_rotate(image, mask, seeds[3])
     if largest > 1.0:
-        size = tf.maximum(tf.cast(tf.round(tf.cast(window, tf.float32) * factor), tf.int32), 1)
+        size = tf.maximum(tf.cast(tf.round(tf.cast(tf.shape(mask), tf.float32) * factor), tf.int32), 1)  # as turned
         image = tf.cond(factor < 1.0, lambda: tf.image.resize(image, size, method="bilinear", antialias=True),
                         lambda: tf.image.resize(image, size, method="bilinear"))  # the same when growing
         mask = tf.image.resize(mask[..., None], size, method="nearest")[..., 0]
-    return crop_or_pad(tf.cast(image, tf.float32), mask, seeds[2], tile, fill)
+    return crop_or_pad(image, mask, seeds[2], tile, fill)
 
 
 def crop_or_pad(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
@@ -87,13 +88,17 @@ def crop_or_pad(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
 
 
 def flip_rotate(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """An image [H,W,C] and its mask [H,W] in one of the 8 flips and 90-degree turns, drawn
+    """A float image [H,W,C] and its mask [H,W] in one of the 8 flips and 90-degree turns, drawn
     uniformly: a left-right flip, an up-down flip and a transpose (which swaps height and width),
-    each with probability 1/2, give every element of the square's symmetry group once."""
+    each with probability 1/2, give every element of the square's symmetry group once.
+
+    The mask moves as one more float band of the image: a uint8 transpose makes oneDNN print an
+    error line (it falls back to Eigen) into the user's terminal."""
     draws = tf.random.stateless_uniform([3], seed) < 0.5
     axes = tf.boolean_mask(tf.constant([1, 0]), draws[:2])
-    image, mask = tf.reverse(image, axes), tf.reverse(mask, axes)
-    return tf.cond(draws[2], lambda: (tf.transpose(image, [1, 0, 2]), tf.transpose(mask)), lambda: (image, mask))
+    stacked = tf.reverse(tf.concat([image, tf.cast(mask[..., None], image.dtype)], axis=-1), axes)
+    stacked = tf.cond(draws[2], lambda: tf.transpose(stacked, [1, 0, 2]), lambda: stacked)
+    return stacked[..., :-1], tf.cast(stacked[..., -1], mask.dtype)
 
 
 def photometric(images: tf.Tensor, seed: tf.Tensor, mean: tf.Tensor, std: tf.Tensor, low: tf.Tensor,
