@@ -42,11 +42,10 @@ def jittered_tile(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
     cast and resampled (a couple of pixels more, so the cut stays random), not the whole chip."""
     seeds = tf.random.experimental.stateless_split(seed, 4)
     shape = tf.shape(mask)
+    reach = tf.constant(tile)
     if largest > 1.0:
         factor = tf.exp(tf.random.stateless_uniform([], seeds[0], -math.log(largest), math.log(largest)))
         reach = tf.cast(tf.math.ceil(tile / factor), tf.int32) + 2
-    else:
-        factor, reach = tf.constant(1.0), tf.constant(tile)
     window = tf.minimum(shape, reach)
     start = tf.cast(tf.random.stateless_uniform([2], seeds[1]) * tf.cast(shape - window + 1, tf.float32), tf.int32)
     start = tf.minimum(start, shape - window)
@@ -130,7 +129,7 @@ def _gamma_contrast(images: tf.Tensor, gamma: tf.Tensor, contrast: tf.Tensor, sh
     are [B,1,1,1], shift [B,1,1,C]. Written as few passes over the batch as it takes."""
     span = tf.maximum(high - low, 1e-6)
     unit = tf.clip_by_value((images - low) / span, 0.0, 1.0)
-    curved = tf.exp(gamma * tf.math.log(unit)) * (contrast * span)  # tf.pow is not vectorised; log(0) gives 0
+    curved = tf.exp(gamma * tf.math.log(unit)) * (contrast * span)  # tf.pow is not vectorised; 0 stays 0
     centre = tf.reduce_mean(curved, axis=[1, 2], keepdims=True)
     # contrast x (G - mean G) + mean G with G = low + span x unit ** gamma
     return curved + ((1.0 - contrast) / contrast * centre + low + shift)
