@@ -166,14 +166,30 @@ def skilful_f1(f1: np.ndarray, positives: float, negatives: float) -> np.ndarray
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LandslideScore(keras.metrics.Metric):
-    """A streaming confusion-matrix score of the landslide class at a threshold (for training logs)."""
+    """A streaming confusion-matrix score of the landslide class at a threshold (for training logs).
 
-    def __init__(self, score: str = "f1", threshold: float = 0.5, name: str | None = None, **kwargs) -> None:
+    `LandslideScore.family(threshold)` gives precision, recall, F1 and IoU counted once a step: the
+    first metric keeps the counts, the others read them (each counting again cost a millisecond a
+    training step on a 2-core CPU)."""
+
+    def __init__(self, score: str = "f1", threshold: float = 0.5, name: str | None = None,
+                 counted_by: LandslideScore | None = None, **kwargs) -> None:
         super().__init__(name=name or score, **kwargs)
         self.score, self.threshold = score, threshold
-        self.counts = self.add_variable(shape=(4,), initializer="zeros", name="counts")
+        # Held outside Keras' tracking: the counts belong to (and are saved and reset by) the owner.
+        object.__setattr__(self, "_owner", counted_by)
+        self.counts = counted_by.counts if counted_by is not None else self.add_variable(
+            shape=(4,), initializer="zeros", name="counts")
+
+    @classmethod
+    def family(cls, threshold: float = 0.5) -> list[LandslideScore]:
+        """Precision, recall, F1 and IoU at `threshold`, sharing one count."""
+        owner = cls("precision", threshold)
+        return [owner, *(cls(score, threshold, counted_by=owner) for score in ("recall", "f1", "iou"))]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if self._owner is not None:
+            return
         truth = tf.cast(y_true[..., 0] > 0.5, tf.float32)
         weight = tf.ones_like(truth) if sample_weight is None else tf.cast(sample_weight, tf.float32)
         flagged = tf.where(y_pred[..., 0] >= self.threshold, weight, 0.0)  # weight of predicted landslide pixels
@@ -199,9 +215,11 @@ class LandslideScore(keras.metrics.Metric):
         return ratio(2 * tp, 2 * tp + fp + fn)
 
     def reset_state(self):
-        self.counts.assign(tf.zeros((4,)))
+        if self._owner is None:
+            self.counts.assign(tf.zeros((4,)))
 
     def get_config(self):
+        # A reader saved alone counts for itself when loaded.
         return {**super().get_config(), "score": self.score, "threshold": self.threshold}
 
 
@@ -210,20 +228,34 @@ class BestF1(keras.metrics.Metric):
     """The landslide F1 at the best of `bins` thresholds (for picking epochs on validation data).
 
     Accumulates histograms of predicted probability for landslide and background pixels, as
-    ThresholdSweep does, so the score does not depend on a threshold fixed before training."""
+    ThresholdSweep does, so the score does not depend on a threshold fixed before training.
+    `BestF1.pair()` logs the F1 and the threshold it is reached at from one histogram."""
 
-    def __init__(self, bins: int = 100, name: str = "best_f1", report: str = "f1", **kwargs) -> None:
+    def __init__(self, bins: int = 100, name: str = "best_f1", report: str = "f1",
+                 counted_by: BestF1 | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.bins, self.report = bins, report  # report "threshold": the threshold that F1 is reached at
-        self.histograms = self.add_variable(shape=(2, bins), initializer="zeros", name="histograms")
+        object.__setattr__(self, "_owner", counted_by)  # as LandslideScore's
+        self.histograms = counted_by.histograms if counted_by is not None else self.add_variable(
+            shape=(2, bins), initializer="zeros", name="histograms")
+
+    @classmethod
+    def pair(cls, bins: int = 100) -> list[BestF1]:
+        """best_f1 and best_threshold, sharing one histogram."""
+        owner = cls(bins)
+        return [owner, cls(bins, name="best_threshold", report="threshold", counted_by=owner)]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if self._owner is not None:
+            return
         truth = tf.reshape(tf.cast(y_true[..., 0] > 0.5, tf.int32), [-1])
         index = tf.clip_by_value(tf.cast(tf.reshape(tf.cast(y_pred[..., 0], tf.float32), [-1]) * self.bins,
                                          tf.int32), 0, self.bins - 1)
         weight = tf.ones_like(index, tf.float32) if sample_weight is None else tf.reshape(
             tf.cast(sample_weight, tf.float32), [-1])
-        counts = tf.math.unsorted_segment_sum(weight, truth * self.bins + index, 2 * self.bins)
+        # bincount, not unsorted_segment_sum: 4 x faster on a CPU (1.4 against 5.3 ms a batch of 16 x 128²).
+        counts = tf.math.bincount(truth * self.bins + index, weights=weight, minlength=2 * self.bins,
+                                  maxlength=2 * self.bins)
         self.histograms.assign_add(tf.reshape(counts, [2, self.bins]))
 
     def result(self):
@@ -240,7 +272,8 @@ class BestF1(keras.metrics.Metric):
         return tf.reduce_max(f1)
 
     def reset_state(self):
-        self.histograms.assign(tf.zeros((2, self.bins)))
+        if self._owner is None:
+            self.histograms.assign(tf.zeros((2, self.bins)))
 
     def get_config(self):
         return {**super().get_config(), "bins": self.bins, "report": self.report}

@@ -235,3 +235,33 @@ def test_the_reliability_table_counts_errors_per_uncertainty_bin():
     by_bin = {row["uncertainty_from"]: (row["pixels"], row["error_rate"]) for row in table}
     assert by_bin[0.0] == (10, 0.4) and by_bin[0.01] == (2, 0.0) and by_bin[0.2] == (4, 1.0)
     assert by_bin[0.05] == (0, None)
+
+
+def test_metrics_sharing_one_tally_report_what_each_would_count_alone():
+    """The training logs count the confusion matrix and the histogram once a step; each reader
+    must still log its own score, in a compiled model's evaluate, against numpy's count."""
+    import keras
+
+    from lim_tf.metrics import BestF1
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 8, 8, 1)).astype(np.float32)
+    truth = (x > 0.6).astype(np.float32)
+    weight = (rng.random((32, 8, 8)) > 0.2).astype(np.float32)
+    inputs = keras.Input((8, 8, 1))
+    layer = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, layer(inputs))
+    layer.set_weights([np.full((1, 1, 1, 1), 8.0, np.float32), np.array([-4.5], np.float32)])  # skilled, imperfect
+    model.compile("adam", "binary_crossentropy", weighted_metrics=[*LandslideScore.family(0.5), *BestF1.pair()])
+    assert len(model.metrics_variables) == 2  # one count and one histogram, not six
+    logs = model.evaluate(x, truth, sample_weight=weight, batch_size=8, return_dict=True, verbose=0)
+    probability = 1 / (1 + np.exp(-(8.0 * x[..., 0] - 4.5)))
+    expected = Confusion.from_masks(truth[..., 0] > 0.5, probability >= 0.5, weight > 0).scores()
+    for score in ("precision", "recall", "f1"):
+        assert logs[score] == pytest.approx(expected[score], rel=1e-5)
+    assert logs["iou"] == pytest.approx(expected["iou_landslide"], rel=1e-5)
+    sweep = ThresholdSweep(bins=100)
+    sweep.add(truth[..., 0] > 0.5, probability, weight > 0)
+    threshold, f1 = sweep.best_threshold()
+    assert logs["best_threshold"] == pytest.approx(threshold) and logs["best_f1"] == pytest.approx(f1, rel=1e-5)
+    assert 0 < expected["precision"] < 1 and 0 < threshold < 1  # a case where every score says something

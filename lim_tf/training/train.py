@@ -296,11 +296,10 @@ def _compiled_model(config: TrainConfig, manifest: Manifest, speed: StepChoice, 
     check_fits(training_bytes(model, config.tile**2, config.batch_size),
                f"training with --tile {config.tile} and --batch-size {config.batch_size}",
                "lower --tile or --batch-size (or --width)")
-    scores = [LandslideScore(s, config.threshold) for s in ("precision", "recall", "f1", "iou")]
     schedule = learning_rate(config, steps, epochs)
     model.compile(optimizer=make_optimizer(config.optimizer, schedule, speed.policy),
                   loss=make_loss(config.loss, manifest),
-                  weighted_metrics=[*scores, BestF1(), BestF1(name="best_threshold", report="threshold")])
+                  weighted_metrics=[*LandslideScore.family(config.threshold), *BestF1.pair()])
     compile_training_step(model, speed.xla)
     return model, schedule
 
