@@ -176,10 +176,13 @@ class LandslideScore(keras.metrics.Metric):
                  counted_by: LandslideScore | None = None, **kwargs) -> None:
         super().__init__(name=name or score, **kwargs)
         self.score, self.threshold = score, threshold
-        # Held outside Keras' tracking: the counts belong to (and are saved and reset by) the owner.
+        # A reader holds the owner's metric and counts outside Keras' tracking: they are saved and reset
+        # once, by the owner.
         object.__setattr__(self, "_owner", counted_by)
-        self.counts = counted_by.counts if counted_by is not None else self.add_variable(
-            shape=(4,), initializer="zeros", name="counts")
+        if counted_by is None:
+            self.counts = self.add_variable(shape=(4,), initializer="zeros", name="counts")
+        else:
+            object.__setattr__(self, "counts", counted_by.counts)
 
     @classmethod
     def family(cls, threshold: float = 0.5) -> list[LandslideScore]:
@@ -235,9 +238,11 @@ class BestF1(keras.metrics.Metric):
                  counted_by: BestF1 | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.bins, self.report = bins, report  # report "threshold": the threshold that F1 is reached at
-        object.__setattr__(self, "_owner", counted_by)  # as LandslideScore's
-        self.histograms = counted_by.histograms if counted_by is not None else self.add_variable(
-            shape=(2, bins), initializer="zeros", name="histograms")
+        object.__setattr__(self, "_owner", counted_by)  # untracked, as LandslideScore's
+        if counted_by is None:
+            self.histograms = self.add_variable(shape=(2, bins), initializer="zeros", name="histograms")
+        else:
+            object.__setattr__(self, "histograms", counted_by.histograms)
 
     @classmethod
     def pair(cls, bins: int = 100) -> list[BestF1]:
