@@ -112,6 +112,8 @@ def render(card: dict) -> str:
                   f"validation, detects {kept['detected']} ({kept['detected_share']:.0%}) with "
                   f"{kept['polygon_precision']:.0%} of its polygons real ({kept_mix['polygon_precision']:.0%} at "
                   "the mix); the rest are in the `candidates` layer."]
+    if card.get("map_cost"):
+        lines += ["", f"- **Map cost**: {card['map_cost']}"]
     lines += ["", f"- **Trained**: {card['training']['minutes']:.0f} minutes on {card['training']['cpu']} "
               f"({card['training']['epochs']} epochs).",
               f"- **Limits**: {card['limits']}", f"- **Data licence**: {card['licence']}",
