@@ -33,4 +33,6 @@ def models(name: str | None, as_json: bool) -> None:
         click.echo(f"  data licence: {card.licence}")
         if name:
             click.echo(f"  limits: {card.limits}")
+            if card.other.get("map_cost"):
+                click.echo(f"  map cost: {card.other['map_cost']}")
             click.echo(f"  reproduce: {card.command}")

@@ -30,9 +30,11 @@ def test_models_lists_each_card(name):
     result = run("models")
     assert result.exit_code == 0 and f"{name}:" in result.output
     card = json.loads(run("models", name, "--json").output)
-    for key in ("bands", "resolution_m", "threshold", "scores", "licence", "command", "limits", "preprocessing"):
+    for key in ("bands", "resolution_m", "threshold", "scores", "licence", "command", "limits", "preprocessing",
+                "map_cost"):
         assert key in card, key
     assert card["scores"]["test"]["f1"] > 0
+    assert f"map cost: {card['map_cost']}" in run("models", name).output
 
 
 def test_kernels_are_float16_without_optimizer_state(name):
