@@ -258,9 +258,9 @@ class BestF1(keras.metrics.Metric):
                                          tf.int32), 0, self.bins - 1)
         weight = tf.ones_like(index, tf.float32) if sample_weight is None else tf.reshape(
             tf.cast(sample_weight, tf.float32), [-1])
-        # bincount, not unsorted_segment_sum: 4 x faster on a CPU (1.4 against 5.3 ms a batch of 16 x 128²).
-        counts = tf.math.bincount(truth * self.bins + index, weights=weight, minlength=2 * self.bins,
-                                  maxlength=2 * self.bins)
+        # A bincount, not unsorted_segment_sum: 4 x faster on a CPU (1.4 against 5.3 ms a batch of 16 x
+        # 128²). The raw op takes a fixed size (tf.math.bincount derives it from the data, which XLA refuses).
+        counts = tf.raw_ops.DenseBincount(input=truth * self.bins + index, size=2 * self.bins, weights=weight)
         self.histograms.assign_add(tf.reshape(counts, [2, self.bins]))
 
     def result(self):
