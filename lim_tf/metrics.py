@@ -164,6 +164,18 @@ def skilful_f1(f1: np.ndarray, positives: float, negatives: float) -> np.ndarray
     return np.where(f1 > baseline, f1, 0.0)
 
 
+def _tally(metric: keras.metrics.Metric, name: str, shape: tuple[int, ...],
+           owner: keras.metrics.Metric | None) -> None:
+    """Give `metric` its running tally `name`: a variable of its own, or a reader's view of `owner`'s.
+
+    Set outside Keras' attribute tracking (add_variable tracks an owner's variable already), so a
+    shared tally is saved and reset once, by its owner, and a reader's `_owner` is no sub-metric."""
+    object.__setattr__(metric, "_owner", owner)
+    tally = getattr(owner, name) if owner is not None else metric.add_variable(shape=shape, initializer="zeros",
+                                                                                name=name)
+    object.__setattr__(metric, name, tally)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LandslideScore(keras.metrics.Metric):
     """A streaming confusion-matrix score of the landslide class at a threshold (for training logs).
@@ -176,13 +188,7 @@ class LandslideScore(keras.metrics.Metric):
                  counted_by: LandslideScore | None = None, **kwargs) -> None:
         super().__init__(name=name or score, **kwargs)
         self.score, self.threshold = score, threshold
-        # A reader holds the owner's metric and counts outside Keras' tracking: they are saved and reset
-        # once, by the owner.
-        object.__setattr__(self, "_owner", counted_by)
-        if counted_by is None:
-            self.counts = self.add_variable(shape=(4,), initializer="zeros", name="counts")
-        else:
-            object.__setattr__(self, "counts", counted_by.counts)
+        _tally(self, "counts", (4,), counted_by)
 
     @classmethod
     def family(cls, threshold: float = 0.5) -> list[LandslideScore]:
@@ -238,11 +244,7 @@ class BestF1(keras.metrics.Metric):
                  counted_by: BestF1 | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.bins, self.report = bins, report  # report "threshold": the threshold that F1 is reached at
-        object.__setattr__(self, "_owner", counted_by)  # untracked, as LandslideScore's
-        if counted_by is None:
-            self.histograms = self.add_variable(shape=(2, bins), initializer="zeros", name="histograms")
-        else:
-            object.__setattr__(self, "histograms", counted_by.histograms)
+        _tally(self, "histograms", (2, bins), counted_by)
 
     @classmethod
     def pair(cls, bins: int = 100) -> list[BestF1]:
