@@ -6,7 +6,8 @@ import tensorflow as tf
 from scipy.ndimage import gaussian_filter
 
 from lim_tf.data.sample import IGNORE
-from lim_tf.data.transforms import Photometric, _gamma_contrast, flip_rotate, gaussian_blur, jittered_tile, photometric
+from lim_tf.data.transforms import (Photometric, _fused_curve_and_noise, _gamma_contrast, flip_rotate, gaussian_blur,
+                                    jittered_tile, photometric)
 
 STILL = Photometric(brightness=0.0, contrast=0.0, gamma=1.0, blur_probability=0.0, noise=0.0)
 
@@ -21,17 +22,18 @@ def symmetries(image: np.ndarray) -> list[np.ndarray]:
     return turns + [np.fliplr(t) for t in turns]
 
 
-def test_flip_rotate_moves_mask_with_image_and_reaches_all_8_symmetries():
-    image = tf.random.stateless_uniform([16, 16, 3], [1, 2])
-    mask = tf.cast(image[..., 0] > 0.5, tf.uint8)
+def test_flip_rotate_moves_each_mask_with_its_image_and_reaches_all_8_symmetries():
+    images = tf.random.stateless_uniform([64, 16, 16, 3], [1, 2])
+    masks = tf.cast(images[..., 0] > 0.5, tf.uint8)
     reached = set()
-    for k in range(64):
-        out_image, out_mask = flip_rotate(image, mask, seed(k))
-        np.testing.assert_array_equal(out_mask.numpy(), (out_image[..., 0] > 0.5).numpy().astype(np.uint8))
-        match = [i for i, s in enumerate(symmetries(image.numpy())) if np.array_equal(s, out_image.numpy())]
-        assert len(match) == 1
-        reached.add(match[0])
-        np.testing.assert_array_equal(flip_rotate(image, mask, seed(k))[0].numpy(), out_image.numpy())
+    for k in range(4):
+        out_images, out_masks = flip_rotate(images, masks, seed(k))
+        np.testing.assert_array_equal(out_masks.numpy(), (out_images[..., 0] > 0.5).numpy().astype(np.uint8))
+        for image, out in zip(images.numpy(), out_images.numpy()):
+            match = [i for i, s in enumerate(symmetries(image)) if np.array_equal(s, out)]
+            assert len(match) == 1
+            reached.add(match[0])
+        np.testing.assert_array_equal(flip_rotate(images, masks, seed(k))[0].numpy(), out_images.numpy())
     assert reached == set(range(8))
 
 
@@ -40,8 +42,7 @@ def test_tile_without_rescaling_is_a_window_of_the_chip():
     chip = np.stack([rows, cols], axis=-1).astype(np.uint8)  # each pixel says where it is
     mask = (np.arange(40 * 50).reshape(40, 50) % 3).astype(np.uint8)
     for k in range(10):
-        image, out_mask = jittered_tile(tf.constant(chip), tf.constant(mask), seed(k), 24, 1.0,
-                                        tf.zeros([2]), turn=False)
+        image, out_mask = jittered_tile(tf.constant(chip), tf.constant(mask), seed(k), 24, 1.0, tf.zeros([2]))
         image, out_mask = image.numpy(), out_mask.numpy()
         top, left = int(image[0, 0, 0]), int(image[0, 0, 1])
         np.testing.assert_array_equal(image, chip[top:top + 24, left:left + 24])
@@ -73,10 +74,10 @@ def test_rescaled_tile_keeps_the_landslide_share_of_the_chip(largest):
     assert 0.35 < np.mean(shares) < 0.65
 
 
-def test_rescaling_a_turned_window_keeps_its_aspect():
-    # A chip lower than the tile: the window is 20 pixels by about 32 / factor, and a turn swaps
-    # them. Each pixel holds its own row and column, so one step in the tile must move as far
-    # through the chip down the tile as across it (both 1 / factor), turned or not.
+def test_rescaling_a_window_keeps_its_aspect():
+    # A chip lower than the tile: the window is 20 pixels by about 32 / factor. Each pixel holds
+    # its own row and column, so one step in the tile must move as far through the chip down the
+    # tile as across it (both 1 / factor).
     rows, cols = np.mgrid[:20, :200]
     chip = tf.constant(np.stack([rows, cols], axis=-1).astype(np.uint8))
     for k in range(16):
@@ -107,6 +108,11 @@ def test_gamma_and_contrast_match_the_closed_form():
     centre = curved.mean(axis=(1, 2), keepdims=True)
     expected = centre + contrast * (curved - centre) + shift
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-3)
+    # the XLA-fused pass the pipeline runs, with noise of level 0
+    fused = _fused_curve_and_noise(tf.constant(images), tf.constant(gamma), tf.constant(contrast), tf.constant(shift),
+                                   tf.constant(low), tf.constant(high), tf.fill([64], tf.constant(0xFFFFFFFF, tf.uint32)),
+                                   tf.zeros([2, 1, 1, 2]))
+    np.testing.assert_allclose(fused.numpy(), expected, rtol=1e-4, atol=1e-2)
 
 
 def test_blur_of_each_image_matches_scipy_with_its_own_sigma():

@@ -12,7 +12,7 @@ import numpy as np
 from lim_tf.data.manifest import Manifest, load_manifest
 from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.data.schema import COMPRESSION, FEATURES, parse_example
-from lim_tf.data.transforms import jittered_tile, photometric
+from lim_tf.data.transforms import flip_rotate, jittered_tile, photometric
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.runtime.quiet import tf
 
@@ -144,8 +144,7 @@ def _training(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: 
     stats = _statistics(manifest)
     tile_seeds = tf.data.Dataset.random(seed=config.seed + 3).batch(2)
     tiles = tf.data.Dataset.zip((chips, tile_seeds)).map(
-        lambda x, seed: jittered_tile(x["image"], x["mask"], seed, config.tile, config.scale_jitter, stats["mean"],
-                                      turn=config.augment),
+        lambda x, seed: jittered_tile(x["image"], x["mask"], seed, config.tile, config.scale_jitter, stats["mean"]),
         num_parallel_calls=tf.data.AUTOTUNE)
     batches = tiles.batch(config.batch_size, drop_remainder=True, num_parallel_calls=tf.data.AUTOTUNE)
     batch_seeds = tf.data.Dataset.random(seed=config.seed + 4).batch(2)
@@ -155,8 +154,11 @@ def _training(records: tf.data.Dataset, manifest: Manifest, split: Split, fold: 
 
 def _training_batch(images: tf.Tensor, masks: tf.Tensor, seed: tf.Tensor, stats: dict[str, tf.Tensor],
                     config: PipelineConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    if config.augment:
+        images, masks = flip_rotate(images, masks, seeds[0])
     if config.photometric:
-        images = photometric(images, seed, stats["mean"], stats["std"], stats["min"], stats["max"])
+        images = photometric(images, seeds[1], stats["mean"], stats["std"], stats["min"], stats["max"])
     return _to_targets(images, masks)
 
 
