@@ -6,8 +6,15 @@ import tensorflow as tf
 from scipy.ndimage import gaussian_filter
 
 from lim_tf.data.sample import IGNORE
-from lim_tf.data.transforms import (Photometric, _fused_curve_and_noise, _gamma_contrast, flip_rotate, gaussian_blur,
-                                    jittered_tile, photometric)
+from lim_tf.data.transforms import (
+    Photometric,
+    _fused_curve_and_noise,
+    _gamma_contrast,
+    flip_rotate,
+    gaussian_blur,
+    jittered_tile,
+    photometric,
+)
 
 STILL = Photometric(brightness=0.0, contrast=0.0, gamma=1.0, blur_probability=0.0, noise=0.0)
 
