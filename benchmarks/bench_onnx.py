@@ -33,6 +33,7 @@ from lim_tf.trained.ensemble import Ensemble  # noqa: E402
 
 NETWORKS = {"cpu-recipe unet w0.25 bn": dict(name="unet", width=0.25, batch_norm=True),
             "cpu-recipe unet w0.5 bn": dict(name="unet", width=0.5, batch_norm=True),
+            "cpu-recipe unet w0.18 bn": dict(name="unet", width=0.18, batch_norm=True),  # a 0.8 m candidate
             "fcn-fl w0.5": dict(name="fcn-fl", width=0.5)}  # the full width is too large for tf2onnx here
 
 
