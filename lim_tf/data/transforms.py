@@ -55,7 +55,7 @@ def jittered_tile(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, tile: int,
     mask = tf.slice(mask, start, window)
     image = tf.cast(image, tf.float32)
     if largest > 1.0:
-        size = tf.maximum(tf.cast(tf.round(tf.cast(tf.shape(mask), tf.float32) * factor), tf.int32), 1)  # as turned
+        size = tf.maximum(tf.cast(tf.round(tf.cast(tf.shape(mask), tf.float32) * factor), tf.int32), 1)
         image = tf.cond(factor < 1.0, lambda: tf.image.resize(image, size, method="bilinear", antialias=True),
                         lambda: tf.image.resize(image, size, method="bilinear"))  # the same when growing
         mask = tf.image.resize(mask[..., None], size, method="nearest")[..., 0]
