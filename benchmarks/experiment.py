@@ -117,9 +117,10 @@ def main() -> None:
         entry = {"records": spec["records"], "preset": spec.get("preset", "fcn-fl"), "train": spec.get("train", {}),
                  "train_seconds": seconds, "validation": validation_scores(run)}
         if args.test:
-            for tta in (False, True):
+            for tta in (False, True):  # one pass, then all four quarter turns
                 metrics = evaluate_run(run, run / f"eval-test{'-tta' if tta else ''}",
-                                       EvalRequest(threshold="optimal", tta=tta, figures=8), overwrite=True, progress=False)
+                                       EvalRequest(threshold="optimal", tta=4 if tta else 1, figures=8), overwrite=True,
+                                       progress=False)
                 entry["test_tta" if tta else "test"] = {**_pick(metrics), "threshold": metrics["threshold"],
                                                         "landslide_chips": _pick(metrics["landslide_chips"]),
                                                         "non_landslide_chips": _pick(metrics["non_landslide_chips"])}

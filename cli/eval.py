@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lim_tf.config import Split
-from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
+from lim_tf_cli.options import choice_of, trust_model_option, tta_option, warn_if_shadowed
 
 
 @click.command("eval")
@@ -25,8 +25,7 @@ from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 @click.option("--mask-values", help="With --images: mask value map, e.g. '255=landslide,0=background'.")
 @click.option("--source-resolution", type=click.FloatRange(min=0, min_open=True),
               help="With --images: their pixel size in metres when the files do not say (Bijie: 0.8).")
-@click.option("--tta", is_flag=True, help="Test-time augmentation: average each prediction over the image's four "
-              "flips (4x the prediction time).")
+@tta_option
 @trust_model_option
 @click.option("--threshold", default="run",
               help="Probability threshold: 'run' (the one training chose on its validation folds), a number, or "
@@ -49,7 +48,7 @@ from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
 @click.pass_context
 def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, records: Path | None, split: str,
              fold: int | None, images: Path | None, mask_values: str | None, source_resolution: float | None,
-             tta: bool, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int,
+             tta: int | None, trust_model: bool, threshold: str, figures: int, min_overlap: float, batch_size: int,
              kind_ratio: float | None, min_alarm_area: float, uncertainty: bool, overwrite: bool) -> None:
     """Score RUNS (a fold model or the K-fold ensemble) and write metrics, per-image rows and figures.
 

@@ -16,7 +16,7 @@ from lim_tf.mapping.config import (
     SlopeAction,
     VectorFormat,
 )
-from lim_tf_cli.options import choice_of, trust_model_option, warn_if_shadowed
+from lim_tf_cli.options import choice_of, trust_model_option, tta_option, warn_if_shadowed
 
 if TYPE_CHECKING:
     from lim_tf.mapping.summary import RegionSummary
@@ -70,11 +70,11 @@ DEFAULTS_MAP = MapConfig()
 @click.option("--resolution", type=click.FloatRange(min=0, min_open=True),
               help="Map at this pixel size in metres (the outputs are on that grid). Default: the model's training "
                    "resolution, so landslides appear at the size it learnt them; the scene's own for a bare .keras.")
-@click.option("--tta", is_flag=True, help="Test-time augmentation: average each tile over its four flips (4x slower).")
+@tta_option
 @click.option("--uncertainty", is_flag=True,
-              help="Also write uncertainty.tif, the standard deviation of the probability over the four flips of "
+              help="Also write uncertainty.tif, the standard deviation of the probability over the four quarter turns of "
                    "every model (and the fold models of an ensemble), and mean_uncertainty per polygon: review the "
-                   "least sure polygons first. Predicts the flips (4x slower); the probability is unchanged.")
+                   "least sure polygons first. Predicts all four turns (up to 4x slower); the probability is unchanged.")
 @click.option("--runtime", type=choice_of(Runtime), default=DEFAULTS_MAP.runtime, show_default=True,
               help="What runs the network. auto: the fastest here for this scene, timed on this machine (once per "
                    "model and tile, then remembered) with what each must do first counted: converting the network "

@@ -26,3 +26,9 @@ trust_model_option = click.option(
     "--trust-model", is_flag=True,
     help="Load models that carry Python code (Lambda layers). A model file is a program: use this only for files "
          "from a source you trust.")
+
+tta_option = click.option(
+    "--tta", type=click.IntRange(1, 4), is_flag=False, flag_value=4, default=None, metavar="[TURNS]",
+    help="Test-time augmentation: average each prediction over TURNS quarter turns of the image (2: 0 and 180 "
+         "degrees; 4, the most accurate, also 90 and 270; 1: none), TURNS x the prediction time. --tta alone: 4. "
+         "Default: as many as the model's card or run chose its threshold with (bijie: 2; a run of yours: 1).")

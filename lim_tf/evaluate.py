@@ -318,7 +318,7 @@ class EvalRequest:
     split: Split = "test"
     fold: int | None = None  # None: the ensemble of all finished folds
     threshold: float | ThresholdRule = "run"  # "run": the run's own; "optimal": F1-optimal on its validation folds
-    tta: bool = False  # average predictions over the four flips of each image
+    tta: int | None = None  # quarter turns each prediction averages (1..4); None: the model's own
     trust_model: bool = False  # load models that carry Python code
     figures: int = 8
     batch_size: int = 8
@@ -327,7 +327,7 @@ class EvalRequest:
     # None: what the records' manifest states for their source, if anything.
     kind_ratio: float | None = None
     min_alarm_area: float = 50.0  # m²: a predicted region at least this large on empty ground is a false alarm
-    uncertainty: bool = False  # also a reliability table: error rate per bin of the spread over members and flips
+    uncertainty: bool = False  # also a reliability table: error rate per bin of the spread over members and turns
 
     def __post_init__(self) -> None:
         if self.split not in get_args(Split):
@@ -383,7 +383,7 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
                       scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
                       kind_ratio=request.kind_ratio or kind_ratio, resolution=resolution)
-    extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": request.tta, "data": data,
+    extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": model.turns, "data": data,
              "resolution_m": state.resolution, "threshold_source": threshold_source}
     confidence = ConfidenceModel.from_json(state.confidence, f"{run}: run.json") if state.confidence else None
     return write_report(result, out, extra, overwrite, confidence)

@@ -28,7 +28,7 @@ def tiled(tmp_path: Path):
     model = threshold_model(tmp_path / "model.keras")
     config = MapConfig(predict=PredictConfig(tile=64, margin=0))
     (tmp_path / "tiles").mkdir()
-    job = SceneJob(SceneSpec(str(scene)), str(model), None, False, False, 0.5, str(tmp_path / "tiles"))
+    job = SceneJob(SceneSpec(str(scene)), str(model), None, 1, False, 0.5, str(tmp_path / "tiles"))
     batches = plan_batches((101, 117), config.predict)
     assert run_batches(job, batches) == 101 * 117
     return job, batches, config, Mapping(0.5, None, ["model"], 3), band

@@ -51,6 +51,20 @@ def test_eval_cli_writes_consistent_reports(trained, tmp_path):
     assert (out / "pr_curve.png").stat().st_size > 0 and len(list((out / "figures").glob("*.png"))) == 2
 
 
+def test_turns_default_to_the_runs_own_and_the_option_wins(trained, tmp_path):
+    _, _, run_dir = trained  # a run whose threshold was chosen with 0 and 180 degrees averaged
+    shutil.copytree(run_dir, tmp_path / "r")
+    state = json.loads((tmp_path / "r/run.json").read_text())
+    (tmp_path / "r/run.json").write_text(json.dumps({**state, "turns": 2}))
+    used = {}
+    for name, extra in (("run", ()), ("alone", ("--tta",)), ("one", ("--tta", "1"))):
+        result = run("eval", tmp_path / "r", "--fold", "0", "--out", tmp_path / name, "--figures", "0", *extra)
+        assert result.exit_code == 0, result.output
+        used[name] = json.loads((tmp_path / name / "metrics.json").read_text())["tta"]
+    assert used == {"run": 2, "alone": 4, "one": 1}
+    assert_one_line_error(run("eval", tmp_path / "r", "--tta", "5", "--out", tmp_path / "x"), "--tta")
+
+
 def test_comparison_table_has_a_column_per_run(trained, tmp_path):
     _, _, run_dir = trained
     shutil.copytree(run_dir, tmp_path / "other")
@@ -125,7 +139,8 @@ def test_eval_on_a_bijie_layout_folder(trained, tmp_path):
     assert (metrics["images"], metrics["landslide_chips"]["images"], metrics["non_landslide_chips"]["images"]) == (12, 8, 4)
 
 
-def test_tta_is_the_mean_of_the_flipped_predictions():
+@pytest.mark.parametrize("turns", [2, 3, 4])
+def test_tta_is_the_mean_of_the_turned_predictions(turns):
     import keras
 
     from lim_tf.trained.ensemble import Ensemble
@@ -134,17 +149,15 @@ def test_tta_is_the_mean_of_the_flipped_predictions():
     conv = keras.layers.Conv2D(1, 5, padding="same", activation="sigmoid",
                                kernel_initializer=keras.initializers.RandomNormal(stddev=0.05, seed=1))
     model = keras.Model(inputs, conv(inputs))  # an asymmetric kernel: orientation matters
-    x = np.random.default_rng(1).uniform(0, 255, (2, 40, 28, 3)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 40, 28, 3)).astype(np.float32)  # not square
     plain = Ensemble([model], ["m"])
 
-    def mean_of_flips(images):
-        return np.mean([plain.predict(images),
-                        plain.predict(images[:, :, ::-1])[:, :, ::-1],
-                        plain.predict(images[:, ::-1])[:, ::-1],
-                        plain.predict(images[:, ::-1, ::-1])[:, ::-1, ::-1]], axis=0)
+    def turned(images, k):  # numpy's own quarter turns, undone on the prediction
+        return np.rot90(plain.predict(np.ascontiguousarray(np.rot90(images, k, axes=(1, 2)))), -k, axes=(1, 2))
 
-    tta = Ensemble([model], ["m"], tta=True).predict(x)
-    np.testing.assert_allclose(tta, mean_of_flips(x), atol=1e-6)
+    degrees = {2: (0, 2), 3: (0, 2, 1), 4: (0, 2, 1, 3)}[turns]  # 0 and 180 first, then 90 and 270
+    tta = Ensemble([model], ["m"], turns=turns).predict(x)
+    np.testing.assert_allclose(tta, np.mean([turned(x, k) for k in degrees], axis=0), atol=1e-6)
     assert np.abs(tta - plain.predict(x)).max() > 0.05
 
 

@@ -60,6 +60,10 @@ def test_the_option_wins_over_the_run():
     ('{"band_names": ["r"], "records": "r", "threshold": 1.5, "ensemble": {"models": []}, "folds": {}}', "threshold"),
     ('{"band_names": ["r"], "records": "r", "threshold": 0.5, "ensemble": {"models": [1]}, "folds": {}}', "ensemble"),
     ('{"band_names": ["r"], "threshold": 0.5, "ensemble": {"models": []}, "folds": {}}', "records"),
+    ('{"band_names": ["r"], "records": "r", "threshold": 0.5, "turns": 5, "ensemble": {"models": []}, "folds": {}}',
+     "turns"),
+    ('{"band_names": ["r"], "records": "r", "threshold": 0.5, "turns": 2.0, "ensemble": {"models": []}, "folds": {}}',
+     "turns"),
 ])
 def test_a_damaged_file_is_one_line_naming_it(tmp_path, content, words):
     (tmp_path / RUN_FILE).write_text(content)

@@ -18,7 +18,7 @@ def region() -> RegionSummary:
 
 
 def test_summaries_round_trip_through_their_files(tmp_path):
-    scene = SceneSummary("s.tif", ["m.keras"], 0.5, 2, 300.0, 200.0, [103.1, 27.2, 103.2, 27.3], tta=True,
+    scene = SceneSummary("s.tif", ["m.keras"], 0.5, 2, 300.0, 200.0, [103.1, 27.2, 103.2, 27.3], tta=4,
                          candidates=4, confidence_cut=0.6, seconds={"predict": 1.25}, run=region())
     scene.save(tmp_path)
     assert SceneSummary.load(tmp_path) == scene

@@ -17,7 +17,7 @@ TILES = [Tile(0, 0, 4, 4, 0, 0, 6, 6), Tile(0, 4, 4, 3, 0, 2, 6, 5)]
 
 
 def _job(folder: Path) -> SceneJob:
-    return SceneJob(SceneSpec("scene.tif"), "run", None, False, False, 0.5, str(folder))
+    return SceneJob(SceneSpec("scene.tif"), "run", None, 1, False, 0.5, str(folder))
 
 
 @pytest.mark.parametrize("optional", [False, True])
@@ -55,7 +55,7 @@ def test_a_task_run_again_skips_the_batches_its_dead_worker_finished(tmp_path: P
 
     band = squares(40, 40, [(5, 5, 10)])
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500_000, 3_000_000, 2, 2), band)
-    job = SceneJob(SceneSpec(str(scene)), str(threshold_model(tmp_path / "m.keras")), None, False, False, 0.5,
+    job = SceneJob(SceneSpec(str(scene)), str(threshold_model(tmp_path / "m.keras")), None, 1, False, 0.5,
                    str(tmp_path / "tiles"))
     (tmp_path / "tiles").mkdir()
     halves = [[Tile(0, 0, 20, 40, 0, 0, 20, 40)], [Tile(20, 0, 20, 40, 20, 0, 20, 40)]]

@@ -57,8 +57,10 @@ class MapConfig:
     # Map at this pixel size in metres; None: the model's training resolution (from its records),
     # so a model meets landslides at the size it learnt them. Without one, the scene's own pixels.
     resolution: float | None = None
-    tta: bool = False  # average each tile's prediction over its four flips
-    uncertainty: bool = False  # uncertainty.tif and mean_uncertainty: spread over members and flips
+    # Average each tile's prediction over this many quarter turns (1..4); None: as many as the
+    # model's card or run chose its threshold with.
+    tta: int | None = None
+    uncertainty: bool = False  # uncertainty.tif and mean_uncertainty: spread over members and turns
     trust_model: bool = False  # load models that carry Python code (see models.load_model)
     # What runs the network: TensorFlow, or ONNX Runtime on the same weights converted (1.6-1.9 x as
     # fast as TensorFlow float32 on an AVX2-only CPU, the same scores; slower where bf16 exists), or

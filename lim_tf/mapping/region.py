@@ -256,7 +256,7 @@ def _plan(name: str, path: str, folder: Path, model_path: Path, config: MapConfi
     finally:
         scene.close()
     model = str(model_path) if is_zoo_name(model_path) else str(Path(model_path).resolve())  # as workers see it
-    run.job = SceneJob(spec, model, config.fold, config.tta, config.trust_model, mapping.threshold,
+    run.job = SceneJob(spec, model, config.fold, mapping.turns, config.trust_model, mapping.threshold,
                        str(folder.resolve()), config.uncertainty, config.runtime, config.cache)
     return run
 

@@ -48,6 +48,7 @@ class Mapping:
     model_names: list[str]
     bands: int
     confidence: ConfidenceModel | None = None  # the polygons' confidence model and cut (run.json, card)
+    turns: int = 1  # test-time quarter turns averaged per tile
 
 
 def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, RunState]:
@@ -56,7 +57,7 @@ def resolve(model_path: Path, config: MapConfig) -> tuple[Ensemble, Mapping, Run
     model = dataclasses.replace(model, uncertainty=config.uncertainty)
     threshold, _ = resolve_threshold(config.threshold, state)
     return model, Mapping(threshold, config.resolution or state.resolution, model.names, model.bands,
-                          _confidence(state, model_path)), state
+                          _confidence(state, model_path), model.turns), state
 
 
 def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str, float]] | None:
@@ -75,7 +76,7 @@ def describe_run(model_path: Path, config: MapConfig) -> tuple[Mapping, dict[str
         return None  # an unfinished fold: loading says which
     threshold, _ = resolve_threshold(config.threshold, state)
     return Mapping(threshold, config.resolution or state.resolution, names, len(state.band_names),
-                   _confidence(state, model_path)), estimate
+                   _confidence(state, model_path), config.tta or state.turns), estimate
 
 
 def _confidence(state: RunState, model_path: Path) -> ConfidenceModel | None:
@@ -226,7 +227,7 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     write_project(folder, crs.to_wkt() if crs else None, tuple(scene.dataset.bounds), [str(scene_path)],
                   candidates=mapping.confidence is not None)
     write_quicklook(scene, landslides, folder / "quicklook.png")
-    summary = _summary(scene_path, mapping, features, resampled=scene.resampled, tta=config.tta,
+    summary = _summary(scene_path, mapping, features, resampled=scene.resampled, tta=mapping.turns,
                        candidates=len(candidates))
     if config.inventory:
         reference = read_inventory(Path(config.inventory), crs)
@@ -258,7 +259,7 @@ def _prepare_sentinel2(product: Path, out: Path, state: RunState, resolution: fl
     return target
 
 
-def _summary(scene_path: str | Path, mapping: Mapping, features: list[dict], resampled: bool, tta: bool,
+def _summary(scene_path: str | Path, mapping: Mapping, features: list[dict], resampled: bool, tta: int,
              candidates: int) -> SceneSummary:
     centroids = [(f["centroid_lon"], f["centroid_lat"]) for f in features]
     extent = [min(c[0] for c in centroids), min(c[1] for c in centroids),

@@ -31,7 +31,7 @@ class SceneSummary:
     largest_area_m2: float
     centroid_extent_lonlat: list[float] | None  # west, south, east, north of the polygons' centroids
     resolution_m: float | None = None  # where the scene was resampled to the model's resolution
-    tta: bool = False
+    tta: int = 1  # test-time quarter turns averaged per tile (1: none)
     candidates: int | None = None  # polygons below the confidence cut (the candidates layer)
     confidence_cut: float | None = None
     check: dict[str, Any] | None = None  # --inventory's report (mapping.inventory.check_against)

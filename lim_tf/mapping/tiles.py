@@ -29,7 +29,7 @@ class SceneJob:
     scene: SceneSpec  # where the worker reads it (GDAL paths such as /vsis3/... where it can read them)
     model: str  # run folder or .keras file, readable by the worker
     fold: int | None
-    tta: bool
+    turns: int  # test-time quarter turns averaged per tile
     trust_model: bool
     threshold: float
     folder: str  # where the tile files go (a shared filesystem on a cluster)
@@ -63,7 +63,7 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
         return 0
     # int8 is calibrated on the job's scene, so it is loaded again for each scene; the others once
     calibrate_on = job.scene if job.runtime == "onnx-int8" else None
-    model = _load(job.model, job.fold, job.tta, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
+    model = _load(job.model, job.fold, job.turns, job.trust_model, job.uncertainty, job.runtime, calibrate_on,
                   job.cache)
     scene = _scene(job.scene, model.bands, model.normalization() if job.scene.normalize == "scene" else None)
     with ThreadPoolExecutor(max_workers=1) as io:
@@ -74,7 +74,7 @@ def run_batches(job: SceneJob, batches: list[list[Tile]]) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: bool, runtime: str,
+def _load(model: str, fold: int | None, turns: int, trust: bool, uncertainty: bool, runtime: str,
           calibrate_on: SceneSpec | None, cache: bool = True):
     import dataclasses
 
@@ -84,7 +84,7 @@ def _load(model: str, fold: int | None, tta: bool, trust: bool, uncertainty: boo
     from lim_tf.trained.ensemble import load_models
     from lim_tf.trained.onnx_model import for_runtime
 
-    ensemble = dataclasses.replace(load_models(Path(model), fold, tta, trust)[0], uncertainty=uncertainty)
+    ensemble = dataclasses.replace(load_models(Path(model), fold, turns, trust)[0], uncertainty=uncertainty)
 
     def calibration() -> list:  # on the scene as the network will see it (its light adjusted, if asked)
         assert calibrate_on is not None

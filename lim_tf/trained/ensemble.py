@@ -8,27 +8,34 @@ from pathlib import Path
 
 import numpy as np
 
-from lim_tf.errors import InputError
+from lim_tf.errors import ConfigError, InputError
 from lim_tf.models import load_model
 from lim_tf.runtime.quiet import keras, tf
 from lim_tf.trained.run import RunFolder, RunState
 
-FLIPS = ((), (2,), (1,), (1, 2))  # none, left-right, up-down, both: the test-time augmentation
+# Quarter turns of an image, in the order test-time augmentation adds them: 2 averages 0 and 180
+# degrees, 4 all four. On the Bijie validation folds the four turns scored as well as all eight
+# flips and turns, and each first few at least as well as the flips (benchmarks/README.md).
+TURNS = (0, 2, 1, 3)
 
 
 @dataclass
 class Ensemble:
     """Averages the probability maps of its members; a single model is an ensemble of one.
 
-    With `tta` each member's map is itself the mean over the four flips of the image (each
-    prediction flipped back), which evens out the network's orientation preferences."""
+    With `turns` above 1 each member's map is itself the mean over that many quarter turns of the
+    image (each prediction turned back), which evens out the network's orientation preferences."""
 
     models: list[keras.Model]
     names: list[str]
-    tta: bool = False
-    # Also predict the four flips of every member (whatever `tta`) and return their standard
+    turns: int = 1  # quarter turns averaged at prediction (TURNS[:turns]); 1: none
+    # Also predict all four turns of every member (whatever `turns`) and return their standard
     # deviation: where the members and orientations disagree, the map is least sure.
     uncertainty: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.turns <= len(TURNS):
+            raise ConfigError(f"test-time turns must be 1..{len(TURNS)}, not {self.turns}")
 
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """Per band (mean, std) the first member normalises its input by (the training imagery's),
@@ -53,7 +60,7 @@ class Ensemble:
         return self._members(tf.convert_to_tensor(images, tf.float32))[0].numpy()
 
     def predict_with_uncertainty(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(each member's probability, the standard deviation over every member's four flips (batch,
+        """(each member's probability, the standard deviation over every member's four turns (batch,
         height, width)); needs `uncertainty`."""
         members, spread = self._members(tf.convert_to_tensor(images, tf.float32))
         return members.numpy(), spread.numpy()
@@ -61,18 +68,18 @@ class Ensemble:
     @functools.cached_property
     def _members(self):
         # One trace serves every image size; predict_on_batch would retrace for each new tile shape.
-        flips = FLIPS if self.tta or self.uncertainty else ((),)
+        turns = TURNS if self.uncertainty else TURNS[:self.turns]
 
-        def flipped(model, images, axes):
-            if not axes:
+        def turned(model, images, k):
+            if not k:
                 return model(images, training=False)[..., 0]
-            return tf.reverse(model(tf.reverse(images, axes), training=False), axes)[..., 0]
+            return tf.image.rot90(model(tf.image.rot90(images, k), training=False), -k)[..., 0]
 
         @tf.function(input_signature=[tf.TensorSpec([None, None, None, self.bands], tf.float32)])
         def members(images):
-            each = tf.stack([tf.stack([flipped(model, images, axes) for axes in flips]) for model in self.models])
-            # (members, flips, batch, height, width): TTA averages the flips, else the unflipped one counts.
-            probability = tf.reduce_mean(each, axis=1) if self.tta else each[:, 0]
+            each = tf.stack([tf.stack([turned(model, images, k) for k in turns]) for model in self.models])
+            # (members, turns, batch, height, width): the first `turns` are averaged.
+            probability = tf.reduce_mean(each[:, :self.turns], axis=1)
             spread = tf.math.reduce_std(tf.reshape(each, [-1, *tf.unstack(tf.shape(each)[2:])]), axis=0) \
                 if self.uncertainty else tf.zeros([0])
             return probability, spread
@@ -88,16 +95,18 @@ def read_run_state(run: Path) -> RunState:
     return state
 
 
-def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool = False) -> tuple[Ensemble, RunState]:
+def load_run(run: Path, fold: int | None = None, turns: int | None = None,
+             trust: bool = False) -> tuple[Ensemble, RunState]:
     """The ensemble of a run (fold=None) or one fold's model, with run.json; a shipped model's name
-    (lim_tf.zoo) gives that model and the state its card describes."""
+    (lim_tf.zoo) gives that model and the state its card describes. `turns` None: as many test-time
+    turns as the run or card says its threshold was chosen with."""
     from lim_tf import zoo
 
     if zoo.is_zoo_name(run):
         if fold not in (None, 0):
             raise InputError(f"{run}: a shipped model has no fold {fold}; drop --fold")
         model, state = zoo.load(str(run))
-        return Ensemble([model], [str(run)], tta), state
+        return Ensemble([model], [str(run)], turns or state.turns), state
     state = read_run_state(run)
     names = state.models
     if fold is not None:
@@ -105,15 +114,15 @@ def load_run(run: Path, fold: int | None = None, tta: bool = False, trust: bool 
         if not names:
             done = ", ".join(sorted(state.folds))
             raise InputError(f"{run}: fold {fold} has no finished model (finished folds: {done or 'none'})")
-    return Ensemble([load_model(Path(run) / n, trust) for n in names], names, tta), state
+    return Ensemble([load_model(Path(run) / n, trust) for n in names], names, turns or state.turns), state
 
 
-def load_models(path: Path, fold: int | None = None, tta: bool = False,
+def load_models(path: Path, fold: int | None = None, turns: int | None = None,
                 trust: bool = False) -> tuple[Ensemble, RunState]:
     """A run folder, a shipped model's name or a single .keras file (then the state knows only the
     default threshold: a bare model file records no bands, resolution or threshold)."""
     path = Path(path)
     if path.suffix == ".keras" or path.is_file():
-        return (Ensemble([load_model(path, trust)], [path.name], tta),
+        return (Ensemble([load_model(path, trust)], [path.name], turns or 1),
                 RunState(band_names=(), models=[path.name], threshold_source="default (a bare model file)"))
-    return load_run(path, fold, tta, trust)
+    return load_run(path, fold, turns, trust)

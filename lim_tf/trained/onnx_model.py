@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lim_tf.runtime.cache import FileCache, digest
-from lim_tf.trained.ensemble import FLIPS, Ensemble
+from lim_tf.trained.ensemble import TURNS, Ensemble
 
 INPUT_SCALE = 255.0  # the graph multiplies its input by this: Deepness divides uint8 pixels by 255
 OPSET = 17
@@ -212,8 +212,8 @@ class OnnxEnsemble:
         return self.source.bands
 
     @property
-    def tta(self) -> bool:
-        return self.source.tta
+    def turns(self) -> int:
+        return self.source.turns
 
     @property
     def uncertainty(self) -> bool:
@@ -227,21 +227,21 @@ class OnnxEnsemble:
 
     def predict_with_uncertainty(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         each = self._each(images)
-        return self._members(each), each.reshape(-1, *each.shape[2:]).std(axis=0)  # over every member's flips
+        return self._members(each), each.reshape(-1, *each.shape[2:]).std(axis=0)  # over every member's turns
 
     def _members(self, each: np.ndarray) -> np.ndarray:
-        """Each member's map: the mean of its flips with TTA, else its unflipped one (as Ensemble)."""
-        return each.mean(axis=1) if self.tta else each[:, 0]
+        """Each member's map: the mean of its first `turns` quarter turns (as Ensemble)."""
+        return each[:, :self.turns].mean(axis=1)
 
     def _each(self, images: np.ndarray) -> np.ndarray:
-        """(members, flips, batch, height, width); one flip unless TTA or uncertainty asks for four."""
-        flips = FLIPS if self.tta or self.uncertainty else ((),)
+        """(members, turns, batch, height, width): `turns` of them, or all four for the uncertainty."""
+        turns = TURNS if self.uncertainty else TURNS[:self.turns]
         pixels = np.asarray(images, np.float32)
         maps = []
-        for axes in flips:
-            flipped = np.flip(pixels, axes) if axes else pixels
-            members = self.session.run(None, {"image": to_nchw(flipped)})[0]  # (members, batch, height, width)
-            maps.append(np.flip(members, tuple(a + 1 for a in axes)) if axes else members)
+        for k in turns:
+            turned = np.rot90(pixels, k, axes=(1, 2)) if k else pixels
+            members = self.session.run(None, {"image": to_nchw(turned)})[0]  # (members, batch, height, width)
+            maps.append(np.rot90(members, -k, axes=(2, 3)) if k else members)
         return np.stack(maps, axis=1)
 
 

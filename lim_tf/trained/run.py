@@ -83,6 +83,9 @@ class RunState:
     zoo: str | None = None  # the shipped model's name, for a zoo model
     architecture: str | None = None
     confidence: dict[str, Any] | None = None  # the polygons' confidence model (lim_tf.trained.confidence), as data
+    # Quarter turns averaged at prediction unless asked otherwise: the ones the threshold and the
+    # confidence were chosen with.
+    turns: int = 1
 
     def __post_init__(self) -> None:
         self.threshold = tidy_threshold(self.threshold)
@@ -192,6 +195,9 @@ def _problem(state: Any) -> str | None:
     threshold = state.get("threshold")
     if not (_number(threshold) and 0 <= threshold <= 1):  # type: ignore[operator]
         return "threshold must be a number in 0..1"
+    turns = state.get("turns", 1)
+    if type(turns) is not int or not 1 <= turns <= 4:
+        return "turns must be 1, 2, 3 or 4"
     resolution = state.get("resolution")
     if resolution is not None and not (_number(resolution) and resolution > 0):
         return "resolution must be a positive number of metres or null"

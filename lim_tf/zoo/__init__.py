@@ -73,7 +73,7 @@ def run_state(name: str) -> RunState:
     entry = card(name)
     return RunState(zoo=name, band_names=entry.bands, resolution=entry.resolution_m,
                     threshold=entry.threshold, threshold_source="the model card (validation)", models=[name],
-                    architecture=entry.network.name, confidence=entry.confidence)
+                    architecture=entry.network.name, confidence=entry.confidence, turns=entry.turns)
 
 
 def load(name: str, policy: str = "float32") -> tuple[Any, RunState]:

@@ -42,6 +42,7 @@ class ModelCard:
     limits: str
     command: str  # how it was made, from a source checkout
     confidence: dict[str, Any] | None = None  # the polygons' confidence model (trained.confidence), as data
+    turns: int = 1  # test-time quarter turns map and eval average by default (threshold chosen with them)
     other: dict[str, Any] = field(default_factory=dict)  # every other key, as written
 
     @property
@@ -53,7 +54,7 @@ class ModelCard:
         data = {"name": self.name, "summary": self.summary, "licence": self.licence, "limits": self.limits,
                 "command": self.command, "model": network, "bands": list(self.bands),
                 "resolution_m": self.resolution_m, "threshold": self.threshold,
-                "threshold_source": self.threshold_source,
+                "threshold_source": self.threshold_source, "turns": self.turns,
                 "normalization": {"mean": list(self.mean), "std": list(self.std)}, "scores": self.scores}
         return {**self.other, **data, **({"confidence": self.confidence} if self.confidence is not None else {})}
 
@@ -63,13 +64,13 @@ class ModelCard:
         if problem:
             raise InputError(f"{where}: {problem}; the model card is damaged: reinstall lim-tf")
         known = {"name", "summary", "licence", "limits", "command", "model", "bands", "resolution_m", "threshold",
-                 "threshold_source", "normalization", "scores", "confidence"}
+                 "threshold_source", "normalization", "scores", "confidence", "turns"}
         spec = data["model"]
         return cls(data["name"], data["summary"], Network(spec["name"], float(spec["width"]), bool(spec["batch_norm"])),
                    tuple(data["bands"]), float(data["resolution_m"]), float(data["threshold"]),
                    data["threshold_source"], tuple(map(float, data["normalization"]["mean"])),
                    tuple(map(float, data["normalization"]["std"])), data["scores"], data["licence"], data["limits"],
-                   data["command"], data.get("confidence"), {k: v for k, v in data.items() if k not in known})
+                   data["command"], data.get("confidence"), data.get("turns", 1), {k: v for k, v in data.items() if k not in known})
 
     @classmethod
     def load(cls, path: Path) -> ModelCard:
@@ -114,6 +115,9 @@ def _problem(data: Any) -> str | None:
     scores = data.get("scores")
     if not (isinstance(scores, dict) and isinstance(scores.get("test"), dict)):
         return "scores must hold the held-out test scores"
+    turns = data.get("turns", 1)
+    if type(turns) is not int or not 1 <= turns <= 4:
+        return "turns must be 1, 2, 3 or 4 (test-time quarter turns)"
     if data.get("confidence") is not None and not isinstance(data["confidence"], dict):
         return "confidence must be the confidence model or null"
     return None
