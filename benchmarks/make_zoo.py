@@ -95,10 +95,15 @@ def render(card: dict) -> str:
               "", "  | data | F1 | precision | recall | landslide IoU | false positives m²/km² |",
               "  |---|---|---|---|---|---|"]
     ratio = card["scores"]["test_at_kind_ratio"]["kind_ratio"]
-    for label, key in (("both kinds", "test"), ("both kinds, TTA", "test_tta"),
+    turns = card.get("turns", 1)
+    default = "both kinds" if turns == 1 else f"both kinds, {turns} quarter turns averaged (the default)"
+    for label, key in ((default, "test"), ("both kinds, one pass (--tta 1)", "test_one_pass"),
+                       ("both kinds, four quarter turns (--tta)", "test_tta"),
                        (f"both kinds weighted to the source's {ratio:.1f} : 1 mix", "test_at_kind_ratio"),
                        ("landslide chips only", "landslide")):
-        s = card["scores"][key]
+        s = card["scores"].get(key)
+        if s is None:
+            continue
         lines.append(f"  | {label} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | "
                      f"{s['iou_landslide']:.3f} | {s['false_positive_m2_per_km2']:,.0f} |")
     polygons = card["scores"].get("test_polygons")
