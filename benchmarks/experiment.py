@@ -113,7 +113,8 @@ def main() -> None:
         wanted = config.folds or range(load_manifest(records).folds)
         if any(k not in done for k in wanted):  # train (or resume) what is left
             train(records, run, config, resume=run.exists(), progress=False)
-        seconds = results.get(name, {}).get("train_seconds") or round(time.time() - started)
+        recorded = sum(f.train_seconds or 0 for f in RunState.load(run).folds.values())  # a run trained before
+        seconds = results.get(name, {}).get("train_seconds") or round(recorded or time.time() - started)
         entry = {"records": spec["records"], "preset": spec.get("preset", "fcn-fl"), "train": spec.get("train", {}),
                  "train_seconds": seconds, "validation": validation_scores(run)}
         if args.test:

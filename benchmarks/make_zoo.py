@@ -1,4 +1,4 @@
-"""Turn a finished experiment run into a shipped model: lim_tf/zoo/NAME.weights.h5 (float16, no
+"""Turn a finished experiment run into a shipped model: lim_tf/zoo/NAME.weights.h5 (float16 kernels unless --dtype, no
 optimizer state), NAME.json (the model card) and NAME.md (the card rendered for the README).
 
 Run: .venv/bin/python benchmarks/make_zoo.py EXPERIMENT_OUT RUN NAME DATA --card CARD.yaml
@@ -85,8 +85,9 @@ def render(card: dict) -> str:
     test, lines = card["scores"]["test"], [f"### `{card['name']}`: {card['summary']}", ""]
     lines += [f"- **Architecture**: {card['model']['name']}, width {card['model']['width']}, VGG16 encoder "
               f"{'with' if card['model']['batch_norm'] else 'without'} batch normalisation; "
-              f"{card['parameters']:,} parameters; convolution kernels stored as float16, the rest as float32 "
-              f"({card['weights_kb']} KB; predictions within {card['float16_max_difference']:.1e} of float32).",
+              f"{card['parameters']:,} parameters; convolution kernels stored as {card.get('weights_dtype', 'float16')}, "
+              f"the rest as float32 ({card['weights_kb']} KB; predictions within "
+              f"{card['float16_max_difference']:.1e} of float32).",
               f"- **Input**: bands {', '.join(card['bands'])} at **{card['resolution_m']} m** per pixel; "
               f"{card['preprocessing']}",
               f"- **Threshold**: {card['threshold']:.2f} ({card['threshold_source']}).",
@@ -133,6 +134,8 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("data", type=Path)
     parser.add_argument("--card", type=Path, required=True)
+    parser.add_argument("--dtype", choices=("float16", "float32"), default="float16",
+                        help="how convolution kernels are stored (float32 where float16 moves predictions by 1e-3 or more)")
     args = parser.parse_args()
     results = json.loads((args.experiment / "results.json").read_text())[args.run]
     run = args.experiment / "runs" / args.run
@@ -141,7 +144,7 @@ def main() -> None:
     config = yaml.safe_load((run / "config.yaml").read_text())
     words = yaml.safe_load(args.card.read_text())
     target = zoo.ZOO / f"{args.name}.weights.h5"
-    save_weights(model, target)
+    save_weights(model, target, args.dtype)
     test = results["test"]
     card = {"name": args.name, **words,
             "model": {"name": config["model"], "width": config["width"], "batch_norm": config["encoder_bn"]},
@@ -153,6 +156,7 @@ def main() -> None:
             "normalization": {"mean": np.ravel(model.get_layer("normalize").mean).astype(float).tolist(),
                               "std": np.sqrt(np.ravel(model.get_layer("normalize").variance)).astype(float).tolist()},
             "parameters": int(model.count_params()), "weights_kb": round(target.stat().st_size / 1024),
+            "weights_dtype": args.dtype,
             "scores": {"test": {**{k: test[k] for k in SCORES if k in test}, "data": words["test_data"]},
                        "test_tta": {k: results["test_tta"][k] for k in SCORES if k in results["test_tta"]},
                        "landslide": test["landslide_chips"], "validation": results["validation"]},
@@ -169,7 +173,8 @@ def main() -> None:
                      for x in images)
     if difference >= 1e-3:
         target.unlink()
-        raise SystemExit(f"float16 weights move predictions by {difference:.2g} (over 1e-3); not shipped")
+        raise SystemExit(f"{args.dtype} weights move predictions by {difference:.2g} (over 1e-3); not shipped: "
+                         "store them as float32 (--dtype float32)")
     card["float16_max_difference"] = difference
     card["scores"]["test_at_kind_ratio"] = score_at_kind_ratio(args.name, Path(state.records))
     card["fixed_set"] = {"ids": ids, "data": "../shared/data/bijie (held-out test chips)",
