@@ -53,6 +53,7 @@ def oriented_maps(run: Path, records: Path, folds: list[int]) -> list[tuple[np.n
             x = tf.constant(image[None], tf.float32)
             maps = np.stack([restore(predict(orient(x, k)), k)[0, ..., 0].numpy() for k in range(8)])
             chips.append((mask, maps))
+        print(f"fold {fold}: {len(chips)} chips predicted in 8 orientations so far", flush=True)
     return chips
 
 

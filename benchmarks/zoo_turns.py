@@ -2,7 +2,7 @@
 with them: its threshold (F1-optimal on its validation fold with those turns, never the test split),
 its polygon confidence, and the card's test and fixed-set scores.
 
-Run: .venv/bin/python benchmarks/zoo_turns.py NAME RECORDS DATA --turns 2 [--folds 0]
+Run: .venv/bin/python benchmarks/zoo_turns.py NAME RECORDS DATA --turns 2 [--fold 0]
 
 RECORDS are the records the model trained on (their validation fold and test split; for `bijie`
 benchmarks/experiment.py's r16), DATA the source folder of its fixed set (../shared/data/bijie).
@@ -40,17 +40,16 @@ def main() -> None:
     parser.add_argument("records", type=Path)
     parser.add_argument("data", type=Path)
     parser.add_argument("--turns", type=int, choices=(1, 2, 3, 4), required=True)
-    parser.add_argument("--folds", default="0", help="validation folds the threshold and confidence come from")
+    parser.add_argument("--fold", type=int, default=0, help="the validation fold the threshold and confidence come "
+                        "from (a shipped model is one fold's network)")
     args = parser.parse_args()
-    path, folds = zoo.ZOO / f"{args.name}.json", [int(k) for k in args.folds.split(",")]
+    path, folds = zoo.ZOO / f"{args.name}.json", [args.fold]
     card = json.loads(path.read_text())
-    if len(folds) != 1:
-        raise SystemExit("one validation fold: a shipped model is one fold's network")
-    validation = evaluated(args.name, EvalRequest(records=args.records, split="val", fold=folds[0], threshold=0.5,
+    validation = evaluated(args.name, EvalRequest(records=args.records, split="val", fold=args.fold, threshold=0.5,
                                                   tta=args.turns, figures=0))
     card["turns"] = args.turns
     card["threshold"] = round(validation["f1_optimal_threshold_on_this_data"], 4)
-    card["threshold_source"] = (f"F1-optimal on validation fold {folds[0]} with {args.turns} quarter turn"
+    card["threshold_source"] = (f"F1-optimal on validation fold {args.fold} with {args.turns} quarter turn"
                                 f"{'s' if args.turns > 1 else ''} averaged")
     card["scores"]["validation"] = {"folds": folds, "turns": args.turns, "best_threshold": card["threshold"],
                                     "best_f1": validation["f1_at_that_threshold"],
