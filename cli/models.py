@@ -30,6 +30,12 @@ def models(name: str | None, as_json: bool) -> None:
                    f"{card.resolution_m} m pixels, threshold {card.threshold:.2f}")
         click.echo(f"  held-out test ({test['data']}): F1 {test['f1']:.3f}, precision {test['precision']:.3f}, "
                    f"recall {test['recall']:.3f}, landslide IoU {test['iou_landslide']:.3f}")
+        polygons = card.scores.get("test_polygons")
+        if polygons and polygons.get("kept_at_kind_ratio"):
+            kept = polygons["kept_at_kind_ratio"]
+            click.echo(f"  its inventory there, at the real mix of ground: {kept['detected_share']:.0%} of "
+                       f"{kept['landslides']} landslides detected, {kept['polygon_precision']:.0%} of polygons real "
+                       f"(confidence cut {polygons['cut']:.2f}; the rest in the candidates layer)")
         click.echo(f"  data licence: {card.licence}")
         if name:
             click.echo(f"  limits: {card.limits}")

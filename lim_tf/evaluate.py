@@ -63,6 +63,7 @@ class Evaluation:
     reliability: np.ndarray | None = None
     polygons: PolygonSet = field(default_factory=PolygonSet)  # predicted polygons, for the analyst's counts
     resolution: float = 1.0  # metres per pixel of the evaluated chips
+    group: float | None = None  # the probability polygons are grouped at (the confidence model's; None: threshold)
 
     def reliability_table(self) -> list[dict[str, Any]] | None:
         """Error rate per uncertainty bin: where the model is less sure, is it wrong more often?"""
@@ -103,7 +104,7 @@ class Evaluation:
         if confidence is not None and self.polygons.polygons:
             self.polygons.confidence = confidence.predict(polygon_features(self.polygons.polygons))
         weight = self.empty_weight()
-        scores: dict[str, Any] = {"rule": RULE, "all": _no_rule(self.polygons.scores(None)),
+        scores: dict[str, Any] = {"rule": RULE, "group": self.group, "all": _no_rule(self.polygons.scores(None)),
                                   "all_at_kind_ratio": _no_rule(self.polygons.scores(None, weight))
                                   if self.kind_ratio else None}
         if confidence is not None:
@@ -133,10 +134,12 @@ class Evaluation:
 
 def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
              min_overlap: float = 0.0, total: int | None = None, progress: bool = True, min_alarm_pixels: int = 1,
-             kind_ratio: float | None = None, resolution: float = 1.0) -> Evaluation:
+             kind_ratio: float | None = None, resolution: float = 1.0, group: float | None = None) -> Evaluation:
     """Predict every item and accumulate pixel, object, polygon, image-level and sweep statistics;
-    keep a few for figures. `resolution`: metres per pixel (polygon areas)."""
-    result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio, resolution=resolution)
+    keep a few for figures. `resolution`: metres per pixel (polygon areas); `group`: the probability
+    polygons are grouped at (lim_tf.polygons.chip_polygons)."""
+    result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio, resolution=resolution,
+                        group=group)
     with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
         for batch in _batches(items, batch_size):
             images = np.stack([image for _, image, _ in batch])
@@ -170,7 +173,7 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     result.objects += objects
     result.sweep.add(truth, probability, valid)
     polygons, landslides = chip_polygons(truth, probability, result.threshold, valid, result.resolution,
-                                         result.polygons.landslides)
+                                         result.polygons.landslides, group=result.group)
     result.polygons.add(polygons, landslides)
     if kind == KINDS[0]:
         result.landslide_chips_detected += objects.detected > 0
@@ -380,12 +383,13 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
         kind_ratio = load_manifest(records).kind_ratio
         data = f"{records} ({request.split})"
     resolution = state.resolution or 1.0  # unknown: the area is read as pixels
+    confidence = ConfidenceModel.from_json(state.confidence, f"{run}: run.json") if state.confidence else None
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
                       scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
-                      kind_ratio=request.kind_ratio or kind_ratio, resolution=resolution)
+                      kind_ratio=request.kind_ratio or kind_ratio, resolution=resolution,
+                      group=confidence.group if confidence else None)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": model.turns, "data": data,
              "resolution_m": state.resolution, "threshold_source": threshold_source}
-    confidence = ConfidenceModel.from_json(state.confidence, f"{run}: run.json") if state.confidence else None
     return write_report(result, out, extra, overwrite, confidence)
 
 

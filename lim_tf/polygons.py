@@ -1,8 +1,10 @@
 """Predicted polygons scored as an analyst counts them: how many labelled landslides the map touches
 and how many of its polygons are real, with or without a confidence cut, on chips as on scenes.
 
-A polygon is a 4-connected region of predicted landslide pixels, as `lim-tf map` vectorises them.
-RULE names what counts; every report quotes it.
+A polygon is a 4-connected region of predicted landslide pixels, as `lim-tf map` vectorises them;
+with a grouping probability below the threshold (a confidence model's `group`), the pixels of one
+region at that probability make one polygon, possibly of several parts. RULE names what counts; every
+report quotes it.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ class Polygon:
 
 
 def chip_polygons(truth: np.ndarray, probability: np.ndarray, threshold: float, valid: np.ndarray,
-                  resolution: float, first_id: int = 0, min_area_m2: float = 0.0) -> tuple[list[Polygon], int]:
+                  resolution: float, first_id: int = 0, min_area_m2: float = 0.0,
+                  group: float | None = None) -> tuple[list[Polygon], int]:
     """The predicted polygons of one chip and its number of labelled landslides (8-connected, as an
     analyst delineates them; ids from `first_id`). Polygons under `min_area_m2` are dropped, as
-    `map --min-area` drops them."""
-    predicted = (probability >= threshold) & valid
-    labels, count = ndimage.label(predicted, FOUR)
+    `map --min-area` drops them.
+
+    `group` (at most `threshold`; None: the threshold): pixels down to this probability join
+    landslide pixels into one polygon, so the fragments of one landslide count once; each polygon is
+    drawn by its pixels at `threshold`, or whole where it has none (grouped_pixels)."""
+    drawn, labels, count = grouped_pixels(probability, threshold, valid, group)
     truth_labels, n_true = ndimage.label(truth & valid, np.ones((3, 3), bool))
     if not count:
         return [], n_true
@@ -52,13 +58,31 @@ def chip_polygons(truth: np.ndarray, probability: np.ndarray, threshold: float, 
     mean = np.asarray(ndimage.mean(probability, labels, index))
     peak = np.asarray(ndimage.maximum(probability, labels, index))
     touched: list[set[int]] = [set() for _ in range(count)]
-    overlap = (labels > 0) & (truth_labels > 0)
+    overlap = drawn & (labels > 0) & (truth_labels > 0)
     for polygon, landslide in set(zip(labels[overlap].tolist(), truth_labels[overlap].tolist())):
         touched[polygon - 1].add(first_id + landslide - 1)
     area = resolution * resolution
+    shown = np.bincount(labels[drawn], minlength=count + 1)[1:]  # --min-area counts what the map draws
     return [Polygon(float(pixels[i] * area), float(edges[i + 1] * resolution), float(mean[i]), float(peak[i]),
                     bool(touched[i]), frozenset(touched[i]), n_true == 0)
-            for i in range(count) if pixels[i] * area >= min_area_m2], n_true
+            for i in range(count) if shown[i] * area >= min_area_m2], n_true
+
+
+def grouped_pixels(probability: np.ndarray, threshold: float, valid: np.ndarray,
+                   group: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the pixels the map draws, each pixel's polygon number (0: none), how many polygons).
+
+    Polygons are the 4-connected regions at `group`; a polygon is drawn by its pixels at
+    `threshold`, or whole where none of its pixels reaches it (then it is a landslide only the
+    grouping found). With `group` None or at the threshold: the regions at the threshold."""
+    group = threshold if group is None else min(group, threshold)
+    labels, count = ndimage.label((probability >= group) & valid, FOUR)
+    drawn = (probability >= threshold) & valid
+    if count and group < threshold:
+        peak = np.zeros(count + 1)
+        peak[1:] = ndimage.maximum(probability, labels, np.arange(1, count + 1))
+        drawn |= (labels > 0) & (peak[labels] < threshold)
+    return drawn, labels, count
 
 
 @dataclass

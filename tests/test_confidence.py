@@ -45,10 +45,15 @@ def test_the_confidence_matches_a_known_chance_of_being_real():
 
 def test_the_model_is_data_that_round_trips_through_json():
     found, _ = known_polygons(500)
-    model = fit_confidence(found)
+    model = fit_confidence(found, group=0.33)
     again = ConfidenceModel.from_json(json.loads(json.dumps(model.to_json())), "card")
     values = np.array([[np.log(100.0), 0.8, 0.9, 0.5]])
-    assert again == model and again.predict(values) == pytest.approx(model.predict(values))
+    assert again == model and again.predict(values) == pytest.approx(model.predict(values)) and again.group == 0.33
+    older = {k: v for k, v in model.to_json().items() if k != "group"}  # fitted before polygons were grouped
+    assert ConfidenceModel.from_json(older, "card").group is None
+    for bad in (0, 1.5, "low"):
+        with pytest.raises(InputError, match="card: the confidence model's group must be a probability"):
+            ConfidenceModel.from_json({**model.to_json(), "group": bad}, "card")
     with pytest.raises(InputError, match="card: the confidence model uses features"):
         ConfidenceModel.from_json({**model.to_json(), "features": ["area"]}, "card")
     with pytest.raises(InputError, match="card: the confidence model is damaged"):

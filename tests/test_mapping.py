@@ -312,6 +312,49 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     assert mapped[4:14, 4:14].all() and mapped[30:40, 30:40].all() and not mapped[50:60, 4:12].any()
 
 
+def test_fragments_joined_under_the_threshold_are_one_polygon_rated_on_the_group(tmp_path):
+    """The model maps p = sigmoid(band1 - 128); the threshold 0.6 takes bands from 129, the group 0.3
+    from 128. Squares of 200 left and right of a 128 bridge make one group of max 1.0, drawn as the
+    two squares (the bridge is under the threshold); a lone 128 square (p 0.5) is a group that
+    reaches no pixel at the threshold, drawn whole; a lone 129 square (p 0.731) is its own. With
+    confidence sigmoid(20 max - 17) and the cut 0.5: the pair is kept (0.953), the others are
+    candidates (0.0009, 0.085)."""
+    import pyogrio
+
+    from lim_tf.trained.confidence import ConfidenceModel
+    from lim_tf.trained.fold import FoldSummary
+    from lim_tf.trained.run import RunState
+
+    band = np.full((64, 64), 50, np.uint8)
+    band[4:14, 4:14], band[4:14, 14:20], band[4:14, 20:30] = 200, 128, 200
+    band[40:50, 40:50], band[50:60, 4:12] = 128, 129
+    scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1), band)
+    run_folder = tmp_path / "run"
+    (run_folder / "fold0").mkdir(parents=True)
+    threshold_model(run_folder / "fold0/model.keras")
+    model = ConfidenceModel((0.0, 0.0, 20.0, 0.0), -17.0, (0.0,) * 4, (1.0,) * 4, 0.5, 1.0, {}, group=0.3)
+    RunState(band_names=("red", "green", "blue"), threshold=0.6, models=["fold0/model.keras"], records="none",
+             folds={"0": FoldSummary("done")}, confidence=model.to_json()).save(run_folder)
+    summary = map_scene(scene, run_folder, tmp_path / "out", MapConfig(), progress=False)
+    assert (summary.landslides, summary.candidates) == (1, 2)
+    gpkg = tmp_path / "out/inventory.gpkg"
+    meta, _, geometry, fields = pyogrio.raw.read(gpkg, layer="inventory")
+    columns = list(meta["fields"])
+    pair = shapely.from_wkb(geometry[0])
+    assert pair.geom_type == "MultiPolygon" and len(pair.geoms) == 2
+    assert fields[columns.index("confidence")][0] == pytest.approx(0.9526, abs=2e-4)
+    assert fields[columns.index("area_m2")][0] == pytest.approx(200 / 0.9996**2, rel=1e-4)  # the squares only
+    meta, _, geometry, fields = pyogrio.raw.read(gpkg, layer="candidates")
+    columns = list(meta["fields"])
+    found = sorted(zip(fields[columns.index("area_m2")], fields[columns.index("confidence")]))
+    assert [round(a * 0.9996**2) for a, _ in found] == [80, 100]  # the 129 square, the faint one whole
+    np.testing.assert_allclose([c for _, c in found], [0.0847, 0.0009], atol=2e-4)
+    with rasterio.open(tmp_path / "out/landslides.tif") as landslides:  # the raster is the inventory's
+        mapped = landslides.read(1) == 1
+    assert mapped[4:14, 4:14].all() and mapped[4:14, 20:30].all() and not mapped[4:14, 14:20].any()
+    assert mapped.sum() == 200
+
+
 def test_a_map_into_folders_that_do_not_exist_yet(tmp_path):
     scene = write_scene(tmp_path / "scene.tif", "EPSG:32648", from_origin(500000, 3000000, 1, 1),
                         squares(64, 64, BOXES[:1]))

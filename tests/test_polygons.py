@@ -62,3 +62,37 @@ def test_pixels_outside_the_valid_area_make_no_polygon():
     valid[:, :6] = False
     polygons, landslides = chip_polygons(truth, probability, 0.5, valid, 1.0)
     assert landslides == 1 and [p.area_m2 for p in polygons] == [2.0]
+
+
+def grouped_chip():
+    """A 5 x 13 chip. Row 2: two fragments at 0.8 (cols 1-2, 5-6) joined by a bridge at 0.4 (cols 3-4),
+    and apart a faint blob at 0.45 (cols 9-10). Labelled: one landslide under the bridge only, one at
+    col 9."""
+    probability = np.zeros((5, 13))
+    probability[2, 1:3] = probability[2, 5:7] = 0.8
+    probability[2, 3:5] = 0.4
+    probability[2, 9:11] = 0.45
+    truth = np.zeros((5, 13), bool)
+    truth[1:4, 3:5] = True
+    truth[2, 9] = True
+    return truth, probability
+
+
+def test_fragments_joined_under_the_threshold_make_one_polygon_drawn_by_its_parts():
+    truth, probability = grouped_chip()
+    valid = np.ones_like(truth)
+    plain, landslides = chip_polygons(truth, probability, 0.5, valid, 1.0)
+    assert landslides == 2 and len(plain) == 2 and not any(p.real for p in plain)  # the fragments miss both
+    polygons, _ = chip_polygons(truth, probability, 0.5, valid, 1.0, group=0.3)
+    joined, faint = sorted(polygons, key=lambda p: -p.area_m2)
+    # Described as the group: 6 pixels, a 1 x 6 strip (14 edges), mean (4 x 0.8 + 2 x 0.4) / 6.
+    assert (joined.area_m2, joined.perimeter_m, joined.max_probability) == (6.0, 14.0, 0.8)
+    assert abs(joined.mean_probability - 4.0 / 6) < 1e-12
+    # Drawn by its parts at the threshold, which miss the landslide under the bridge: not real.
+    assert not joined.real and joined.touches == frozenset()
+    # The faint blob reaches no pixel at the threshold: drawn whole, and it finds the second landslide.
+    assert (faint.area_m2, faint.max_probability, faint.real, faint.touches) == (2.0, 0.45, True, frozenset({1}))
+    # --min-area counts the pixels drawn: 4 for the joined polygon, 2 for the faint one.
+    assert len(chip_polygons(truth, probability, 0.5, valid, 1.0, min_area_m2=3.0, group=0.3)[0]) == 1
+    # A group at or above the threshold is no grouping.
+    assert chip_polygons(truth, probability, 0.5, valid, 1.0, group=0.7)[0] == plain

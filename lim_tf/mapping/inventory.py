@@ -20,14 +20,17 @@ from lim_tf.trained.confidence import features as confidence_features
 STRIP = 1024  # rows vectorised at a time; polygons cut by a strip edge are merged afterwards
 
 
-def vectorize(mask_path: Path) -> list[shapely.Polygon]:
-    """Polygons of landslide pixels (value 1), read strip by strip so memory stays bounded."""
+def vectorize(mask_path: Path, at: float | None = None) -> list[shapely.Polygon]:
+    """Polygons of landslide pixels (value 1), read strip by strip so memory stays bounded; with
+    `at`, `mask_path` is the probability raster and its pixels from `at` up are landslide pixels."""
     whole: list[shapely.Polygon] = []
     pending: list[shapely.Polygon] = []
     with rasterio.open(mask_path) as src:
         for top in range(0, src.height, STRIP):
             window = Window(0, top, src.width, min(STRIP, src.height - top))
             data = src.read(1, window=window)
+            if at is not None:
+                data = ((data >= at) & (data != src.nodata)).astype(np.uint8)
             transform = src.window_transform(window)
             edges = {transform.f, (transform * (0, window.height))[1]}  # y of the strip's top and bottom
             for geometry, _ in shapes(data, mask=data == 1, transform=transform):
@@ -40,12 +43,27 @@ def vectorize(mask_path: Path) -> list[shapely.Polygon]:
     return whole
 
 
-def clean(polygons: list[shapely.Polygon], options: PolygonOptions) -> list[shapely.Polygon]:
-    """Fill holes and simplify as asked."""
+def grouped(parts: list[shapely.Polygon], groups: list[shapely.Polygon]) -> list[shapely.Geometry]:
+    """Per group (a polygon of the probability at the grouping level): the parts (polygons at the
+    threshold) inside it as one geometry, or the group itself where it holds none. Pixel-edge
+    polygons of a higher level lie inside those of a lower one, so a part belongs to the group that
+    holds any point of it (lim_tf.polygons.grouped_pixels, on a scene)."""
+    inside: list[list[shapely.Polygon]] = [[] for _ in groups]
+    if parts and groups:
+        points = shapely.point_on_surface(np.asarray(parts, dtype=object))
+        part_index, group_index = shapely.STRtree(groups).query(points, predicate="within")
+        for part, group in zip(part_index, group_index):
+            inside[group].append(parts[part])
+    return [shapely.union_all(found) if len(found) > 1 else found[0] if found else group
+            for group, found in zip(groups, inside)]
+
+
+def clean(polygons: list[shapely.Geometry], options: PolygonOptions) -> list[shapely.Geometry]:
+    """Fill holes and simplify as asked (each part of a grouped polygon on its own)."""
     out = []
     for polygon in polygons:
         if options.fill_holes:
-            polygon = shapely.Polygon(polygon.exterior)
+            polygon = shapely.union_all([shapely.Polygon(p.exterior) for p in getattr(polygon, "geoms", [polygon])])
         if options.simplify:
             polygon = polygon.simplify(options.simplify, preserve_topology=True)
         if not polygon.is_empty:
@@ -71,9 +89,11 @@ def burn(polygons: list[shapely.Polygon], mask_path: Path, target: Path) -> None
             dst.write(np.where(raw == src.nodata, raw, inside), 1, window=window)
 
 
-def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path | None, crs: Any,
-             min_area: float, uncertainty: Path | None = None) -> list[dict[str, Any]]:
-    """Attributes per polygon: id, area, perimeter, mean/max probability, centroid, agreement.
+def describe(polygons: list[shapely.Geometry], probability: Path, agreement: Path | None, crs: Any,
+             min_area: float, uncertainty: Path | None = None,
+             extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Attributes per polygon: id, area, perimeter, mean/max probability, centroid, agreement, and
+    `extra`'s (one dict per polygon, e.g. a confidence rated on its group).
 
     Zonal statistics come from one pass over the rasters in strips (polygon ids rasterised by pixel
     centre, which for pixel-edge polygons is exactly their pixels), so thousands of polygons stay cheap.
@@ -81,6 +101,7 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
     areas, perimeters = geodesic_area_perimeter(polygons, crs)
     keep = np.flatnonzero(areas >= min_area)
     polygons = [polygons[i] for i in keep]
+    extra = [extra[i] for i in keep] if extra is not None else None
     areas, perimeters = areas[keep], perimeters[keep]
     if not polygons:
         return []
@@ -101,20 +122,33 @@ def describe(polygons: list[shapely.Polygon], probability: Path, agreement: Path
             feature["model_agreement"] = float(shares[i])
         if spread is not None:  # review the least sure polygons first
             feature["mean_uncertainty"] = float(spread[i])
-        features.append(feature)
+        features.append({**feature, **(extra[i] if extra is not None else {})})
     return features
 
 
 def rate(features: list[dict[str, Any]], model: ConfidenceModel | None) -> tuple[list[dict], list[dict]]:
-    """Each polygon's `confidence` (the chance it is a real landslide), and the polygons split at the
-    model's cut: (the inventory, the candidates below it). Without a model every polygon is kept."""
+    """Each polygon's `confidence` (the chance it is a real landslide; kept where its group already
+    gave it one), and the polygons split at the model's cut: (the inventory, the candidates below it).
+    Without a model every polygon is kept."""
     if model is None or not features:
         return features, []
-    values = confidence_features([f["area_m2"] for f in features], [f["perimeter_m"] for f in features],
-                                 [f["mean_probability"] for f in features], [f["max_probability"] for f in features])
-    for feature, confidence in zip(features, model.predict(values)):
-        feature["confidence"] = round(float(confidence), 4)
+    if any("confidence" not in f for f in features):
+        values = confidence_features([f["area_m2"] for f in features], [f["perimeter_m"] for f in features],
+                                     [f["mean_probability"] for f in features],
+                                     [f["max_probability"] for f in features])
+        for feature, confidence in zip(features, model.predict(values)):
+            feature["confidence"] = round(float(confidence), 4)
     return [f for f in features if f["confidence"] >= model.cut], [f for f in features if f["confidence"] < model.cut]
+
+
+def group_confidence(groups: list[shapely.Polygon], probability: Path, crs: Any, model: ConfidenceModel) -> np.ndarray:
+    """Each group's confidence, from the group's own area, perimeter and probabilities: what the
+    model learnt from (lim_tf.polygons.chip_polygons)."""
+    if not groups:
+        return np.zeros(0)
+    areas, perimeters = geodesic_area_perimeter(groups, crs)
+    total, count, peak = _zonal(groups, probability)
+    return model.predict(confidence_features(areas, perimeters, total / np.maximum(count, 1), peak))
 
 
 def _zonal(polygons: list[shapely.Polygon], raster: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

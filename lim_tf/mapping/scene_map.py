@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,8 @@ from lim_tf.errors import ConfigError, LimError, OutputError
 from lim_tf.geo.vectors import read_inventory
 from lim_tf.mapping.calibration import calibration_chips, scene_radiometry
 from lim_tf.mapping.cog import write_cog, write_landslide_cog
-from lim_tf.mapping.config import MapConfig
-from lim_tf.mapping.inventory import burn, check_against, clean, describe, rate, vectorize
+from lim_tf.mapping.config import MapConfig, PolygonOptions
+from lim_tf.mapping.inventory import burn, check_against, clean, describe, group_confidence, grouped, rate, vectorize
 from lim_tf.mapping.predict import SceneRasters, check_disk, check_memory, plan_batches, predict_scene
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
@@ -207,15 +208,16 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
                                   config.predict.probability_dtype == "uint8")
         options = config.polygons
         polygons = vectorize(rasters.landslides)
-        features = describe(clean(polygons, options), rasters.probability, rasters.agreement, crs, options.min_area,
-                            rasters.uncertainty)
+        shapes, extra = _outlines(polygons, rasters.probability, mapping, crs, options)
+        features = describe(shapes, rasters.probability, rasters.agreement, crs, options.min_area,
+                            rasters.uncertainty, extra)
         if rasters.uncertainty is not None:
             write_cog(rasters.uncertainty, folder / "uncertainty.tif", "AVERAGE",
                       config.predict.probability_dtype == "uint8")
         features = _slope(features, slope, config) if slope is not None else features
         features, candidates = rate(features, mapping.confidence)
         landslides = rasters.landslides
-        if options.fill_holes or options.simplify or len(features) < len(polygons):
+        if options.fill_holes or options.simplify or extra is not None or len(features) < len(polygons):
             landslides = folder / "landslides_kept_raw.tif"  # the map as the inventory has it
             burn([f["geometry"] for f in features], rasters.landslides, landslides)
         write_landslide_cog(landslides, folder / "landslides.tif")
@@ -237,6 +239,22 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
     for path in folder.glob("*_raw*.tif"):
         path.unlink()
     return summary
+
+
+def _outlines(polygons: list, probability: Path, mapping: Mapping, crs: Any,
+              options: PolygonOptions) -> tuple[list, list[dict] | None]:
+    """The inventory's polygons, and their confidence where it comes from their group (else None).
+    Where the confidence model groups below the threshold, a polygon is a group of the probability
+    at its level, drawn by its parts at the threshold (or whole where it has none), and rated on
+    the group, as the model learnt (lim_tf.polygons)."""
+    model = mapping.confidence
+    if model is None or model.group is None or model.group >= mapping.threshold:
+        return clean(polygons, options), None
+    groups = vectorize(probability, model.group)
+    confidence = group_confidence(groups, probability, crs, model)
+    kept = [(shape[0], {"confidence": round(float(c), 4)})
+            for shape, c in zip((clean([g], options) for g in grouped(polygons, groups)), confidence) if shape]
+    return [shape for shape, _ in kept], [attributes for _, attributes in kept]
 
 
 def _slope(features: list[dict], slope: SlopeSampler, config: MapConfig) -> list[dict]:
