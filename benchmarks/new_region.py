@@ -8,7 +8,8 @@ TILES is ../shared/data/jiuzhaigou_train: it is stitched into a tune block (colu
 split, one tile of buffer) and a test block (right of it), each a scene (benchmarks/mosaic.py: 1 m
 pixels declared). Every variant maps the whole test block with `lim-tf map` at the model's resolution
 and is scored there against the stitched labels: pixel F1, precision, recall, landslide IoU, and the
-polygons (labelled landslides touched, inventory polygons that touch one). The last line is JSON.
+polygons (labelled landslides touched, inventory polygons that touch one; a polygon of several
+parts counts once). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
+import pyogrio.raw  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
 from mosaic import LABEL_NODATA, split_blocks, window  # noqa: E402
-from rasterio.features import shapes  # noqa: E402
+from rasterio.features import rasterize, shapes  # noqa: E402
 from rasterio.vrt import WarpedVRT  # noqa: E402
 
 from lim_tf.mapping.inventory import check_against  # noqa: E402
@@ -53,14 +55,30 @@ def score(out: Path, labels: Path) -> dict:
     pixels = Confusion.from_masks(truth == 1, predicted, valid).scores()
     reference = [shapely.geometry.shape(g) for g, v in shapes((truth == 1).astype(np.uint8), mask=truth == 1,
                                                                transform=transform) if v == 1]
-    polygons = [shapely.geometry.shape(g) for g, v in shapes(predicted.astype(np.uint8), mask=predicted & valid,
-                                                             transform=transform) if v == 1]
-    check = check_against(reference, polygons)
+    parts = [shapely.geometry.shape(g) for g, v in shapes(predicted.astype(np.uint8), mask=predicted & valid,
+                                                          transform=transform) if v == 1]
+    check = check_against(reference, parts)
+    polygons, real = inventory_polygons(out / "inventory.gpkg", transform, truth.shape, truth == 1, valid)
     summary = json.loads((out / "summary.json").read_text())
     return {**{k: round(pixels[k], 4) for k in ("f1", "precision", "recall", "iou_landslide")},
             "landslides": check["reference_features"], "detected_share": round(check["detected_share"], 4),
-            "polygons": check["predicted_polygons"], "polygon_precision": round(check["polygon_precision"], 4),
+            "polygons": polygons, "polygon_precision": round(real / polygons, 4) if polygons else 1.0,
             "threshold": summary["threshold"], "candidates": summary.get("candidates")}
+
+
+def inventory_polygons(gpkg: Path, transform, shape: tuple[int, int], truth: np.ndarray,
+                       valid: np.ndarray) -> tuple[int, int]:
+    """The inventory layer's polygons on labelled ground, and how many touch a labelled landslide:
+    a grouped polygon of several parts counts once, as the analyst sees it."""
+    _, _, geometry, _ = pyogrio.raw.read(gpkg, layer="inventory")
+    shapes_ = list(shapely.from_wkb(geometry)) if len(geometry) else []
+    if not shapes_:
+        return 0, 0
+    ids = rasterize(((g, i + 1) for i, g in enumerate(shapes_)), out_shape=shape, transform=transform, fill=0,
+                    dtype="int32")
+    counted = np.bincount(ids[valid], minlength=len(shapes_) + 1)[1:] > 0
+    real = np.bincount(ids[valid & truth], minlength=len(shapes_) + 1)[1:] > 0
+    return int(counted.sum()), int((real & counted).sum())
 
 
 def tune_threshold(tune_map: Path, tune_labels: Path, chosen: list[Path]) -> float:
