@@ -25,7 +25,7 @@ from lim_tf.data.items import record_items  # noqa: E402
 from lim_tf.data.manifest import load_manifest  # noqa: E402
 from lim_tf.data.sample import IGNORE, LANDSLIDE  # noqa: E402
 from lim_tf.metrics import ThresholdSweep  # noqa: E402
-from lim_tf.polygons import Grouping, PolygonSet, chip_polygons  # noqa: E402
+from lim_tf.polygons import PolygonSet, chip_polygons  # noqa: E402
 from lim_tf.trained.confidence import fit_confidence, polygon_features  # noqa: E402
 from lim_tf.trained.ensemble import load_run  # noqa: E402
 
@@ -59,7 +59,7 @@ def out_of_fold(chips: dict[int, list[Chip]], threshold: float, group: float, re
         found = PolygonSet()
         for probability, truth, valid in fold_chips:
             polygons, landslides = chip_polygons(truth, probability, threshold, valid, resolution, first,
-                                                 grouping=Grouping(group))
+                                                 group=group)
             found.add(polygons, landslides)
             first += landslides  # landslide ids unique across folds
         sets[fold] = found

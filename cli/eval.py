@@ -68,4 +68,9 @@ def evaluate(ctx: click.Context, runs: tuple[Path, ...], out: Path | None, recor
                           min_alarm_area=min_alarm_area, uncertainty=uncertainty)
     metrics, out = score_runs(list(runs), out, request, overwrite, ctx.obj["progress"])
     click.echo(comparison_table(metrics)[0])
+    for name, scores in metrics.items():
+        group = scores.get("polygons", {}).get("group")
+        if group:  # say what a polygon is where it is not simply a region at the threshold
+            click.echo(f"{name}: polygons group pixels down to probability {group:.3f} "
+                       "(docs/evaluation.md, grouped polygons)")
     click.echo(f"reports: {out}")

@@ -10,7 +10,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
@@ -26,7 +26,7 @@ from lim_tf.data.sample import IGNORE, LANDSLIDE
 from lim_tf.errors import ConfigError, InputError
 from lim_tf.figures import overlay_png, polygon_curve_png, pr_curve_png, reliability_png
 from lim_tf.metrics import Confusion, ObjectCounts, ThresholdSweep, count_objects
-from lim_tf.polygons import RULE, Grouping, PolygonSet, chip_polygons
+from lim_tf.polygons import RULE, PolygonSet, chip_polygons
 from lim_tf.trained.confidence import ConfidenceModel, polygon_features
 from lim_tf.trained.ensemble import Ensemble
 from lim_tf.trained.run import RunFolder, RunState, resolve_threshold
@@ -63,7 +63,7 @@ class Evaluation:
     reliability: np.ndarray | None = None
     polygons: PolygonSet = field(default_factory=PolygonSet)  # predicted polygons, for the analyst's counts
     resolution: float = 1.0  # metres per pixel of the evaluated chips
-    grouping: Grouping | None = None  # how polygons are grouped (the confidence model's; None: not)
+    group: float | None = None  # the probability polygons are grouped at (the confidence model's; None: threshold)
 
     def reliability_table(self) -> list[dict[str, Any]] | None:
         """Error rate per uncertainty bin: where the model is less sure, is it wrong more often?"""
@@ -104,8 +104,7 @@ class Evaluation:
         if confidence is not None and self.polygons.polygons:
             self.polygons.confidence = confidence.predict(polygon_features(self.polygons.polygons))
         weight = self.empty_weight()
-        grouping = asdict(self.grouping) if self.grouping else None
-        scores: dict[str, Any] = {"rule": RULE, "grouping": grouping, "all": _no_rule(self.polygons.scores(None)),
+        scores: dict[str, Any] = {"rule": RULE, "group": self.group, "all": _no_rule(self.polygons.scores(None)),
                                   "all_at_kind_ratio": _no_rule(self.polygons.scores(None, weight))
                                   if self.kind_ratio else None}
         if confidence is not None:
@@ -135,12 +134,12 @@ class Evaluation:
 
 def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int = 0, batch_size: int = 8,
              min_overlap: float = 0.0, total: int | None = None, progress: bool = True, min_alarm_pixels: int = 1,
-             kind_ratio: float | None = None, resolution: float = 1.0, grouping: Grouping | None = None) -> Evaluation:
+             kind_ratio: float | None = None, resolution: float = 1.0, group: float | None = None) -> Evaluation:
     """Predict every item and accumulate pixel, object, polygon, image-level and sweep statistics;
-    keep a few for figures. `resolution`: metres per pixel (polygon areas); `grouping`: how polygons
-    are grouped (lim_tf.polygons.chip_polygons)."""
+    keep a few for figures. `resolution`: metres per pixel (polygon areas); `group`: the probability
+    polygons are grouped at (lim_tf.polygons.chip_polygons)."""
     result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio, resolution=resolution,
-                        grouping=grouping)
+                        group=group)
     with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
         for batch in _batches(items, batch_size):
             images = np.stack([image for _, image, _ in batch])
@@ -174,7 +173,7 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     result.objects += objects
     result.sweep.add(truth, probability, valid)
     polygons, landslides = chip_polygons(truth, probability, result.threshold, valid, result.resolution,
-                                         result.polygons.landslides, grouping=result.grouping)
+                                         result.polygons.landslides, group=result.group)
     result.polygons.add(polygons, landslides)
     if kind == KINDS[0]:
         result.landslide_chips_detected += objects.detected > 0
@@ -388,7 +387,7 @@ def evaluate_run(run: Path, out: Path, request: EvalRequest, overwrite: bool = F
     result = evaluate(model, scored.items, threshold, request.figures, request.batch_size, request.min_overlap,
                       scored.count, progress, min_alarm_pixels=max(1, math.ceil(request.min_alarm_area / resolution**2)),
                       kind_ratio=request.kind_ratio or kind_ratio, resolution=resolution,
-                      grouping=confidence.grouping if confidence else None)
+                      group=confidence.group if confidence else None)
     extra = {"run": str(run), "models": model.names, "combine": "mean", "tta": model.turns, "data": data,
              "resolution_m": state.resolution, "threshold_source": threshold_source}
     return write_report(result, out, extra, overwrite, confidence)

@@ -21,16 +21,6 @@ FOUR = ndimage.generate_binary_structure(2, 1)  # polygons of pixel edges join o
 
 
 @dataclass(frozen=True)
-class Grouping:
-    """How fragments join into polygons: the regions of probability from `at` up are the polygons
-    (drawn by their pixels at the threshold), except regions over `max_m2`, which fall apart into
-    their parts (grouped_pixels)."""
-
-    at: float
-    max_m2: float | None = None
-
-
-@dataclass(frozen=True)
 class Polygon:
     """A predicted polygon of a chip: what the map knows of it, and what the labels say."""
 
@@ -45,16 +35,15 @@ class Polygon:
 
 def chip_polygons(truth: np.ndarray, probability: np.ndarray, threshold: float, valid: np.ndarray,
                   resolution: float, first_id: int = 0, min_area_m2: float = 0.0,
-                  grouping: Grouping | None = None) -> tuple[list[Polygon], int]:
+                  group: float | None = None) -> tuple[list[Polygon], int]:
     """The predicted polygons of one chip and its number of labelled landslides (8-connected, as an
     analyst delineates them; ids from `first_id`). Polygons under `min_area_m2` are dropped, as
     `map --min-area` drops them.
 
-    With a `grouping` under the threshold, pixels down to its probability join landslide pixels into
-    one polygon, so the fragments of one landslide count once; a polygon is described by its group
-    and drawn by its pixels at `threshold`, or whole where it has none (grouped_pixels)."""
-    area = resolution * resolution
-    drawn, labels, count = grouped_pixels(probability, threshold, valid, grouping, area)
+    `group` (at most `threshold`; None: the threshold): pixels down to this probability join
+    landslide pixels into one polygon, so the fragments of one landslide count once; each polygon is
+    drawn by its pixels at `threshold`, or whole where it has none (grouped_pixels)."""
+    drawn, labels, count = grouped_pixels(probability, threshold, valid, group)
     truth_labels, n_true = ndimage.label(truth & valid, np.ones((3, 3), bool))
     if not count:
         return [], n_true
@@ -72,43 +61,28 @@ def chip_polygons(truth: np.ndarray, probability: np.ndarray, threshold: float, 
     overlap = drawn & (labels > 0) & (truth_labels > 0)
     for polygon, landslide in set(zip(labels[overlap].tolist(), truth_labels[overlap].tolist())):
         touched[polygon - 1].add(first_id + landslide - 1)
+    area = resolution * resolution
     shown = np.bincount(labels[drawn], minlength=count + 1)[1:]  # --min-area counts what the map draws
     return [Polygon(float(pixels[i] * area), float(edges[i + 1] * resolution), float(mean[i]), float(peak[i]),
                     bool(touched[i]), frozenset(touched[i]), n_true == 0)
             for i in range(count) if shown[i] * area >= min_area_m2], n_true
 
 
-def grouped_pixels(probability: np.ndarray, threshold: float, valid: np.ndarray, grouping: Grouping | None = None,
-                   pixel_m2: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
+def grouped_pixels(probability: np.ndarray, threshold: float, valid: np.ndarray,
+                   group: float | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """(the pixels the map draws, each pixel's polygon number (0: none), how many polygons).
 
-    Polygons are the 4-connected regions at `grouping.at`; a polygon is drawn by its pixels at
-    `threshold`, or whole where none of its pixels reaches it (a landslide only the grouping
-    found). A region over `grouping.max_m2` (pixels of `pixel_m2`; larger than any the confidence
-    model learnt from) is not grouped: its parts at the threshold are polygons of their own, and it
-    draws nothing under the threshold. Without a grouping, or one at the threshold: the regions at
-    the threshold."""
-    group = threshold if grouping is None else min(grouping.at, threshold)
-    max_pixels = grouping.max_m2 / pixel_m2 if grouping is not None and grouping.max_m2 is not None else None
+    Polygons are the 4-connected regions at `group`; a polygon is drawn by its pixels at
+    `threshold`, or whole where none of its pixels reaches it (then it is a landslide only the
+    grouping found). With `group` None or at the threshold: the regions at the threshold."""
+    group = threshold if group is None else min(group, threshold)
     labels, count = ndimage.label((probability >= group) & valid, FOUR)
     drawn = (probability >= threshold) & valid
-    if not count or group >= threshold:
-        return drawn, labels, count
-    peak = np.zeros(count + 1)
-    peak[1:] = ndimage.maximum(probability, labels, np.arange(1, count + 1))
-    drawn |= (labels > 0) & (peak[labels] < threshold)
-    if max_pixels is None:
-        return drawn, labels, count
-    size = np.bincount(labels.ravel(), minlength=count + 1)
-    size[0] = 0
-    inside = (size > max_pixels)[labels]
-    if not inside.any():
-        return drawn, labels, count
-    drawn &= ~inside | (probability >= threshold)
-    parts, _ = ndimage.label(drawn & inside, FOUR)
-    labels = np.where(inside, np.where(parts > 0, parts + count, 0), labels)
-    numbers, inverse = np.unique(np.append(labels.ravel(), 0), return_inverse=True)  # consecutive, 0 kept
-    return drawn, inverse[:-1].reshape(drawn.shape), len(numbers) - 1
+    if count and group < threshold:
+        peak = np.zeros(count + 1)
+        peak[1:] = ndimage.maximum(probability, labels, np.arange(1, count + 1))
+        drawn |= (labels > 0) & (peak[labels] < threshold)
+    return drawn, labels, count
 
 
 @dataclass

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lim_tf.errors import InputError
-from lim_tf.polygons import Grouping, Polygon, PolygonSet
+from lim_tf.polygons import Polygon, PolygonSet
 from lim_tf.trained.confidence import ConfidenceModel, features, fit_confidence
 
 
@@ -48,14 +48,12 @@ def test_the_model_is_data_that_round_trips_through_json():
     model = fit_confidence(found, group=0.33)
     again = ConfidenceModel.from_json(json.loads(json.dumps(model.to_json())), "card")
     values = np.array([[np.log(100.0), 0.8, 0.9, 0.5]])
-    assert again == model and again.predict(values) == pytest.approx(model.predict(values))
-    # Grouped at 0.33, up to the largest polygon it learnt from.
-    assert again.grouping == Grouping(0.33, max(p.area_m2 for p in found.polygons))
-    older = {k: v for k, v in model.to_json().items() if k not in ("group", "group_max_m2")}  # before grouping
-    assert ConfidenceModel.from_json(older, "card").grouping is None
-    for key, bad in (("group", 0), ("group", 1.5), ("group", "low"), ("group_max_m2", -1.0)):
-        with pytest.raises(InputError, match=f"card: the confidence model's {key} must be"):
-            ConfidenceModel.from_json({**model.to_json(), key: bad}, "card")
+    assert again == model and again.predict(values) == pytest.approx(model.predict(values)) and again.group == 0.33
+    older = {k: v for k, v in model.to_json().items() if k != "group"}  # fitted before polygons were grouped
+    assert ConfidenceModel.from_json(older, "card").group is None
+    for bad in (0, 1.5, "low"):
+        with pytest.raises(InputError, match="card: the confidence model's group must be a probability"):
+            ConfidenceModel.from_json({**model.to_json(), "group": bad}, "card")
     with pytest.raises(InputError, match="card: the confidence model uses features"):
         ConfidenceModel.from_json({**model.to_json(), "features": ["area"]}, "card")
     with pytest.raises(InputError, match="card: the confidence model is damaged"):

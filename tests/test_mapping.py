@@ -312,8 +312,15 @@ def test_polygons_below_the_confidence_cut_go_to_the_candidates_layer_whole(tmp_
     assert mapped[4:14, 4:14].all() and mapped[30:40, 30:40].all() and not mapped[50:60, 4:12].any()
 
 
-def grouped_scene_run(tmp_path, group_max_m2):
-    """A scene and a run for the two tests below (see the first one's docstring)."""
+def test_fragments_joined_under_the_threshold_are_one_polygon_rated_on_the_group(tmp_path):
+    """The model maps p = sigmoid(band1 - 128); the threshold 0.6 takes bands from 129, the group 0.3
+    from 128. Squares of 200 left and right of a 128 bridge make one group of max 1.0, drawn as the
+    two squares (the bridge is under the threshold); a lone 128 square (p 0.5) is a group that
+    reaches no pixel at the threshold, drawn whole; a lone 129 square (p 0.731) is its own. With
+    confidence sigmoid(20 max - 17) and the cut 0.5: the pair is kept (0.953), the others are
+    candidates (0.0009, 0.085)."""
+    import pyogrio
+
     from lim_tf.trained.confidence import ConfidenceModel
     from lim_tf.trained.fold import FoldSummary
     from lim_tf.trained.run import RunState
@@ -325,37 +332,9 @@ def grouped_scene_run(tmp_path, group_max_m2):
     run_folder = tmp_path / "run"
     (run_folder / "fold0").mkdir(parents=True)
     threshold_model(run_folder / "fold0/model.keras")
-    model = ConfidenceModel((0.0, 0.0, 20.0, 0.0), -17.0, (0.0,) * 4, (1.0,) * 4, 0.5, 1.0, {}, group=0.3,
-                            group_max_m2=group_max_m2)
+    model = ConfidenceModel((0.0, 0.0, 20.0, 0.0), -17.0, (0.0,) * 4, (1.0,) * 4, 0.5, 1.0, {}, group=0.3)
     RunState(band_names=("red", "green", "blue"), threshold=0.6, models=["fold0/model.keras"], records="none",
              folds={"0": FoldSummary("done")}, confidence=model.to_json()).save(run_folder)
-    return scene, run_folder
-
-
-def test_a_group_larger_than_the_model_learnt_from_falls_apart_into_its_parts(tmp_path):
-    """As below, but the model learnt from groups up to 150 m²: the pair's group (10 x 26 m) falls
-    apart into its two squares, each rated on itself (max 1.0: 0.953); the faint square (100 m²)
-    stays a group, drawn whole, and a candidate, like the 129 square."""
-    import pyogrio
-
-    scene, run_folder = grouped_scene_run(tmp_path, 150.0)
-    summary = map_scene(scene, run_folder, tmp_path / "out", MapConfig(), progress=False)
-    assert (summary.landslides, summary.candidates) == (2, 2)
-    meta, _, geometry, fields = pyogrio.raw.read(tmp_path / "out/inventory.gpkg", layer="inventory")
-    assert {shapely.from_wkb(g).geom_type for g in geometry} == {"Polygon"}
-    np.testing.assert_allclose(fields[list(meta["fields"]).index("confidence")], [0.9526, 0.9526], atol=2e-4)
-
-
-def test_fragments_joined_under_the_threshold_are_one_polygon_rated_on_the_group(tmp_path):
-    """The model maps p = sigmoid(band1 - 128); the threshold 0.6 takes bands from 129, the group 0.3
-    from 128. Squares of 200 left and right of a 128 bridge make one group of max 1.0, drawn as the
-    two squares (the bridge is under the threshold); a lone 128 square (p 0.5) is a group that
-    reaches no pixel at the threshold, drawn whole; a lone 129 square (p 0.731) is its own. With
-    confidence sigmoid(20 max - 17) and the cut 0.5: the pair is kept (0.953), the others are
-    candidates (0.0009, 0.085)."""
-    import pyogrio
-
-    scene, run_folder = grouped_scene_run(tmp_path, None)
     summary = map_scene(scene, run_folder, tmp_path / "out", MapConfig(), progress=False)
     assert (summary.landslides, summary.candidates) == (1, 2)
     gpkg = tmp_path / "out/inventory.gpkg"

@@ -3,7 +3,7 @@ confidence cut and at the source's real mix of chip kinds; perimeters and areas 
 
 import numpy as np
 
-from lim_tf.polygons import RULE, Grouping, PolygonSet, chip_polygons
+from lim_tf.polygons import RULE, PolygonSet, chip_polygons
 
 
 def chip():
@@ -83,7 +83,7 @@ def test_fragments_joined_under_the_threshold_make_one_polygon_drawn_by_its_part
     valid = np.ones_like(truth)
     plain, landslides = chip_polygons(truth, probability, 0.5, valid, 1.0)
     assert landslides == 2 and len(plain) == 2 and not any(p.real for p in plain)  # the fragments miss both
-    polygons, _ = chip_polygons(truth, probability, 0.5, valid, 1.0, grouping=Grouping(0.3))
+    polygons, _ = chip_polygons(truth, probability, 0.5, valid, 1.0, group=0.3)
     joined, faint = sorted(polygons, key=lambda p: -p.area_m2)
     # Described as the group: 6 pixels, a 1 x 6 strip (14 edges), mean (4 x 0.8 + 2 x 0.4) / 6.
     assert (joined.area_m2, joined.perimeter_m, joined.max_probability) == (6.0, 14.0, 0.8)
@@ -93,18 +93,6 @@ def test_fragments_joined_under_the_threshold_make_one_polygon_drawn_by_its_part
     # The faint blob reaches no pixel at the threshold: drawn whole, and it finds the second landslide.
     assert (faint.area_m2, faint.max_probability, faint.real, faint.touches) == (2.0, 0.45, True, frozenset({1}))
     # --min-area counts the pixels drawn: 4 for the joined polygon, 2 for the faint one.
-    assert len(chip_polygons(truth, probability, 0.5, valid, 1.0, min_area_m2=3.0, grouping=Grouping(0.3))[0]) == 1
+    assert len(chip_polygons(truth, probability, 0.5, valid, 1.0, min_area_m2=3.0, group=0.3)[0]) == 1
     # A group at or above the threshold is no grouping.
-    assert chip_polygons(truth, probability, 0.5, valid, 1.0, grouping=Grouping(0.7))[0] == plain
-
-
-def test_a_group_larger_than_any_learnt_from_falls_apart_into_its_parts():
-    """With groups up to 5 m² learnt (pixels of 1 m²), the 6-pixel group of the two fragments is too
-    large: its fragments are polygons of their own (2 pixels each, described by themselves) and its
-    bridge is drawn by neither; the 2-pixel faint blob stays a group, drawn whole."""
-    truth, probability = grouped_chip()
-    polygons, _ = chip_polygons(truth, probability, 0.5, np.ones_like(truth), 1.0, grouping=Grouping(0.3, max_m2=5.0))
-    assert sorted((p.area_m2, p.perimeter_m, p.mean_probability, p.real) for p in polygons) == \
-        [(2.0, 6.0, 0.45, True), (2.0, 6.0, 0.8, False), (2.0, 6.0, 0.8, False)]
-    kept = chip_polygons(truth, probability, 0.5, np.ones_like(truth), 1.0, grouping=Grouping(0.3, max_m2=6.0))[0]
-    assert len(kept) == 2  # 6 m² is no larger than learnt: grouped
+    assert chip_polygons(truth, probability, 0.5, valid, 1.0, group=0.7)[0] == plain

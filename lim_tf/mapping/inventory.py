@@ -43,17 +43,19 @@ def vectorize(mask_path: Path, at: float | None = None) -> list[shapely.Polygon]
     return whole
 
 
-def grouped(parts: list[shapely.Polygon], groups: list[shapely.Polygon]) -> list[list[shapely.Polygon]]:
+def grouped(parts: list[shapely.Polygon], groups: list[shapely.Polygon]) -> list[shapely.Geometry]:
     """Per group (a polygon of the probability at the grouping level): the parts (polygons at the
-    threshold) inside it. Pixel-edge polygons of a higher level lie inside those of a lower one, so
-    a part belongs to the group that holds any point of it."""
+    threshold) inside it as one geometry, or the group itself where it holds none. Pixel-edge
+    polygons of a higher level lie inside those of a lower one, so a part belongs to the group that
+    holds any point of it (lim_tf.polygons.grouped_pixels, on a scene)."""
     inside: list[list[shapely.Polygon]] = [[] for _ in groups]
     if parts and groups:
         points = shapely.point_on_surface(np.asarray(parts, dtype=object))
         part_index, group_index = shapely.STRtree(groups).query(points, predicate="within")
         for part, group in zip(part_index, group_index):
             inside[group].append(parts[part])
-    return inside
+    return [shapely.union_all(found) if len(found) > 1 else found[0] if found else group
+            for group, found in zip(groups, inside)]
 
 
 def clean(polygons: list[shapely.Geometry], options: PolygonOptions) -> list[shapely.Geometry]:
@@ -130,24 +132,23 @@ def rate(features: list[dict[str, Any]], model: ConfidenceModel | None) -> tuple
     Without a model every polygon is kept."""
     if model is None or not features:
         return features, []
-    unrated = [f for f in features if "confidence" not in f]
-    if unrated:
-        values = confidence_features([f["area_m2"] for f in unrated], [f["perimeter_m"] for f in unrated],
-                                     [f["mean_probability"] for f in unrated], [f["max_probability"] for f in unrated])
-        for feature, confidence in zip(unrated, model.predict(values)):
+    if any("confidence" not in f for f in features):
+        values = confidence_features([f["area_m2"] for f in features], [f["perimeter_m"] for f in features],
+                                     [f["mean_probability"] for f in features],
+                                     [f["max_probability"] for f in features])
+        for feature, confidence in zip(features, model.predict(values)):
             feature["confidence"] = round(float(confidence), 4)
     return [f for f in features if f["confidence"] >= model.cut], [f for f in features if f["confidence"] < model.cut]
 
 
-def group_confidence(groups: list[shapely.Polygon], probability: Path, crs: Any,
-                     model: ConfidenceModel) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's area (m²) and confidence, from the group's own area, perimeter and
-    probabilities: what the model learnt from (lim_tf.polygons.chip_polygons)."""
+def group_confidence(groups: list[shapely.Polygon], probability: Path, crs: Any, model: ConfidenceModel) -> np.ndarray:
+    """Each group's confidence, from the group's own area, perimeter and probabilities: what the
+    model learnt from (lim_tf.polygons.chip_polygons)."""
     if not groups:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0)
     areas, perimeters = geodesic_area_perimeter(groups, crs)
     total, count, peak = _zonal(groups, probability)
-    return areas, model.predict(confidence_features(areas, perimeters, total / np.maximum(count, 1), peak))
+    return model.predict(confidence_features(areas, perimeters, total / np.maximum(count, 1), peak))
 
 
 def _zonal(polygons: list[shapely.Polygon], raster: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

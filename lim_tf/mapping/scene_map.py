@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 
 from lim_tf.atomic import atomic_directory, atomic_file, check_apart
 from lim_tf.data.manifest import load_manifest
@@ -244,28 +243,18 @@ def finish_scene(scene: Scene, scene_path: str | Path, rasters: SceneRasters, fo
 
 def _outlines(polygons: list, probability: Path, mapping: Mapping, crs: Any,
               options: PolygonOptions) -> tuple[list, list[dict] | None]:
-    """The inventory's polygons, and per polygon its confidence where its group gave it one (else
-    None: rate() rates each polygon). Where the confidence model groups under the threshold, a
-    polygon is a group of the probability at that level, drawn by its parts at the threshold (or
-    whole where it has none) and rated on the group, as the model learnt (lim_tf.polygons); a group
-    larger than any it learnt from falls apart into its parts, rated on their own."""
+    """The inventory's polygons, and their confidence where it comes from their group (else None).
+    Where the confidence model groups below the threshold, a polygon is a group of the probability
+    at its level, drawn by its parts at the threshold (or whole where it has none), and rated on
+    the group, as the model learnt (lim_tf.polygons)."""
     model = mapping.confidence
-    if model is None or model.grouping is None or model.grouping.at >= mapping.threshold:
+    if model is None or model.group is None or model.group >= mapping.threshold:
         return clean(polygons, options), None
-    groups = vectorize(probability, model.grouping.at)
-    areas, confidence = group_confidence(groups, probability, crs, model)
-    limit = model.grouping.max_m2 if model.grouping.max_m2 is not None else np.inf
-    shapes, extra = [], []
-    for group, parts, area, rating in zip(groups, grouped(polygons, groups), areas, confidence):
-        if area > limit:
-            found = clean(parts, options)
-            shapes += found
-            extra += [{}] * len(found)
-            continue
-        found = clean([shapely.union_all(parts) if len(parts) > 1 else parts[0] if parts else group], options)
-        shapes += found
-        extra += [{"confidence": round(float(rating), 4)}] * len(found)
-    return shapes, extra
+    groups = vectorize(probability, model.group)
+    confidence = group_confidence(groups, probability, crs, model)
+    kept = [(shape[0], {"confidence": round(float(c), 4)})
+            for shape, c in zip((clean([g], options) for g in grouped(polygons, groups)), confidence) if shape]
+    return [shape for shape, _ in kept], [attributes for _, attributes in kept]
 
 
 def _slope(features: list[dict], slope: SlopeSampler, config: MapConfig) -> list[dict]:

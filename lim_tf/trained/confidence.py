@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lim_tf.errors import InputError
-from lim_tf.polygons import RULE, Grouping, Polygon, PolygonSet, chip_polygons
+from lim_tf.polygons import RULE, Polygon, PolygonSet, chip_polygons
 
 FEATURES = ("log_area_m2", "mean_probability", "max_probability", "compactness")
 # Fewer validation polygons of either kind say nothing about the rest. Ten, not more: a region
@@ -71,13 +71,6 @@ class ConfidenceModel:
     # The probability its polygons were grouped at (lim_tf.polygons); None: at the threshold, as
     # models fitted before grouping were.
     group: float | None = None
-    # The largest group it learnt from (m²): a larger one, which a whole scene can make where the
-    # probability stays over `group` across a valley, falls apart into its parts.
-    group_max_m2: float | None = None
-
-    @property
-    def grouping(self) -> Grouping | None:
-        return Grouping(self.group, self.group_max_m2) if self.group is not None else None
 
     def predict(self, values: np.ndarray) -> np.ndarray:
         """Confidence of each row of `values` (features(...))."""
@@ -100,10 +93,6 @@ class ConfidenceModel:
         if model.group is not None and not (isinstance(model.group, (int, float)) and 0 < model.group <= 1):
             raise InputError(f"{where}: the confidence model's group must be a probability in (0, 1], not "
                              f"{model.group!r}; retrain or restore it")
-        if model.group_max_m2 is not None and not (isinstance(model.group_max_m2, (int, float))
-                                                   and model.group_max_m2 > 0):
-            raise InputError(f"{where}: the confidence model's group_max_m2 must be a positive area, not "
-                             f"{model.group_max_m2!r}; retrain or restore it")
         return model
 
 
@@ -125,9 +114,8 @@ def fit_confidence(found: PolygonSet, empty_weight: float = 1.0, group: float | 
     cut = best_cut(found, empty_weight)
     validation = {name: {k: v for k, v in found.scores(at, empty_weight).items() if k != "rule"}
                   for name, at in (("all", None), ("kept", cut))}
-    largest = max(p.area_m2 for p in found.polygons) if group is not None else None
     return ConfidenceModel(model.coefficients, model.intercept, model.mean, model.scale, cut, empty_weight,
-                           validation, group=group, group_max_m2=largest)
+                           validation, group=group)
 
 
 def best_cut(found: PolygonSet, empty_weight: float = 1.0) -> float:
@@ -165,7 +153,7 @@ def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = Non
             truth, valid = mask == LANDSLIDE, mask != IGNORE
             polygons, landslides = chip_polygons(truth, probability, state.threshold, valid,
                                                  state.resolution or 1.0, found.landslides,
-                                                 grouping=Grouping(group_at(state.threshold)))
+                                                 group=group_at(state.threshold))
             found.add(polygons, landslides)
             chips["landslide" if landslides else "empty"] += 1
     ratio = manifest.kind_ratio
