@@ -239,3 +239,28 @@ def test_false_alarm_area_and_counts_on_a_hand_worked_case(tmp_path):
     assert metrics["confusion"] == {"tp": 3, "fp": 9, "fn": 1, "tn": 187}
     assert metrics["non_landslide_chips"]["false_positive_m2_per_km2"] == 70_000  # 7 of 100 empty pixels
     assert metrics["precision"] == pytest.approx(3 / 12) and metrics["recall"] == pytest.approx(3 / 4)
+
+
+def test_eval_groups_polygons_as_the_confidence_model_learnt_them(tmp_path):
+    """The model flags band 1 >= 129 at the threshold 0.6 and >= 128 at the group 0.3. Two bright
+    fragments joined by a 128 bridge over a landslide make one polygon when grouped, which its
+    drawn fragments do not make real; without grouping they are two false ones. The pixel scores
+    stay at the threshold either way."""
+    from lim_tf.evaluate import evaluate
+    from lim_tf.models import load_model
+    from lim_tf.testing import threshold_model
+    from lim_tf.trained.ensemble import Ensemble
+
+    model = Ensemble([load_model(threshold_model(tmp_path / "m.keras"))], ["m"])
+    chip = np.zeros((5, 13, 3), np.uint8)
+    chip[2, 1:3, 0] = chip[2, 5:7, 0] = 200
+    chip[2, 3:5, 0] = 128
+    mask = np.zeros((5, 13), np.uint8)
+    mask[1:4, 3:5] = 1
+    items = [("ls_1", chip, mask)]
+    plain = evaluate(model, items, 0.6, progress=False)
+    grouped = evaluate(model, items, 0.6, progress=False, group=0.3)
+    assert len(plain.polygons.polygons) == 2 and len(grouped.polygons.polygons) == 1
+    assert grouped.polygons.polygons[0].area_m2 == 6.0 and not grouped.polygons.polygons[0].real
+    assert grouped.polygon_scores()["group"] == 0.3 and plain.polygon_scores()["group"] is None
+    assert grouped.metrics()["confusion"] == plain.metrics()["confusion"]

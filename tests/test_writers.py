@@ -59,3 +59,27 @@ def test_qgis_and_gdal_read_the_flatgeobuf_inventory(tmp_path):
     if shutil.which("ogrinfo"):
         info = subprocess.run(["ogrinfo", "-so", "-al", str(path)], capture_output=True, text=True).stdout
         assert "Feature Count: 3" in info and "confidence" in info
+
+
+@pytest.mark.skipif(not _qgis_available(), reason="QGIS is not installed (apt-get install qgis python3-qgis)")
+def test_qgis_reads_a_grouped_polygon_of_two_parts_beside_single_ones(tmp_path):
+    """A grouped landslide is one feature of two parts among plain polygons, in either layer:
+    QGIS 3.22 opens both layers as multi-polygons with the parts kept."""
+    import os
+    import subprocess
+
+    inventory, candidates = features(2, 0.9), features(1, 0.1)
+    inventory[0]["geometry"] = shapely.MultiPolygon([shapely.box(500000, 3000000, 500005, 3000005),
+                                                     shapely.box(500020, 3000000, 500025, 3000005)])
+    (path,) = write_inventory(("gpkg",), inventory, candidates, tmp_path, "EPSG:32648")
+    code = ("from qgis.core import QgsApplication, QgsVectorLayer, QgsWkbTypes; app = QgsApplication([], False); "
+            "app.initQgis()\n"
+            "for name in ('inventory', 'candidates'):\n"
+            f"    layer = QgsVectorLayer({str(path)!r} + '|layername=' + name, name, 'ogr')\n"
+            "    parts = sorted(len(f.geometry().asMultiPolygon()) for f in layer.getFeatures())\n"
+            "    print(name, layer.isValid(), QgsWkbTypes.displayString(layer.wkbType()), *parts)")
+    done = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)})
+    lines = [line.split() for line in done.stdout.splitlines() if line.startswith(("inventory", "candidates"))]
+    assert lines == [["inventory", "True", "MultiPolygon", "1", "2"], ["candidates", "True", "MultiPolygon", "1"]], \
+        done.stderr
