@@ -56,28 +56,25 @@ def out_of_fold(chips: dict[int, list[Chip]], threshold: float, group: float, re
                 weight: float) -> dict[str, float]:
     sets, first = {}, 0
     for fold, fold_chips in chips.items():
-        found = PolygonSet()
+        found = PolygonSet(group=group)
         for probability, truth, valid in fold_chips:
             polygons, landslides = chip_polygons(truth, probability, threshold, valid, resolution, first,
                                                  group=group)
             found.add(polygons, landslides)
             first += landslides  # landslide ids unique across folds
         sets[fold] = found
-    detected = landslides = 0
-    real = kept = 0.0
+    pooled, kept = PolygonSet(group=group), []  # every fold's polygons, kept by the cut learnt without it
     for fold, found in sets.items():
-        others = PolygonSet()
+        others = PolygonSet(group=group)
         for other in (s for f, s in sets.items() if f != fold):
             others.add(other.polygons, other.landslides)
-        model = fit_confidence(others, weight, group)
-        found.confidence = model.predict(polygon_features(found.polygons)) if model else None
-        scores = found.scores(model.cut if model else None, weight)
-        detected, landslides = detected + scores["detected"], landslides + scores["landslides"]
-        shown = [p for p, c in zip(found.polygons, found.confidence if model else [1.0] * len(found.polygons))
-                 if c >= (model.cut if model else 0)]
-        kept += sum(weight if p.empty_chip else 1.0 for p in shown)
-        real += sum(weight if p.empty_chip else 1.0 for p in shown if p.real)
-    share, precision = detected / landslides, real / kept if kept else 1.0
+        model = fit_confidence(others, weight)
+        rated = model.predict(polygon_features(found.polygons)) if model else np.ones(len(found.polygons))
+        kept.extend(rated >= (model.cut if model else 0.0))
+        pooled.add(found.polygons, found.landslides)
+    pooled.confidence = np.asarray(kept, float)
+    scores = pooled.scores(0.5, weight)
+    share, precision = float(scores["detected_share"]), float(scores["polygon_precision"])
     return {"detected": share, "precision": precision, "f1": 2 * share * precision / (share + precision)}
 
 

@@ -120,9 +120,9 @@ def render(card: dict) -> str:
                   "the mix); the rest are in the `candidates` layer."]
         group = (card.get("confidence") or {}).get("group")
         if group is not None:
-            lines[-1] += (f" Pixels down to probability {group:.2f} (0.55 of the threshold) group the fragments of one "
-                          "landslide into one polygon, drawn by its pixels at the threshold (or whole where none "
-                          "reaches it) and rated on the whole group.")
+            lines[-1] += (f" Pixels down to probability {group:.2f} ({group / card['threshold']:.2f} of the threshold) "
+                          "group the fragments of one landslide into one polygon, drawn by its pixels at the "
+                          "threshold (or whole where none reaches it) and rated on the whole group.")
     if card.get("map_cost"):
         lines += ["", f"- **Map cost**: {card['map_cost']}"]
     lines += ["", f"- **Trained**: {card['training']['minutes']:.0f} minutes on {card['training']['cpu']} "

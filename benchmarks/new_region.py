@@ -25,7 +25,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
-import pyogrio.raw  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from common import cpu_model, lim  # noqa: E402
@@ -33,6 +32,7 @@ from mosaic import LABEL_NODATA, split_blocks, window  # noqa: E402
 from rasterio.features import rasterize, shapes  # noqa: E402
 from rasterio.vrt import WarpedVRT  # noqa: E402
 
+from lim_tf.geo.vectors import read_inventory  # noqa: E402
 from lim_tf.mapping.inventory import check_against  # noqa: E402
 from lim_tf.metrics import Confusion, ThresholdSweep  # noqa: E402
 
@@ -70,14 +70,13 @@ def inventory_polygons(gpkg: Path, transform, shape: tuple[int, int], truth: np.
                        valid: np.ndarray) -> tuple[int, int]:
     """The inventory layer's polygons on labelled ground, and how many touch a labelled landslide:
     a grouped polygon of several parts counts once, as the analyst sees it."""
-    _, _, geometry, _ = pyogrio.raw.read(gpkg, layer="inventory")
-    shapes_ = list(shapely.from_wkb(geometry)) if len(geometry) else []
-    if not shapes_:
+    polygons = read_inventory(gpkg, None)  # its first layer: the inventory, in the map's CRS
+    if not polygons:
         return 0, 0
-    ids = rasterize(((g, i + 1) for i, g in enumerate(shapes_)), out_shape=shape, transform=transform, fill=0,
+    ids = rasterize(((g, i + 1) for i, g in enumerate(polygons)), out_shape=shape, transform=transform, fill=0,
                     dtype="int32")
-    counted = np.bincount(ids[valid], minlength=len(shapes_) + 1)[1:] > 0
-    real = np.bincount(ids[valid & truth], minlength=len(shapes_) + 1)[1:] > 0
+    counted = np.bincount(ids[valid], minlength=len(polygons) + 1)[1:] > 0
+    real = np.bincount(ids[valid & truth], minlength=len(polygons) + 1)[1:] > 0
     return int(counted.sum()), int((real & counted).sum())
 
 

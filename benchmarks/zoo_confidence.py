@@ -23,14 +23,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from lim_tf import zoo  # noqa: E402
 from lim_tf.evaluate import EvalRequest, evaluate_run  # noqa: E402
-from lim_tf.trained.confidence import fit_confidence, group_at, validation_polygons  # noqa: E402
+from lim_tf.trained.confidence import fit_confidence, validation_polygons  # noqa: E402
 
 
 def fit_card_confidence(name: str, records: Path, folds: list[int]) -> dict:
     """Fit on the validation folds and score on the test split; returns the card's new parts."""
     state = dataclasses.replace(zoo.run_state(name), records=str(records))
     found, weight = validation_polygons(name, state, folds)
-    model = fit_confidence(found, weight, group_at(state.threshold))
+    model = fit_confidence(found, weight)
     if model is None:
         raise SystemExit(f"{name}: too few validation polygons to learn a confidence from")
     card = json.loads((zoo.ZOO / f"{name}.json").read_text())

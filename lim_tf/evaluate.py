@@ -63,7 +63,6 @@ class Evaluation:
     reliability: np.ndarray | None = None
     polygons: PolygonSet = field(default_factory=PolygonSet)  # predicted polygons, for the analyst's counts
     resolution: float = 1.0  # metres per pixel of the evaluated chips
-    group: float | None = None  # the probability polygons are grouped at (the confidence model's; None: threshold)
 
     def reliability_table(self) -> list[dict[str, Any]] | None:
         """Error rate per uncertainty bin: where the model is less sure, is it wrong more often?"""
@@ -104,7 +103,8 @@ class Evaluation:
         if confidence is not None and self.polygons.polygons:
             self.polygons.confidence = confidence.predict(polygon_features(self.polygons.polygons))
         weight = self.empty_weight()
-        scores: dict[str, Any] = {"rule": RULE, "group": self.group, "all": _no_rule(self.polygons.scores(None)),
+        scores: dict[str, Any] = {"rule": RULE, "group": self.polygons.group,
+                                  "all": _no_rule(self.polygons.scores(None)),
                                   "all_at_kind_ratio": _no_rule(self.polygons.scores(None, weight))
                                   if self.kind_ratio else None}
         if confidence is not None:
@@ -139,7 +139,7 @@ def evaluate(model: Ensemble, items: Iterable[Item], threshold: float, keep: int
     keep a few for figures. `resolution`: metres per pixel (polygon areas); `group`: the probability
     polygons are grouped at (lim_tf.polygons.chip_polygons)."""
     result = Evaluation(threshold, min_alarm_pixels=min_alarm_pixels, kind_ratio=kind_ratio, resolution=resolution,
-                        group=group)
+                        polygons=PolygonSet(group=group))
     with tqdm(total=total, desc="evaluating", unit="image", disable=not progress) as bar:
         for batch in _batches(items, batch_size):
             images = np.stack([image for _, image, _ in batch])
@@ -173,7 +173,7 @@ def _add(result: Evaluation, name: str, image, mask, probability, min_overlap: f
     result.objects += objects
     result.sweep.add(truth, probability, valid)
     polygons, landslides = chip_polygons(truth, probability, result.threshold, valid, result.resolution,
-                                         result.polygons.landslides, group=result.group)
+                                         result.polygons.landslides, group=result.polygons.group)
     result.polygons.add(polygons, landslides)
     if kind == KINDS[0]:
         result.landslide_chips_detected += objects.detected > 0

@@ -92,6 +92,7 @@ class PolygonSet:
     polygons: list[Polygon] = field(default_factory=list)
     landslides: int = 0  # labelled landslides, every chip
     confidence: np.ndarray | None = None  # per polygon, once a confidence model scored them
+    group: float | None = None  # the probability its polygons are grouped at (chip_polygons; None: none)
 
     def add(self, polygons: Sequence[Polygon], landslides: int) -> None:
         self.polygons.extend(polygons)

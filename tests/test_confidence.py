@@ -45,7 +45,8 @@ def test_the_confidence_matches_a_known_chance_of_being_real():
 
 def test_the_model_is_data_that_round_trips_through_json():
     found, _ = known_polygons(500)
-    model = fit_confidence(found, group=0.33)
+    found.group = 0.33  # as drawn
+    model = fit_confidence(found)
     again = ConfidenceModel.from_json(json.loads(json.dumps(model.to_json())), "card")
     values = np.array([[np.log(100.0), 0.8, 0.9, 0.5]])
     assert again == model and again.predict(values) == pytest.approx(model.predict(values)) and again.group == 0.33

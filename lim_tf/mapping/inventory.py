@@ -127,16 +127,16 @@ def describe(polygons: list[shapely.Geometry], probability: Path, agreement: Pat
 
 
 def rate(features: list[dict[str, Any]], model: ConfidenceModel | None) -> tuple[list[dict], list[dict]]:
-    """Each polygon's `confidence` (the chance it is a real landslide; kept where its group already
-    gave it one), and the polygons split at the model's cut: (the inventory, the candidates below it).
+    """Each polygon's `confidence` (the chance it is a real landslide; one rated on its group keeps
+    that), and the polygons split at the model's cut: (the inventory, the candidates below it).
     Without a model every polygon is kept."""
     if model is None or not features:
         return features, []
-    if any("confidence" not in f for f in features):
-        values = confidence_features([f["area_m2"] for f in features], [f["perimeter_m"] for f in features],
-                                     [f["mean_probability"] for f in features],
-                                     [f["max_probability"] for f in features])
-        for feature, confidence in zip(features, model.predict(values)):
+    unrated = [f for f in features if "confidence" not in f]
+    if unrated:
+        values = confidence_features([f["area_m2"] for f in unrated], [f["perimeter_m"] for f in unrated],
+                                     [f["mean_probability"] for f in unrated], [f["max_probability"] for f in unrated])
+        for feature, confidence in zip(unrated, model.predict(values)):
             feature["confidence"] = round(float(confidence), 4)
     return [f for f in features if f["confidence"] >= model.cut], [f for f in features if f["confidence"] < model.cut]
 

@@ -251,10 +251,13 @@ def _outlines(polygons: list, probability: Path, mapping: Mapping, crs: Any,
     if model is None or model.group is None or model.group >= mapping.threshold:
         return clean(polygons, options), None
     groups = vectorize(probability, model.group)
-    confidence = group_confidence(groups, probability, crs, model)
-    kept = [(shape[0], {"confidence": round(float(c), 4)})
-            for shape, c in zip((clean([g], options) for g in grouped(polygons, groups)), confidence) if shape]
-    return [shape for shape, _ in kept], [attributes for _, attributes in kept]
+    shapes: list = []
+    extra: list[dict] = []
+    for drawn, rating in zip(grouped(polygons, groups), group_confidence(groups, probability, crs, model)):
+        for shape in clean([drawn], options):  # none where simplifying empties it
+            shapes.append(shape)
+            extra.append({"confidence": round(float(rating), 4)})
+    return shapes, extra
 
 
 def _slope(features: list[dict], slope: SlopeSampler, config: MapConfig) -> list[dict]:

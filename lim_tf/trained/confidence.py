@@ -96,9 +96,9 @@ class ConfidenceModel:
         return model
 
 
-def fit_confidence(found: PolygonSet, empty_weight: float = 1.0, group: float | None = None) -> ConfidenceModel | None:
-    """The confidence model of validation polygons `found` (grouped at `group`), or None where they
-    are too few (under MIN_POLYGONS real or false ones) to learn from."""
+def fit_confidence(found: PolygonSet, empty_weight: float = 1.0) -> ConfidenceModel | None:
+    """The confidence model of validation polygons `found` (it keeps their grouping), or None where
+    they are too few (under MIN_POLYGONS real or false ones) to learn from."""
     from sklearn.linear_model import LogisticRegression
 
     real = np.array([p.real for p in found.polygons], bool)
@@ -115,7 +115,7 @@ def fit_confidence(found: PolygonSet, empty_weight: float = 1.0, group: float | 
     validation = {name: {k: v for k, v in found.scores(at, empty_weight).items() if k != "rule"}
                   for name, at in (("all", None), ("kept", cut))}
     return ConfidenceModel(model.coefficients, model.intercept, model.mean, model.scale, cut, empty_weight,
-                           validation, group=group)
+                           validation, group=found.group)
 
 
 def best_cut(found: PolygonSet, empty_weight: float = 1.0) -> float:
@@ -144,7 +144,7 @@ def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = Non
 
     records = Path(state.records)
     manifest = load_manifest(records)
-    found, chips = PolygonSet(), {"landslide": 0, "empty": 0}
+    found, chips = PolygonSet(group=group_at(state.threshold)), {"landslide": 0, "empty": 0}
     for fold in folds:
         member = model or load_run(Path(run), fold)[0]
         items = record_items(records, "val", fold)
@@ -152,8 +152,7 @@ def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = Non
             probability = member.predict(image[None])[0]
             truth, valid = mask == LANDSLIDE, mask != IGNORE
             polygons, landslides = chip_polygons(truth, probability, state.threshold, valid,
-                                                 state.resolution or 1.0, found.landslides,
-                                                 group=group_at(state.threshold))
+                                                 state.resolution or 1.0, found.landslides, group=found.group)
             found.add(polygons, landslides)
             chips["landslide" if landslides else "empty"] += 1
     ratio = manifest.kind_ratio
@@ -164,4 +163,4 @@ def validation_polygons(run: Any, state: Any, folds: list[int], model: Any = Non
 def fit_run_confidence(run: Any, state: Any) -> ConfidenceModel | None:
     """The confidence model of a run's polygons on its folds' validation chips (None: too few)."""
     found, weight = validation_polygons(run, state, state.done_folds())
-    return fit_confidence(found, weight, group_at(state.threshold))
+    return fit_confidence(found, weight)

@@ -155,7 +155,7 @@ def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainC
     fitted, so all of them can choose) and its confidence learnt on them. Seconds, not an hour."""
     from lim_tf.data.items import record_items
     from lim_tf.data.sample import IGNORE, LANDSLIDE
-    from lim_tf.trained.confidence import fit_confidence, group_at, validation_polygons
+    from lim_tf.trained.confidence import fit_confidence, validation_polygons
     from lim_tf.trained.ensemble import Ensemble
 
     assert config.init_from is not None  # the config refuses --epochs 0 without it
@@ -174,7 +174,7 @@ def _calibrate_only(records: Path, run: Path, manifest: Manifest, config: TrainC
                                      calibrated_on="every non-test chip of the records",
                                      inference=inference_estimate([model])))
     found, weight = validation_polygons(run, state, folds, ensemble)
-    confidence = fit_confidence(found, weight, group_at(state.threshold))
+    confidence = fit_confidence(found, weight)
     state.confidence = confidence.to_json() if confidence else None
     state.save(run)
     log.info("calibrated %s on %s without training: threshold %.2f (F1 %.3f on its chips)", config.init_from,
