@@ -120,6 +120,7 @@ def main() -> None:
                       "batch_size": args.batch_size, "steps_per_epoch": args.steps, "epochs_timed": args.epochs - first,
                       "validation_chips": validation_chips, "validated_epochs": validated,
                       "validations_timed": sum((e + 1) % args.validation_every == 0 for e in range(first, args.epochs)),
+                      "epoch_seconds": [round(b - a, 2) for a, b in zip(clock.starts[first:], clock.starts[first + 1:])],
                       "fit_seconds": fit, "bare_seconds": bare, "ratio": bare / fit}))
 
 

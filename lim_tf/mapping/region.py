@@ -26,7 +26,7 @@ from lim_tf.geo.vectors import check_crs
 from lim_tf.mapping.assembly import SceneAssembly
 from lim_tf.mapping.config import MapConfig
 from lim_tf.mapping.predict import check_disk, check_memory, plan_batches
-from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime
+from lim_tf.mapping.runtime_choice import RuntimeChoice, model_identity, remembered_runtime, timing_sample
 from lim_tf.mapping.scene import SceneSpec, open_scene
 from lim_tf.mapping.scene_map import Mapping, check_map_inputs, describe_run, map_scene, model_statistics, resolve
 from lim_tf.mapping.summary import RegionSummary, SceneStatus, SceneSummary
@@ -213,13 +213,13 @@ def _run(engine, tasks: list, by_job: dict, staging: Path, single: bool, config:
 
 def _runtime(runs: list[SceneRun], model_path: Path, config: MapConfig) -> RuntimeChoice:
     """The runtime every worker uses: as asked, or for `auto` the one remembered fastest on this
-    machine for the first scene's tile (set on the runs' jobs)."""
+    machine for the region's pixels, at the first scene's sample window (set on the runs' jobs)."""
     planned = [run for run in runs if run.job and run.batches]
     if config.runtime != "auto" or not planned:
         return RuntimeChoice(config.runtime if config.runtime != "auto" else "tensorflow", "as asked")
-    first = planned[0].batches[0]
-    choice = remembered_runtime(model_identity(model_path), (len(first), first[0].height, first[0].width),
-                                sum(len(run.batches) for run in planned), Measurements.default())
+    sample, _ = timing_sample(planned[0].batches)
+    pixels = sum(timing_sample(run.batches)[1] for run in planned)
+    choice = remembered_runtime(model_identity(model_path), sample, pixels, Measurements.default())
     for run in planned:
         assert run.job is not None
         run.job = dataclasses.replace(run.job, runtime=choice.runtime)  # type: ignore[arg-type]

@@ -1,18 +1,20 @@
 """`map --runtime auto`: what runs the network, chosen by timing it on this machine.
 
-TensorFlow, ONNX Runtime (float32) and its int8 graph are each timed on a batch of the scene's own
-tile shape; the choice adds what each must do before its first tile (converting the network, which
-the cache then spares; calibrating int8 on the scene) to the time the scene's batches would take, so
-a small scene stays on TensorFlow. Timings are remembered per machine, model and tile
-(lim_tf.runtime.measured): the other runtimes are timed only on a scene large enough to repay their
-conversion, and a scene of a few batches is never timed at all.
+TensorFlow, ONNX Runtime (float32) and its int8 graph are each timed on one sample window (up to
+SAMPLE_SIDE pixels square, random pixels); the scene's time is that speed per pixel times the pixels
+its tiles read, margins included, and the choice adds what each runtime must do before its first
+tile (converting the network, which the cache then spares; calibrating int8 on the scene), so a
+small scene stays on TensorFlow. The speeds are remembered per machine, model and sample, so one
+timing serves scenes of every size. Nothing is timed on the first map of a model on a machine: it
+runs on TensorFlow, whose speed over the whole map is remembered; the other runtimes are timed only
+on a later scene that TensorFlow would take long enough on to repay setting them up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,15 @@ import numpy as np
 from lim_tf.runtime.measured import Measurements
 
 RUNTIMES = ("tensorflow", "onnx", "onnx-int8")
-FEW_BATCHES = 4  # a scene this small maps on TensorFlow untimed: timing would cost as much as mapping
+# Timed on a window this large, random pixels, network alone: the shipped `bijie` on a Zen 4 took
+# 1.12 s a megapixel in TensorFlow and 0.57 in int8, and its map stage of a 17-Mpx scene (the same
+# tiles with reading, resampling and writing besides) 1.66 and 1.07-1.12 s.
+SAMPLE_SIDE = 1024
 REPAY = 3.0  # time the others only where TensorFlow would take this many times their expected set-up
-EXPECTED_SETUP = 15.0  # seconds to convert and calibrate, before it was measured here
+# Seconds to convert the network and to calibrate int8, before they were measured here (the shipped
+# `bijie`: 4.6 and 1.0 s on a Zen 4, 4.5 s together on an Intel Xeon; rounded up for slower CPUs).
+EXPECTED_CONVERT = 6.0
+EXPECTED_CALIBRATE = 2.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,17 @@ class RuntimeChoice:
 
     runtime: str
     reason: str
-    batch_seconds: dict[str, float] = field(default_factory=dict)
+    sample_seconds: dict[str, float] = field(default_factory=dict)
     setup_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def timing_sample(batches: Sequence[Sequence[Any]]) -> tuple[tuple[int, int, int], int]:
+    """The sample window's shape (1, height, width) for a scene's planned batches of tiles, and the
+    pixels those tiles read (what the network predicts, margins included)."""
+    pixels = sum(tile.height * tile.width for batch in batches for tile in batch)
+    height = max(tile.height for batch in batches for tile in batch)
+    width = max(tile.width for batch in batches for tile in batch)
+    return (1, min(height, SAMPLE_SIDE), min(width, SAMPLE_SIDE)), pixels
 
 
 def model_identity(model_path: Path | str) -> str:
@@ -52,51 +69,67 @@ def model_identity(model_path: Path | str) -> str:
     return hasher.hexdigest()
 
 
-def choose_runtime(model: str, tile: tuple[int, int, int], batches: int, store: Measurements,
-                   time_batch: Callable[[str], float], setup: Callable[[str], float],
+def choose_runtime(model: str, sample: tuple[int, int, int], pixels: int, store: Measurements,
+                   time_sample: Callable[[str], float], setup: Callable[[str], float],
                    cached: Callable[[str], bool] = lambda runtime: False,
                    allowed: tuple[str, ...] = RUNTIMES) -> RuntimeChoice:
-    """The runtime that maps `batches` batches of `tile` (batch, height, width) soonest for `model`
-    (its identity). `time_batch(runtime)` times one batch (building the runtime if needed: onnx
-    before onnx-int8), `setup(runtime)` the set-up that took (for int8 beyond onnx's: the calibration
-    and quantisation), `cached("onnx")` whether the converted network is in the cache."""
+    """The runtime that predicts `pixels` pixels soonest for `model` (its identity), from the time
+    each takes on a `sample` (batch, height, width). `time_sample(runtime)` times one sample
+    (building the runtime if needed: onnx before onnx-int8), `setup(runtime)` the set-up that took
+    (for int8 beyond onnx's: the calibration and quantisation), `cached("onnx")` whether the
+    converted network is in the cache."""
     if allowed == ("tensorflow",):
         return RuntimeChoice("tensorflow", "ONNX Runtime's larger memory arena would not fit in the free memory")
-    key = (model, f"map tile {tile}")
+    key = (model, f"map sample {sample}")
     record = store.load("runtime", *key)
-    seconds: dict[str, float] = dict(record.get("batch_seconds", {}))
+    seconds: dict[str, float] = dict(record.get("sample_seconds", {}))
     setups: dict[str, float] = dict(record.get("setup_seconds", {}))
-    if batches <= FEW_BATCHES and not set(allowed) <= set(seconds):
-        return RuntimeChoice("tensorflow", f"{batches} batches of tiles: too few to repay timing the runtimes")
-    if "tensorflow" not in seconds:
-        seconds["tensorflow"] = time_batch("tensorflow")
-    tensorflow = batches * seconds["tensorflow"]
+    samples = pixels / (sample[0] * sample[1] * sample[2])
+    megapixels = f"{pixels / 1e6:.1f} Mpx"
     untimed = [r for r in allowed if r not in seconds]
-    if untimed and tensorflow < REPAY * EXPECTED_SETUP:
-        store.save({"batch_seconds": seconds, "setup_seconds": setups}, "runtime", *key)
-        return RuntimeChoice("tensorflow", f"TensorFlow maps the scene in about {tensorflow:.0f} s, too little to "
-                             "repay converting the network to time ONNX Runtime", seconds)
-    for runtime in untimed:
-        seconds[runtime] = time_batch(runtime)
-        setups[runtime] = setup(runtime)
+    convert = 0.0 if cached("onnx") else setups.get("onnx", EXPECTED_CONVERT)
     if untimed:
-        store.save({"batch_seconds": seconds, "setup_seconds": setups}, "runtime", *key)
+        # Timing costs a few samples' predictions in each runtime: worth it only where TensorFlow,
+        # at the speed an earlier map of this model measured, would take a while.
+        rate = store.load("runtime", model, "map rate").get("tensorflow")
+        if "tensorflow" in seconds:
+            rate = seconds["tensorflow"] / (sample[0] * sample[1] * sample[2])
+        if rate is None:
+            return RuntimeChoice("tensorflow", "the first map of this model here: TensorFlow, timed as it maps, "
+                                 "tells whether timing the other runtimes repays on the next")
+        if pixels * rate < REPAY * (convert + setups.get("onnx-int8", EXPECTED_CALIBRATE)):
+            return RuntimeChoice("tensorflow", f"TensorFlow predicts the {megapixels} in about {pixels * rate:.0f} s, "
+                                 "too little to repay setting up ONNX Runtime to time it")
+    for runtime in untimed:
+        seconds[runtime] = time_sample(runtime)
+        setups[runtime] = setup(runtime) if runtime != "tensorflow" else 0.0
+    if untimed:
+        store.save({"sample_seconds": seconds, "setup_seconds": setups}, "runtime", *key)
     # Left to do before the first tile: nothing for TensorFlow or a runtime built in this call to time
     # it; else the conversion, unless cached, and for int8 the calibration on this scene besides.
-    convert = 0.0 if cached("onnx") else setups.get("onnx", EXPECTED_SETUP)
-    remaining = {"tensorflow": 0.0, "onnx": convert, "onnx-int8": convert + setups.get("onnx-int8", EXPECTED_SETUP)}
+    remaining = {"tensorflow": 0.0, "onnx": convert,
+                 "onnx-int8": convert + setups.get("onnx-int8", EXPECTED_CALIBRATE)}
     remaining.update(dict.fromkeys(untimed, 0.0))
-    total = {r: remaining[r] + batches * seconds[r] for r in allowed}
+    total = {r: remaining[r] + samples * seconds[r] for r in allowed}
     best = min(allowed, key=lambda r: (total[r], RUNTIMES.index(r)))  # a tie stays on TensorFlow
-    timings = ", ".join(f"{r} {total[r]:.1f} s ({seconds[r]:.2f} s a batch)" for r in sorted(allowed, key=total.__getitem__))
+    per_megapixel = {r: seconds[r] / (sample[0] * sample[1] * sample[2]) * 1e6 for r in allowed}
+    timings = ", ".join(f"{r} {total[r]:.1f} s ({per_megapixel[r]:.2f} s a Mpx)"
+                        for r in sorted(allowed, key=total.__getitem__))
     source = "timed here now" if untimed else "timed on this machine before"
-    return RuntimeChoice(best, f"fastest for {batches} batches, {source}: {timings}", seconds, setups)
+    return RuntimeChoice(best, f"fastest for {megapixels}, {source}: {timings}", seconds, setups)
 
 
-def batch_timer(images: np.ndarray, build: Callable[[str], Any], repeats: int = 2) -> Callable[[str], float]:
-    """time_batch for choose_runtime: seconds per prediction of `images` by the runtime `build`
+def remember_rate(store: Measurements, model: str, seconds: float, pixels: int) -> None:
+    """Remember how fast TensorFlow mapped `pixels` pixels of this model (prediction and writing):
+    what decides whether timing the other runtimes repays on a later scene."""
+    if pixels > 0 and seconds > 0:
+        store.save({"tensorflow": seconds / pixels}, "runtime", model, "map rate")
+
+
+def sample_timer(images: np.ndarray, build: Callable[[str], Any], repeats: int = 1) -> Callable[[str], float]:
+    """time_sample for choose_runtime: seconds per prediction of `images` by the runtime `build`
     returns, after one untimed call (tracing, first allocations)."""
-    def time_batch(runtime: str) -> float:
+    def time_sample(runtime: str) -> float:
         predictor = build(runtime)
         predictor.predict_members(images)
         start = time.perf_counter()
@@ -104,19 +137,19 @@ def batch_timer(images: np.ndarray, build: Callable[[str], Any], repeats: int = 
             predictor.predict_members(images)
         return (time.perf_counter() - start) / repeats
 
-    return time_batch
+    return time_sample
 
 
-def remembered_runtime(model: str, tile: tuple[int, int, int], batches: int, store: Measurements,
+def remembered_runtime(model: str, sample: tuple[int, int, int], pixels: int, store: Measurements,
                        cached: Callable[[str], bool] = lambda runtime: False) -> RuntimeChoice:
     """`auto` for work handed to Dask workers, from the timings remembered on this machine alone (a
     client times nothing: only workers load the model); TensorFlow where none are remembered yet."""
-    record = store.load("runtime", model, f"map tile {tile}")
-    if set(RUNTIMES) - set(record.get("batch_seconds", {})):
-        return RuntimeChoice("tensorflow", "the runtimes were not timed on this machine for this model and tile yet "
-                             "(a map of one scene in this process times them and remembers)")
+    record = store.load("runtime", model, f"map sample {sample}")
+    if set(RUNTIMES) - set(record.get("sample_seconds", {})):
+        return RuntimeChoice("tensorflow", "the runtimes were not timed on this machine for this model yet "
+                             "(a map of one large scene in this process times them and remembers)")
 
     def untimed(runtime: str) -> float:
         raise AssertionError(f"{runtime} was remembered")
 
-    return choose_runtime(model, tile, batches, store, untimed, untimed, cached)
+    return choose_runtime(model, sample, pixels, store, untimed, untimed, cached)

@@ -24,7 +24,15 @@ from lim_tf.mapping.inventory import burn, check_against, clean, describe, group
 from lim_tf.mapping.predict import SceneRasters, check_disk, check_memory, plan_batches, predict_scene
 from lim_tf.mapping.project import write_project
 from lim_tf.mapping.quicklook import write_quicklook
-from lim_tf.mapping.runtime_choice import RUNTIMES, RuntimeChoice, batch_timer, choose_runtime, model_identity
+from lim_tf.mapping.runtime_choice import (
+    RUNTIMES,
+    RuntimeChoice,
+    choose_runtime,
+    model_identity,
+    remember_rate,
+    sample_timer,
+    timing_sample,
+)
 from lim_tf.mapping.scene import Scene, SceneSpec, open_scene
 from lim_tf.mapping.sentinel2 import find_bands, prepare_sentinel2
 from lim_tf.mapping.styles import write_raster_styles
@@ -133,13 +141,11 @@ def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: st
 
     if config.runtime != "auto":
         return build(config.runtime), RuntimeChoice(config.runtime, "as asked")
-    batches = plan_batches(scene.shape, config.predict)
-    first = batches[0]
-    images = np.random.default_rng(0).uniform(0, 255, (len(first), first[0].height, first[0].width, ensemble.bands))
+    sample, pixels = timing_sample(plan_batches(scene.shape, config.predict))
+    images = np.random.default_rng(0).uniform(0, 255, (*sample, ensemble.bands)).astype(np.float32)
     allowed = tuple(r for r in RUNTIMES if r == "tensorflow" or _fits(ensemble, config, r))
-    choice = choose_runtime(model_id, images.shape[:3], len(batches), Measurements.default(),
-                            batch_timer(images.astype(np.float32), build), setups.__getitem__,
-                            lambda _: cache.has(network_key(ensemble, True)), allowed)
+    choice = choose_runtime(model_id, sample, pixels, Measurements.default(), sample_timer(images, build),
+                            setups.__getitem__, lambda _: cache.has(network_key(ensemble, True)), allowed)
     log.info("runtime %s: %s", choice.runtime, choice.reason)
     return build(choice.runtime), choice
 
@@ -183,6 +189,9 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             predict = dataclasses.replace(config.predict, threshold=mapping.threshold)
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
+            if config.runtime == "auto" and choice.runtime == "tensorflow":
+                remember_rate(Measurements.default(), model_id, predicted - loaded,
+                              timing_sample(plan_batches(scene.shape, config.predict))[1])
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
             summary = dataclasses.replace(
                 summary, normalize=config.normalize, scene_gain_offset=scene.adjust, runtime=choice.runtime,
