@@ -3,6 +3,7 @@
 (`train --init-from MODEL --epochs 0`), each scored on a block of ground apart from those tiles.
 
 Run: .venv/bin/python benchmarks/new_region.py MODEL TILES OUT [--split-column 8960] [--tiles 10]
+                                                [--runtime auto]
 
 TILES is ../shared/data/jiuzhaigou_train: it is stitched into a tune block (columns left of the
 split, one tile of buffer) and a test block (right of it), each a scene (benchmarks/mosaic.py: 1 m
@@ -106,13 +107,15 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--split-column", type=int, default=8960)
     parser.add_argument("--tiles", dest="count", type=int, default=10, help="labelled tiles that set the threshold")
+    parser.add_argument("--runtime", default="auto", help="map --runtime for every map (int8 against tensorflow)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     scenes = split_blocks(args.tiles, args.split_column, out, "tune")
     tune, test = scenes["tune"][2], scenes["test"][2]
     chosen = [tune[i] for i in np.random.default_rng(0).permutation(len(tune))[:args.count]]
-    results: dict = {"cpu": cpu_model(), "model": args.model, "tune_tiles": len(tune), "test_tiles": len(test),
+    results: dict = {"cpu": cpu_model(), "model": args.model, "runtime": args.runtime, "tune_tiles": len(tune),
+                     "test_tiles": len(test),
                      "threshold_tiles": [t.stem for t in chosen]}
     test_image, test_labels, _ = scenes["test"]
 
@@ -120,7 +123,7 @@ def main() -> None:
         target = out / "maps" / name
         if not (target / "summary.json").exists():
             started = time.perf_counter()
-            lim("map", test_image, model, target, "--overwrite", *options)
+            lim("map", test_image, model, target, "--overwrite", "--runtime", args.runtime, *options)
             results.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
         return target
 
@@ -128,7 +131,8 @@ def main() -> None:
     results["scene light"] = score(mapped("scene-light", args.model, "--normalize", "scene"), test_labels)
     tune_map = out / "maps" / "tune-scene-light"
     if not (tune_map / "summary.json").exists():
-        lim("map", scenes["tune"][0], args.model, tune_map, "--overwrite", "--normalize", "scene")
+        lim("map", scenes["tune"][0], args.model, tune_map, "--overwrite", "--runtime", args.runtime, "--normalize",
+            "scene")
     threshold = tune_threshold(tune_map, scenes["tune"][1], chosen)
     results["scene light, threshold from tiles"] = {
         **score(mapped("scene-light-tuned", args.model, "--normalize", "scene", "--threshold", f"{threshold}"),
