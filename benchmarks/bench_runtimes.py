@@ -1,4 +1,4 @@
-"""The demo map with each runtime, first and second call, and the commands' start-up, side by side.
+"""The demo map with each runtime, three calls in a row, and the commands' start-up, side by side.
 
 Run alone: .venv/bin/python benchmarks/bench_runtimes.py [--model bijie] [--repeats 2] [--tiles 1]
 

@@ -84,7 +84,8 @@ def choose_runtime(model: str, sample: tuple[int, int, int], pixels: int, store:
     record = store.load("runtime", *key)
     seconds: dict[str, float] = dict(record.get("sample_seconds", {}))
     setups: dict[str, float] = dict(record.get("setup_seconds", {}))
-    samples = pixels / (sample[0] * sample[1] * sample[2])
+    window = sample[0] * sample[1] * sample[2]  # pixels a sample holds
+    samples = pixels / window
     megapixels = f"{pixels / 1e6:.1f} Mpx"
     untimed = [r for r in allowed if r not in seconds]
     convert = 0.0 if cached("onnx") else setups.get("onnx", EXPECTED_CONVERT)
@@ -93,7 +94,7 @@ def choose_runtime(model: str, sample: tuple[int, int, int], pixels: int, store:
         # at the speed an earlier map of this model measured, would take a while.
         rate = store.load("runtime", model, "map rate").get("tensorflow")
         if "tensorflow" in seconds:
-            rate = seconds["tensorflow"] / (sample[0] * sample[1] * sample[2])
+            rate = seconds["tensorflow"] / window
         if rate is None:
             return RuntimeChoice("tensorflow", "the first map of this model here: TensorFlow, timed as it maps, "
                                  "tells whether timing the other runtimes repays on the next")
@@ -102,7 +103,8 @@ def choose_runtime(model: str, sample: tuple[int, int, int], pixels: int, store:
                                  "too little to repay setting up ONNX Runtime to time it")
     for runtime in untimed:
         seconds[runtime] = time_sample(runtime)
-        setups[runtime] = setup(runtime) if runtime != "tensorflow" else 0.0
+        if runtime != "tensorflow":  # TensorFlow needs no set-up
+            setups[runtime] = setup(runtime)
     if untimed:
         store.save({"sample_seconds": seconds, "setup_seconds": setups}, "runtime", *key)
     # Left to do before the first tile: nothing for TensorFlow or a runtime built in this call to time
@@ -112,7 +114,7 @@ def choose_runtime(model: str, sample: tuple[int, int, int], pixels: int, store:
     remaining.update(dict.fromkeys(untimed, 0.0))
     total = {r: remaining[r] + samples * seconds[r] for r in allowed}
     best = min(allowed, key=lambda r: (total[r], RUNTIMES.index(r)))  # a tie stays on TensorFlow
-    per_megapixel = {r: seconds[r] / (sample[0] * sample[1] * sample[2]) * 1e6 for r in allowed}
+    per_megapixel = {r: seconds[r] / window * 1e6 for r in allowed}
     timings = ", ".join(f"{r} {total[r]:.1f} s ({per_megapixel[r]:.2f} s a Mpx)"
                         for r in sorted(allowed, key=total.__getitem__))
     source = "timed here now" if untimed else "timed on this machine before"

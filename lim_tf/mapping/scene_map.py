@@ -126,8 +126,10 @@ def map_scene(scene_path: str | Path, model_path: Path, out: Path, config: MapCo
         raise
 
 
-def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: str) -> tuple[Predictor, RuntimeChoice]:
-    """What predicts: the runtime asked for, or with `auto` the one timed fastest for this scene here."""
+def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: str,
+               planned: tuple[tuple[int, int, int], int]) -> tuple[Predictor, RuntimeChoice]:
+    """What predicts: the runtime asked for, or with `auto` the one timed fastest for this scene here
+    (`planned`: its timing sample and pixels, runtime_choice.timing_sample)."""
     cache = FileCache.default(config.cache)
     built: dict[str, Predictor] = {}
     setups: dict[str, float] = {}
@@ -141,7 +143,7 @@ def _predictor(ensemble: Ensemble, scene: Scene, config: MapConfig, model_id: st
 
     if config.runtime != "auto":
         return build(config.runtime), RuntimeChoice(config.runtime, "as asked")
-    sample, pixels = timing_sample(plan_batches(scene.shape, config.predict))
+    sample, pixels = planned
     images = np.random.default_rng(0).uniform(0, 255, (*sample, ensemble.bands)).astype(np.float32)
     allowed = tuple(r for r in RUNTIMES if r == "tensorflow" or _fits(ensemble, config, r))
     choice = choose_runtime(model_id, sample, pixels, Measurements.default(), sample_timer(images, build),
@@ -182,7 +184,8 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
         opened = time.perf_counter()
         # Converted here, not in resolve (a cluster client only reads the run); int8 is calibrated
         # on the scene's own windows.
-        model, choice = _predictor(ensemble, scene, config, model_id)
+        planned = timing_sample(plan_batches(scene.shape, config.predict))
+        model, choice = _predictor(ensemble, scene, config, model_id, planned)
         loaded = time.perf_counter()
         slope = SlopeSampler(Path(config.dem), scene.dataset) if config.dem else None
         with atomic_directory(Path(out), overwrite) as folder:
@@ -190,8 +193,7 @@ def _map_opened(scene_path: str | Path, ensemble: Ensemble, mapping: Mapping, ou
             rasters = predict_scene(scene, model, folder, predict, progress, Path(out))
             predicted = time.perf_counter()
             if config.runtime == "auto" and choice.runtime == "tensorflow":
-                remember_rate(Measurements.default(), model_id, predicted - loaded,
-                              timing_sample(plan_batches(scene.shape, config.predict))[1])
+                remember_rate(Measurements.default(), model_id, predicted - loaded, planned[1])
             summary = finish_scene(scene, scene_path, rasters, folder, config, mapping, slope)
             summary = dataclasses.replace(
                 summary, normalize=config.normalize, scene_gain_offset=scene.adjust, runtime=choice.runtime,
